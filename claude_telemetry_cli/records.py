@@ -6,9 +6,9 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Literal
 
-AttrValue = Union[str, bool, int, float, tuple]
+AttrValue = str | bool | int | float | tuple
 Attributes = tuple[tuple[str, AttrValue], ...]
 Signal = Literal["metric", "event"]
 
@@ -114,7 +114,9 @@ class Totals:
         return {
             "metrics": [
                 {"name": name, "attributes": {k: _jsonable(v) for k, v in key}, "value": value}
-                for (name, key), value in sorted(self.metrics.items(), key=lambda kv: (kv[0][0], repr(kv[0][1])))
+                for (name, key), value in sorted(
+                    self.metrics.items(), key=lambda kv: (kv[0][0], repr(kv[0][1]))
+                )
             ],
             "events": dict(sorted(self.events.items())),
         }
@@ -136,7 +138,8 @@ class Totals:
         if self.events != other.events or self.metrics.keys() != other.metrics.keys():
             return False
         return all(
-            math.isclose(v, other.metrics[k], rel_tol=rel_tol, abs_tol=abs_tol) for k, v in self.metrics.items()
+            math.isclose(v, other.metrics[k], rel_tol=rel_tol, abs_tol=abs_tol)
+            for k, v in self.metrics.items()
         )
 
 

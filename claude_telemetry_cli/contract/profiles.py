@@ -28,20 +28,29 @@ MODEL_PRICES: dict[str, ModelPrice] = {
 
 
 def price_request(
-    price: ModelPrice, input_tokens: int, output_tokens: int, cache_read_tokens: int, cache_creation_tokens: int
+    price: ModelPrice,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int,
+    cache_creation_tokens: int,
 ) -> float:
-    """Cost in USD of one API request, summed the way Claude Code sums it (plain float arithmetic)."""
+    """Cost in USD of one API request, summed term by term as Claude Code does.
+
+    The order of float operations matters: the real client reports 0.0023200000000000004, not 0.00232.
+    """
     return (
-        input_tokens * price.input
-        + output_tokens * price.output
-        + cache_read_tokens * price.cache_read
-        + cache_creation_tokens * price.cache_write
-    ) / 1_000_000
+        input_tokens / 1e6 * price.input
+        + output_tokens / 1e6 * price.output
+        + cache_read_tokens / 1e6 * price.cache_read
+        + cache_creation_tokens / 1e6 * price.cache_write
+    )
 
 
 _QUERY = A("query_source", "string", "main, subagent or auxiliary on metrics")
 _SPEED_METRIC = A("speed", "string", "`fast` when fast mode was used; absent otherwise", "optional")
-_EFFORT = A("effort", "string", "low, medium, high, xhigh or max; absent when the model has no effort", "optional")
+_EFFORT = A(
+    "effort", "string", "low, medium, high, xhigh or max; absent when the model has no effort", "optional"
+)
 ATTRIBUTION = (
     A("agent.name", "string", "subagent type that issued the request", "optional"),
     A("skill.name", "string", "skill active for the request", "optional"),
@@ -72,22 +81,30 @@ def _metrics(count_unit: str, descriptions: dict[str, str], names: list[str], ri
         "claude_code.pull_request.count": MetricSpec(
             "claude_code.pull_request.count", descriptions["pr"], count_unit
         ),
-        "claude_code.commit.count": MetricSpec("claude_code.commit.count", descriptions["commit"], count_unit),
-        "claude_code.cost.usage": MetricSpec("claude_code.cost.usage", descriptions["cost"], "USD", api_attrs),
+        "claude_code.commit.count": MetricSpec(
+            "claude_code.commit.count", descriptions["commit"], count_unit
+        ),
+        "claude_code.cost.usage": MetricSpec(
+            "claude_code.cost.usage", descriptions["cost"], "USD", api_attrs
+        ),
         "claude_code.token.usage": MetricSpec(
             "claude_code.token.usage",
             descriptions["token"],
             "tokens",
-            (A("type", "string", "input, output, cacheRead or cacheCreation"),) + api_attrs,
+            api_attrs + (A("type", "string", "input, output, cacheRead or cacheCreation"),),
         ),
         "claude_code.code_edit_tool.decision": MetricSpec(
             "claude_code.code_edit_tool.decision",
             descriptions.get("decision", ""),
             count_unit,
             (
-                A("tool_name", "string", "Edit, Write or NotebookEdit"),
                 A("decision", "string", "accept or reject"),
-                A("source", "string", "config, hook, user_permanent, user_temporary, user_abort, user_reject"),
+                A(
+                    "source",
+                    "string",
+                    "config, hook, user_permanent, user_temporary, user_abort, user_reject",
+                ),
+                A("tool_name", "string", "Edit, Write or NotebookEdit"),
                 A("language", "string", "language of the edited file, `unknown` if unrecognised"),
             ),
         ),
@@ -176,7 +193,12 @@ CURRENT_EVENTS = {
             "An API response carried text",
             (
                 A("response_length", "int"),
-                A("response", "string", "`<REDACTED>` unless OTEL_LOG_ASSISTANT_RESPONSES=1", _GATE_RESPONSES),
+                A(
+                    "response",
+                    "string",
+                    "`<REDACTED>` unless OTEL_LOG_ASSISTANT_RESPONSES=1",
+                    _GATE_RESPONSES,
+                ),
                 A("request_id", "string"),
                 A("message.uuid", "string"),
                 A("model", "string"),
@@ -214,7 +236,11 @@ CURRENT_EVENTS = {
             "A tool permission decision (accept or reject)",
             (
                 A("decision", "string", "accept or reject"),
-                A("source", "string", "config, hook, user_permanent, user_temporary, user_abort, user_reject"),
+                A(
+                    "source",
+                    "string",
+                    "config, hook, user_permanent, user_temporary, user_abort, user_reject",
+                ),
                 A("tool_name", "string"),
                 A("tool_use_id", "string"),
                 A("tool_source", "string", "builtin, mcp, sdk_host_builtin_mcp"),

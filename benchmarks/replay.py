@@ -1,0 +1,182 @@
+"""Replay throughput and start-up, each as a ratio to a baseline measured in the same run.
+
+    python benchmarks/replay.py [--repeat N] [--sessions N]
+
+1. Replay: the `team-day` scenario, scaled to --sessions sessions, replayed instantly through the
+   faithful pipeline (one SDK process per session, official gRPC exporters) into a real rotel
+   collector with its blackhole exporter. Baseline: the same measurements and events written by
+   a naive single-provider OpenTelemetry SDK loop to the same collector, as a user would by hand.
+2. Start-up: `claude-telemetry --help` against `python -c pass`.
+
+Shared machines are noisy: each figure is the best of --repeat runs, and only ratios are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_rotel() -> tuple[subprocess.Popen, int]:
+    import rotel
+
+    binary = pathlib.Path(rotel.__file__).parent / "rotel-agent"
+    grpc_port, http_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "start",
+            "--otlp-grpc-endpoint",
+            f"127.0.0.1:{grpc_port}",
+            "--otlp-http-endpoint",
+            f"127.0.0.1:{http_port}",
+            "--exporter",
+            "blackhole",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", grpc_port)) == 0:
+                return proc, grpc_port
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("rotel did not start")
+
+
+def build_timeline(sessions: int):
+    from claude_telemetry_cli.options import EmitOptions
+    from claude_telemetry_cli.records import Timeline
+    from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resolve_scenario
+
+    base = compile_scenario(load_scenario(resolve_scenario("team-day")), EmitOptions())
+    copies = max(1, sessions // len(base.sessions))
+    infos, records = [], []
+    for c in range(copies):
+        offset = c * len(base.sessions)
+        for s in base.sessions:
+            infos.append(
+                dataclasses.replace(s, index=s.index + offset, session_id=f"{s.session_id[:-4]}{c:04d}")
+            )
+        records.extend(dataclasses.replace(r, session=r.session + offset) for r in base.records)
+    records.sort(key=lambda r: (r.at, r.session))
+    return Timeline(base.name, base.profile, tuple(infos), tuple(records))
+
+
+def faithful(timeline, port: int) -> float:
+    from claude_telemetry_cli.clock import InstantClock
+    from claude_telemetry_cli.contract import get_profile
+    from claude_telemetry_cli.options import EmitOptions
+    from claude_telemetry_cli.pipeline import PipelineFactory
+    from claude_telemetry_cli.replay import replay
+    from claude_telemetry_cli.settings import SignalConfig, TelemetryConfig
+
+    endpoint = f"http://127.0.0.1:{port}"
+    config = TelemetryConfig(
+        enabled=True,
+        profile="current",
+        metrics=SignalConfig("metrics", ("otlp",), "grpc", endpoint),
+        logs=SignalConfig("logs", ("otlp",), "grpc", endpoint),
+        metric_export_interval_ms=60000,
+        logs_export_interval_ms=5000,
+        temporality="delta",
+        emit=EmitOptions(),
+    )
+    factory = PipelineFactory(config, get_profile("current"))
+    started = time.perf_counter()
+    result = replay(timeline, factory, InstantClock(), metric_interval_s=60, logs_interval_s=5)
+    elapsed = time.perf_counter() - started
+    factory.close()
+    assert result.aborted is None, result.aborted
+    return elapsed
+
+
+def naive_sdk(timeline, port: int) -> float:
+    """One provider, SDK defaults, every record written with counter.add / logger.emit."""
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    endpoint = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint, insecure=True))
+    meters = MeterProvider(resource=Resource({"service.name": "claude-code"}), metric_readers=[reader])
+    logs = LoggerProvider(resource=Resource({"service.name": "claude-code"}))
+    logs.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=endpoint, insecure=True)))
+    meter = meters.get_meter("com.anthropic.claude_code")
+    logger = logs.get_logger("com.anthropic.claude_code.events")
+    counters: dict = {}
+    for r in timeline.records:
+        if r.signal == "metric":
+            counter = counters.get(r.name) or counters.setdefault(r.name, meter.create_counter(r.name))
+            counter.add(r.value, dict(r.attributes))
+        else:
+            logger.emit(body=f"claude_code.{r.name}", attributes=dict(r.attributes))
+    logs.shutdown()
+    meters.shutdown()
+    return time.perf_counter() - started
+
+
+def startup(args: list[str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sessions", type=int, default=200)
+    args = parser.parse_args()
+
+    timeline = build_timeline(args.sessions)
+    n = len(timeline.records)
+    proc, port = start_rotel()
+    try:
+        ours = min(faithful(timeline, port) for _ in range(args.repeat))
+        base = min(naive_sdk(timeline, port) for _ in range(args.repeat))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    print(f"replay: {len(timeline.sessions)} sessions, {n} records (metric points and events)")
+    print(f"  naive SDK loop, one provider : {n / base:10,.0f} records/s")
+    print(
+        f"  claude-telemetry run --instant: {n / ours:10,.0f} records/s"
+        f"  ({len(timeline.sessions)} SDK processes)"
+    )
+    print(f"  ratio run/naive              : {base / ours:10.2f}x")
+
+    bare = startup([sys.executable, "-c", "pass"], args.repeat * 3)
+    helped = startup([sys.executable, "-m", "claude_telemetry_cli", "--help"], args.repeat * 3)
+    print("start-up:")
+    print(f"  python -c pass               : {bare * 1000:8.0f} ms")
+    print(f"  claude-telemetry --help      : {helped * 1000:8.0f} ms  ({helped / bare:.1f}x bare python)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,462 @@
+"""The command line: thin commands that parse, call the core, and render. The one error boundary.
+
+Heavy modules (the OpenTelemetry SDK, grpc, faker) are imported inside commands, so `--help` and
+typos answer at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from claude_telemetry_cli import __version__
+from claude_telemetry_cli.errors import ExitCode, TelemetryError, UsageError
+
+app = typer.Typer(
+    name="claude-telemetry",
+    help=(
+        "Replay scripted Claude Code sessions and emit exactly the OpenTelemetry metrics and events "
+        "real Claude Code would, configured from the same environment variables and settings files.\n\n"
+        "Start with:  CLAUDE_CODE_ENABLE_TELEMETRY=1 OTEL_METRICS_EXPORTER=console "
+        "claude-telemetry run quickstart"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+scenarios_app = typer.Typer(
+    help="Bundled scenarios, validation, and the exact totals a scenario must produce.",
+    no_args_is_help=True,
+)
+app.add_typer(scenarios_app, name="scenarios")
+
+_state = {"traceback": False}
+
+ProfileOpt = Annotated[
+    str,
+    typer.Option("--profile", help="Telemetry contract: 'current' (Claude Code 2.1.331) or '2025-05'."),
+]
+EnvOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--env",
+        "-e",
+        metavar="KEY=VALUE",
+        help="Set a variable as a command-line override (above settings files, below managed settings). "
+        "Repeatable.",
+    ),
+]
+EnvFileOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--env-file", metavar="FILE", help="Read KEY=VALUE lines as command-line overrides. Repeatable."
+    ),
+]
+ManagedOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--managed-settings",
+        metavar="FILE",
+        help="Managed settings file to use instead of the OS default (/etc/claude-code/managed-settings.json "
+        "on Linux); its managed-settings.d/ directory is read too.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable JSON object instead.")]
+
+
+def _stdout() -> Console:
+    return Console(highlight=False)
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def guarded(fn):
+    """Map every domain error to one line on stderr and its exit code; Ctrl-C to 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TelemetryError as exc:
+            if _state["traceback"]:
+                raise
+            from claude_telemetry_cli import output
+
+            output.error(_stderr(), exc.message)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            _stderr().print("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"claude-telemetry {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the Python traceback of an error (for bug reports).")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    _state["traceback"] = traceback
+
+
+def _load_config(profile: str, env: list[str] | None, env_files: list[Path] | None, managed: Path | None):
+    from claude_telemetry_cli import settings
+
+    cli_env: dict[str, str] = {}
+    for path in env_files or []:
+        cli_env.update(settings.read_env_file(path))
+    cli_env.update(settings.parse_cli_overrides(list(env or [])))
+    return settings.load_config(cli_env=cli_env, managed_path=managed, profile=profile)
+
+
+def _compile(arg: str, emit):
+    from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resolve_scenario
+
+    path = resolve_scenario(arg)
+    return compile_scenario(load_scenario(path), emit)
+
+
+def _summary(timeline, result) -> dict:
+    totals = timeline.totals()
+    sums, series = totals.metric_sums(), totals.series_count()
+    return {
+        "scenario": timeline.name,
+        "sessions": len(timeline.sessions),
+        "simulated_seconds": round(result.simulated_seconds, 3),
+        "metric_records": result.metric_records,
+        "event_records": result.event_records,
+        "metrics": {name: {"series": series[name], "total": sums[name]} for name in sums},
+        "events": dict(sorted(totals.events.items())),
+        "aborted": result.aborted,
+    }
+
+
+@app.command()
+@guarded
+def run(
+    scenarios: Annotated[
+        list[str],
+        typer.Argument(metavar="SCENARIO...", help="Scenario files, or names of bundled scenarios."),
+    ],
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            "--speed", min=0.0001, help="Replay X times faster than real time (default: real time)."
+        ),
+    ] = None,
+    instant: Annotated[
+        bool, typer.Option("--instant", help="Replay as fast as possible, keeping the export cadence.")
+    ] = False,
+    profile: ProfileOpt = "current",
+    env: EnvOpt = None,
+    env_file: EnvFileOpt = None,
+    managed_settings: ManagedOpt = None,
+    linger: Annotated[
+        str,
+        typer.Option(
+            "--linger",
+            metavar="DURATION",
+            help="Keep the Prometheus endpoint serving this long after the replay.",
+        ),
+    ] = "0s",
+    export_timeout: Annotated[
+        float,
+        typer.Option(
+            "--export-timeout",
+            min=0.1,
+            metavar="SECONDS",
+            help="Give up on one export after this long, retries included.",
+        ),
+    ] = 10.0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Replay scenarios through the OpenTelemetry pipeline Claude Code's configuration describes.
+
+    Configure it exactly as Claude Code: CLAUDE_CODE_ENABLE_TELEMETRY=1, OTEL_METRICS_EXPORTER,
+    OTEL_LOGS_EXPORTER, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_ENDPOINT ... from the
+    environment, -e/--env-file, ~/.claude/settings.json, .claude/settings*.json or managed settings.
+
+    Exit codes: 0 replayed and exported; 2 bad scenario, option or configuration;
+    3 an export failed after the exporter's retries; 130 interrupted.
+    """
+    from claude_telemetry_cli import output
+    from claude_telemetry_cli.clock import InstantClock, ScaledClock
+    from claude_telemetry_cli.contract import get_profile
+    from claude_telemetry_cli.durations import parse_duration
+
+    if instant and speed is not None:
+        raise UsageError("--instant and --speed exclude each other; choose one")
+    try:
+        linger_s = parse_duration(linger)
+    except ValueError as exc:
+        raise UsageError(f"--linger: {exc}") from None
+    err = _stderr()
+    contract = get_profile(profile)
+    config = _load_config(profile, env, env_file, managed_settings)
+    # Everything is loaded and compiled before anything is sent: a bad file sends nothing.
+    timelines = [_compile(arg, config.emit) for arg in scenarios]
+    for w in config.warnings:
+        output.warning(err, w)
+
+    from claude_telemetry_cli.pipeline import PipelineFactory
+    from claude_telemetry_cli.replay import replay
+
+    factory = PipelineFactory(
+        config, contract, export_timeout_s=export_timeout, console_out=sys.stderr if json_out else None
+    )
+    summaries = []
+    try:
+        for timeline in timelines:
+            clock = InstantClock() if instant else ScaledClock(speed or 1.0)
+            result = _replay_with_progress(
+                replay,
+                timeline,
+                factory,
+                clock,
+                metric_interval_s=config.metric_export_interval_ms / 1000,
+                logs_interval_s=config.logs_export_interval_ms / 1000,
+                show=not json_out and err.is_terminal,
+                console=err,
+            )
+            summaries.append(_summary(timeline, result))
+            if result.aborted:
+                break
+        failed = any(s["aborted"] for s in summaries) or any(not s.ok for s in factory.stats)
+        if factory.prometheus is not None and linger_s > 0 and not failed:
+            _linger(factory.prometheus.url, linger_s, err, quiet=json_out)
+    finally:
+        factory.close()
+
+    exporters = [vars(s).copy() for s in factory.stats]
+    if json_out:
+        output.print_json(
+            _stdout(),
+            {
+                "ok": not failed,
+                "scenarios": summaries,
+                "exporters": exporters,
+                "warnings": list(config.warnings),
+            },
+        )
+    else:
+        out = _stdout()
+        for s in summaries:
+            output.run_summary(out, {**s, "exporters": exporters})
+    if failed:
+        raise typer.Exit(int(ExitCode.EXPORT_FAILED))
+
+
+def _replay_with_progress(replay, timeline, factory, clock, *, show: bool, console: Console, **kwargs):
+    if not show or not timeline.records:
+        return replay(timeline, factory, clock, **kwargs)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("records"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(timeline.name, total=len(timeline.records))
+        return replay(
+            timeline,
+            factory,
+            clock,
+            progress=lambda done, _t: progress.update(task, completed=done),
+            **kwargs,
+        )
+
+
+def _linger(url: str, seconds: float, console: Console, *, quiet: bool) -> None:
+    import time
+
+    if not quiet:
+        console.print(f"serving Prometheus metrics at {url} for {seconds:g}s (Ctrl-C to stop)")
+    try:
+        time.sleep(seconds)
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+@guarded
+def config(
+    profile: ProfileOpt = "current",
+    env: EnvOpt = None,
+    env_file: EnvFileOpt = None,
+    managed_settings: ManagedOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the effective telemetry configuration per signal, each value with its source.
+
+    Sources: env (process environment), cli (-e/--env-file), settings:FILE, managed:FILE, default.
+    Header values and key passphrases are shown as ***. Also lists what managed settings removed
+    and why a signal would export nothing.
+    """
+    from claude_telemetry_cli import output
+    from claude_telemetry_cli.settings import masked_view
+
+    view = masked_view(_load_config(profile, env, env_file, managed_settings))
+    if json_out:
+        output.print_json(_stdout(), view)
+    else:
+        output.config_view(_stdout(), view)
+
+
+@app.command()
+@guarded
+def catalog(profile: ProfileOpt = "current", json_out: JsonOpt = False) -> None:
+    """List the telemetry contract: every metric, event and standard attribute a profile emits."""
+    from claude_telemetry_cli import output
+    from claude_telemetry_cli.contract import get_profile
+
+    p = get_profile(profile)
+
+    def attr(a):
+        return {"key": a.key, "type": a.type, "description": a.description, "presence": a.presence}
+
+    data = {
+        "profile": p.name,
+        "description": p.description,
+        "metric_export_interval_ms": p.metric_export_interval_ms,
+        "logs_export_interval_ms": p.logs_export_interval_ms,
+        "metrics": [
+            {
+                "name": m.name,
+                "description": m.description,
+                "unit": m.unit,
+                "attributes": list(m.attribute_keys),
+            }
+            for m in p.metrics.values()
+        ],
+        "events": [
+            {
+                "name": e.name,
+                "body": e.body,
+                "description": e.description,
+                "attributes": [attr(a) for a in e.attributes],
+            }
+            for e in p.events.values()
+        ],
+        "standard_attributes": [attr(a) for a in p.standard_attributes],
+    }
+    if json_out:
+        output.print_json(_stdout(), data)
+    else:
+        output.catalog(_stdout(), data)
+
+
+@scenarios_app.command("list")
+@guarded
+def scenarios_list(json_out: JsonOpt = False) -> None:
+    """List the bundled scenarios."""
+    from claude_telemetry_cli import output
+    from claude_telemetry_cli.scenario import bundled_scenarios, load_scenario, scenario_summary
+
+    rows = []
+    for name, path in sorted(bundled_scenarios().items()):
+        s = scenario_summary(load_scenario(path))
+        rows.append(
+            {
+                "name": name,
+                "path": str(path),
+                "sessions": s["sessions"],
+                "duration": s["duration_seconds"],
+                "description": s.get("description", ""),
+            }
+        )
+    if json_out:
+        output.print_json(_stdout(), rows)
+    else:
+        output.scenario_list(_stdout(), rows)
+
+
+@scenarios_app.command("show")
+@guarded
+def scenarios_show(name: Annotated[str, typer.Argument(help="A bundled scenario name or a file.")]) -> None:
+    """Print a scenario file, with its path."""
+    from claude_telemetry_cli.scenario import resolve_scenario
+
+    path = resolve_scenario(name)
+    _stderr().print(f"# {path}")
+    sys.stdout.write(path.read_text(encoding="utf-8"))
+
+
+@scenarios_app.command("validate")
+@guarded
+def scenarios_validate(
+    files: Annotated[list[str], typer.Argument(metavar="FILE...", help="Scenario files or bundled names.")],
+    profile: ProfileOpt = "current",
+) -> None:
+    """Check scenario files; print one line per problem (FILE:LINE: ...) and exit 2 if any."""
+    from claude_telemetry_cli import output
+    from claude_telemetry_cli.errors import ScenarioError
+    from claude_telemetry_cli.options import EmitOptions
+    from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resolve_scenario
+
+    err, out, bad = _stderr(), _stdout(), 0
+    for arg in files:
+        try:
+            path = resolve_scenario(arg)
+            timeline = compile_scenario(load_scenario(path), EmitOptions(profile=profile))
+        except ScenarioError as exc:
+            output.error(err, exc.message)
+            bad += 1
+        else:
+            out.print(f"ok  {path}  ({len(timeline.sessions)} sessions, {len(timeline.records)} records)")
+    if bad:
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
+
+
+@scenarios_app.command("totals")
+@guarded
+def scenarios_totals(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A scenario file or bundled name.")],
+    profile: ProfileOpt = "current",
+    env: EnvOpt = None,
+    env_file: EnvFileOpt = None,
+    managed_settings: ManagedOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The exact totals a replay must deliver: sum per metric name and attribute set, count per event.
+
+    The attribute sets depend on the same configuration as `run` (OTEL_METRICS_INCLUDE_*,
+    OTEL_RESOURCE_ATTRIBUTES), so pass the same -e/--env-file options.
+    """
+    from claude_telemetry_cli import output
+
+    config = _load_config(profile, env, env_file, managed_settings)
+    data = _compile(file, config.emit).totals().to_json()
+    if json_out:
+        output.print_json(_stdout(), data)
+    else:
+        output.totals(_stdout(), data)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""OTLP encoding and decoding, kept apart from any transport."""

@@ -1,0 +1,144 @@
+"""OTLP protobuf requests -> plain decoded points and events (the records a receiver tallies)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
+
+Pairs = tuple[tuple[str, object], ...]
+
+
+def any_value(v: AnyValue):
+    kind = v.WhichOneof("value")
+    if kind == "string_value":
+        return v.string_value
+    if kind == "bool_value":
+        return v.bool_value
+    if kind == "int_value":
+        return v.int_value
+    if kind == "double_value":
+        return v.double_value
+    if kind == "array_value":
+        return tuple(any_value(x) for x in v.array_value.values)
+    if kind == "kvlist_value":
+        return tuple((kv.key, any_value(kv.value)) for kv in v.kvlist_value.values)
+    if kind == "bytes_value":
+        return v.bytes_value
+    return None
+
+
+def pairs(attributes) -> Pairs:
+    return tuple((kv.key, any_value(kv.value)) for kv in attributes)
+
+
+@dataclass(frozen=True)
+class DecodedPoint:
+    name: str
+    description: str
+    unit: str
+    kind: str  # "sum", "gauge", ...
+    temporality: str  # "delta" | "cumulative" | "unspecified"
+    monotonic: bool
+    value: float
+    is_double: bool
+    attributes: Pairs
+    start_ns: int
+    time_ns: int
+    resource: Pairs
+    scope_name: str
+    scope_version: str
+    scope_schema_url: str = ""
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    body: object
+    attributes: Pairs
+    time_ns: int
+    observed_ns: int
+    severity_number: int
+    resource: Pairs
+    scope_name: str
+    scope_version: str
+
+    @property
+    def name(self) -> str:
+        """Event name without the `claude_code.` prefix, from event.name or the body."""
+        for k, v in self.attributes:
+            if k == "event.name":
+                return str(v)
+        body = str(self.body or "")
+        return body.removeprefix("claude_code.")
+
+
+_TEMPORALITY = {
+    AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA: "delta",
+    AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE: "cumulative",
+}
+
+
+def decode_metrics(request: ExportMetricsServiceRequest | bytes) -> list[DecodedPoint]:
+    if isinstance(request, (bytes, bytearray)):
+        request = ExportMetricsServiceRequest.FromString(bytes(request))
+    out: list[DecodedPoint] = []
+    for rm in request.resource_metrics:
+        resource = pairs(rm.resource.attributes)
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                data = getattr(m, kind) if kind else None
+                if data is None or not hasattr(data, "data_points"):
+                    continue
+                temporality = _TEMPORALITY.get(getattr(data, "aggregation_temporality", 0), "unspecified")
+                monotonic = bool(getattr(data, "is_monotonic", False))
+                for p in data.data_points:
+                    if not hasattr(p, "as_double"):
+                        continue
+                    is_double = p.WhichOneof("value") == "as_double"
+                    out.append(
+                        DecodedPoint(
+                            name=m.name,
+                            description=m.description,
+                            unit=m.unit,
+                            kind=kind,
+                            temporality=temporality,
+                            monotonic=monotonic,
+                            value=p.as_double if is_double else float(p.as_int),
+                            is_double=is_double,
+                            attributes=pairs(p.attributes),
+                            start_ns=p.start_time_unix_nano,
+                            time_ns=p.time_unix_nano,
+                            resource=resource,
+                            scope_name=sm.scope.name,
+                            scope_version=sm.scope.version,
+                            scope_schema_url=sm.schema_url,
+                        )
+                    )
+    return out
+
+
+def decode_logs(request: ExportLogsServiceRequest | bytes) -> list[DecodedEvent]:
+    if isinstance(request, (bytes, bytearray)):
+        request = ExportLogsServiceRequest.FromString(bytes(request))
+    out: list[DecodedEvent] = []
+    for rl in request.resource_logs:
+        resource = pairs(rl.resource.attributes)
+        for sl in rl.scope_logs:
+            for lr in sl.log_records:
+                out.append(
+                    DecodedEvent(
+                        body=any_value(lr.body),
+                        attributes=pairs(lr.attributes),
+                        time_ns=lr.time_unix_nano,
+                        observed_ns=lr.observed_time_unix_nano,
+                        severity_number=lr.severity_number,
+                        resource=resource,
+                        scope_name=sl.scope.name,
+                        scope_version=sl.scope.version,
+                    )
+                )
+    return out

@@ -1,0 +1,157 @@
+"""rich rendering: summaries, tables and progress. Every function takes the Console to draw on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from claude_telemetry_cli.durations import format_duration
+
+
+def print_json(console: Console, data) -> None:
+    # Plain print: rich would wrap long lines and colour the JSON, breaking `| jq`.
+    console.file.write(json.dumps(data, indent=2, default=str) + "\n")
+    console.file.flush()
+
+
+def error(console: Console, message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def warning(console: Console, message: str) -> None:
+    console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def _fmt_value(v: float) -> str:
+    if float(v).is_integer():
+        return f"{int(v):,}"
+    return f"{v:,.6f}".rstrip("0").rstrip(".")
+
+
+def run_summary(console: Console, summary: dict) -> None:
+    """The final report of `run`: what was recorded, and what each exporter did with it."""
+    duration = format_duration(summary["simulated_seconds"])
+    title = f"{summary['scenario']}: {summary['sessions']} session(s), {duration}"
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column("metric")
+    table.add_column("series", justify="right")
+    table.add_column("total", justify="right")
+    for name, info in summary["metrics"].items():
+        table.add_row(name, str(info["series"]), _fmt_value(info["total"]))
+    console.print(table)
+    if summary["events"]:
+        events = Table(show_edge=False)
+        events.add_column("event")
+        events.add_column("count", justify="right")
+        for name, n in summary["events"].items():
+            events.add_row(name, str(n))
+        console.print(events)
+    if summary["exporters"]:
+        ex = Table(show_edge=False)
+        for col in ("signal", "exporter", "destination", "requests", "sent", "failed"):
+            ex.add_column(col, justify="right" if col in ("requests", "sent", "failed") else "left")
+        for s in summary["exporters"]:
+            failed = s["failed_requests"]
+            ex.add_row(
+                s["signal"],
+                s["exporter"],
+                s["destination"],
+                str(s["requests"]),
+                str(s["items"]),
+                f"[red]{failed}[/]" if failed else "0",
+            )
+        console.print(ex)
+    else:
+        console.print("[yellow]nothing was exported[/] (see the warnings above)")
+    if summary.get("aborted"):
+        console.print(f"[bold red]export failed:[/] {summary['aborted']}", soft_wrap=True)
+
+
+def config_view(console: Console, view: dict) -> None:
+    console.print(
+        f"telemetry [bold]{'enabled' if view['enabled'] else 'disabled'}[/],"
+        f" profile [bold]{view['profile']}[/]"
+    )
+    for signal in ("metrics", "logs"):
+        s = view[signal]
+        table = Table(title=signal, title_justify="left", show_header=False, show_edge=False)
+        table.add_column("key", style="bold")
+        table.add_column("value")
+        for key, value in s.items():
+            if value in (None, [], {}, ""):
+                continue
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}={v}" for k, v in value.items())
+            elif isinstance(value, list):
+                value = ", ".join(map(str, value))
+            table.add_row(key, str(value))
+        console.print(table)
+    values = view.get("values", {})
+    if values:
+        table = Table(title="variables", title_justify="left", show_edge=False)
+        table.add_column("variable")
+        table.add_column("value")
+        table.add_column("source")
+        for name, v in values.items():
+            table.add_row(name, str(v["value"]), v["source"])
+        console.print(table)
+    for r in view.get("removed", []):
+        console.print(
+            f"[yellow]removed by managed settings:[/] {r['variable']} ({r['source']}): {r['reason']}"
+        )
+    for w in view.get("warnings", []):
+        warning(console, w)
+
+
+def catalog(console: Console, data: dict) -> None:
+    console.print(f"profile [bold]{data['profile']}[/]: {data['description']}")
+    table = Table(title="metrics", title_justify="left", show_edge=False)
+    for col in ("name", "unit", "description", "attributes"):
+        table.add_column(col)
+    for m in data["metrics"]:
+        table.add_row(m["name"], m["unit"] or "(none)", m["description"], ", ".join(m["attributes"]))
+    console.print(table)
+    if data["events"]:
+        table = Table(title="events", title_justify="left", show_edge=False)
+        for col in ("name", "description", "attributes"):
+            table.add_column(col)
+        for e in data["events"]:
+            attrs = ", ".join(f"{a['key']}:{a['type']}" for a in e["attributes"])
+            table.add_row(e["name"], e["description"], attrs)
+        console.print(table)
+    table = Table(title="standard attributes", title_justify="left", show_edge=False)
+    table.add_column("attribute")
+    table.add_column("when")
+    for a in data["standard_attributes"]:
+        table.add_row(a["key"], a["description"])
+    console.print(table)
+
+
+def scenario_list(console: Console, rows: Iterable[dict]) -> None:
+    table = Table(show_edge=False)
+    for col in ("name", "sessions", "duration", "description"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], str(r["sessions"]), format_duration(r["duration"]), r["description"])
+    console.print(table)
+
+
+def totals(console: Console, data: dict) -> None:
+    table = Table(title="metrics", title_justify="left", show_edge=False)
+    table.add_column("name")
+    table.add_column("attributes")
+    table.add_column("value", justify="right")
+    for m in data["metrics"]:
+        attrs = ", ".join(f"{k}={v}" for k, v in m["attributes"].items())
+        table.add_row(m["name"], attrs, _fmt_value(m["value"]))
+    console.print(table)
+    if data["events"]:
+        table = Table(title="events", title_justify="left", show_edge=False)
+        table.add_column("name")
+        table.add_column("count", justify="right")
+        for name, n in data["events"].items():
+            table.add_row(name, str(n))
+        console.print(table)

@@ -1,0 +1,702 @@
+"""TelemetryConfig -> OpenTelemetry SDK providers and official exporters, one set per simulated process.
+
+The only module that imports opentelemetry.sdk. It never sets global providers: every simulated
+Claude Code process gets its own MeterProvider and LoggerProvider, as a real process would.
+Exports happen only when the replay driver says so (its clock), never on SDK background threads, so
+scenario time, not wall time, decides which measurements share an export request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics import Counter, MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    MetricExporter,
+    MetricExportResult,
+    MetricReader,
+    MetricsData,
+)
+from opentelemetry.sdk.resources import Resource
+
+from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, Profile
+from claude_telemetry_cli.errors import ConfigError
+from claude_telemetry_cli.records import SessionInfo
+from claude_telemetry_cli.settings import SignalConfig, TelemetryConfig
+
+# The JS SDK's BatchLogRecordProcessor default, which Claude Code uses.
+MAX_LOG_BATCH = 512
+
+
+# --------------------------------------------------------------------------- export accounting
+
+
+@dataclass
+class ExportStats:
+    """What one exporter of one signal did over a whole replay."""
+
+    signal: str
+    exporter: str  # "otlp grpc", "otlp http/json", "console", "prometheus"
+    destination: str = ""
+    requests: int = 0
+    failed_requests: int = 0
+    items: int = 0  # data points or log records sent successfully
+    failed_items: int = 0
+    last_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed_requests == 0
+
+
+class _ErrorCapture(logging.Handler):
+    """Catches the OTel exporters' own log lines so failures become results, not stderr noise."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+        self._lock_messages = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage().splitlines()[0] if record.getMessage() else record.levelname
+        if record.exc_info and record.exc_info[1] is not None:
+            message = f"{message}: {record.exc_info[1]}"
+        with self._lock_messages:
+            self.messages.append(message)
+
+    def take(self) -> str | None:
+        with self._lock_messages:
+            if not self.messages:
+                return None
+            message = self.messages[-1]
+            self.messages.clear()
+            return message
+
+
+_capture = _ErrorCapture()
+
+
+def _install_capture() -> None:
+    otel = logging.getLogger("opentelemetry")
+    if _capture not in otel.handlers:
+        otel.addHandler(_capture)
+        otel.propagate = False
+        otel.setLevel(logging.WARNING)
+
+
+def _count_points(metrics_data: MetricsData) -> int:
+    return sum(
+        len(m.data.data_points)
+        for rm in metrics_data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+    )
+
+
+class TrackedMetricExporter(MetricExporter):
+    """Delegates to an official exporter and keeps score of requests, points and failures."""
+
+    def __init__(
+        self, inner: MetricExporter, stats: ExportStats, temporality: AggregationTemporality
+    ) -> None:
+        super().__init__(preferred_temporality={Counter: temporality})
+        self.inner = inner
+        self.stats = stats
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs
+    ) -> MetricExportResult:
+        points = _count_points(metrics_data)
+        if points == 0:
+            return MetricExportResult.SUCCESS
+        self.stats.requests += 1
+        try:
+            result = self.inner.export(metrics_data, timeout_millis=timeout_millis)
+        except Exception as exc:  # an exporter raising is a failed export, not a crash
+            result, error = MetricExportResult.FAILURE, str(exc)
+        else:
+            error = _capture.take()
+        if result is MetricExportResult.SUCCESS:
+            self.stats.items += points
+        else:
+            self.stats.failed_requests += 1
+            self.stats.failed_items += points
+            self.stats.last_error = error or "the exporter reported a failure"
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs) -> None:
+        self.inner.shutdown(timeout_millis=timeout_millis)
+
+
+class TrackedLogExporter(LogRecordExporter):
+    def __init__(self, inner: LogRecordExporter, stats: ExportStats) -> None:
+        self.inner = inner
+        self.stats = stats
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        if not batch:
+            return LogRecordExportResult.SUCCESS
+        self.stats.requests += 1
+        try:
+            result = self.inner.export(batch)
+        except Exception as exc:
+            result, error = LogRecordExportResult.FAILURE, str(exc)
+        else:
+            error = _capture.take()
+        if result is LogRecordExportResult.SUCCESS:
+            self.stats.items += len(batch)
+        else:
+            self.stats.failed_requests += 1
+            self.stats.failed_items += len(batch)
+            self.stats.last_error = error or "the exporter reported a failure"
+        return result
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+
+class ClockedMetricReader(MetricReader):
+    """Collects and exports only when told to: on the replay's export ticks and at shutdown."""
+
+    def __init__(self, exporter: TrackedMetricExporter, temporality: AggregationTemporality) -> None:
+        super().__init__(preferred_temporality={Counter: temporality})
+        self._exporter = exporter
+        self.final_export = True
+
+    def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs) -> None:
+        self._exporter.export(metrics_data, timeout_millis=timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs) -> None:
+        if self.final_export:
+            self.collect(timeout_millis=timeout_millis)
+        self._exporter.shutdown(timeout_millis=timeout_millis)
+
+
+class ClockedLogProcessor(LogRecordProcessor):
+    """A batch processor whose timer is the replay clock: records wait until flush() or a full batch."""
+
+    def __init__(self, exporter: TrackedLogExporter) -> None:
+        self._exporter = exporter
+        self._pending: list[ReadableLogRecord] = []
+        self.final_export = True
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def on_emit(self, log_record) -> None:
+        self._pending.append(
+            ReadableLogRecord(
+                log_record=log_record.log_record,
+                resource=log_record.resource,
+                instrumentation_scope=log_record.instrumentation_scope,
+                limits=log_record.limits,
+            )
+        )
+        if len(self._pending) >= MAX_LOG_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_LOG_BATCH], self._pending[MAX_LOG_BATCH:]
+            self._exporter.export(batch)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        self.flush()
+        return True
+
+    def shutdown(self) -> None:
+        if self.final_export:
+            self.flush()
+        self._pending.clear()
+        self._exporter.shutdown()
+
+
+# --------------------------------------------------------------------------- exporter construction
+
+
+@contextlib.contextmanager
+def _without_process_otel_env() -> Iterator[None]:
+    """Hide OTEL_* variables while the SDK builds exporters and providers.
+
+    The official exporters fall back to os.environ for anything passed as None or empty (headers,
+    certificates, endpoints). Claude Code's managed settings may have removed some of those
+    variables, so the SDK must see only what settings.py resolved, never the raw environment.
+    """
+    hidden = {k: v for k, v in os.environ.items() if k.startswith("OTEL_")}
+    for key in hidden:
+        del os.environ[key]
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
+
+
+class _KeyMaterial:
+    """Decrypts a passphrase-protected client key into a private temp file for the exporters."""
+
+    def __init__(self) -> None:
+        self._dir: str | None = None
+
+    def plain_key(self, key_path: str, passphrase: str | None) -> str:
+        if not passphrase:
+            return key_path
+        try:
+            from cryptography.hazmat.primitives import serialization
+        except ImportError:  # pragma: no cover - cryptography is a declared dependency
+            raise ConfigError(
+                "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE: decrypting the key needs the 'cryptography' package"
+            ) from None
+        try:
+            with open(key_path, "rb") as fh:
+                key = serialization.load_pem_private_key(fh.read(), password=passphrase.encode())
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"CLAUDE_CODE_CLIENT_KEY_PASSPHRASE: cannot decrypt {key_path}: {exc}"
+            ) from None
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="claude-telemetry-key-")
+        out = os.path.join(self._dir, "client.key")
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+        return out
+
+    def close(self) -> None:
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def _read(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _grpc_exporter_kwargs(sig: SignalConfig, timeout_s: float) -> dict:
+    import grpc
+
+    endpoint = sig.endpoint or "http://localhost:4317"
+    secure = endpoint.startswith("https://")
+    kwargs: dict = {
+        "endpoint": endpoint,
+        "insecure": not secure,
+        # gRPC metadata keys must be lowercase.
+        "headers": tuple((k.lower(), v) for k, v in sig.headers),
+        "timeout": timeout_s,
+    }
+    if secure:
+        kwargs["credentials"] = grpc.ssl_channel_credentials(
+            root_certificates=_read(sig.certificate),
+            private_key=_read(sig.client_key),
+            certificate_chain=_read(sig.client_certificate),
+        )
+    return kwargs
+
+
+def _http_exporter_kwargs(sig: SignalConfig, timeout_s: float, keys: _KeyMaterial) -> dict:
+    kwargs: dict = {"endpoint": sig.endpoint, "headers": dict(sig.headers), "timeout": timeout_s}
+    if sig.http_ca_certs:
+        kwargs["certificate_file"] = sig.http_ca_certs
+    if sig.http_client_cert and sig.http_client_key:
+        kwargs["client_certificate_file"] = sig.http_client_cert
+        kwargs["client_key_file"] = keys.plain_key(sig.http_client_key, sig.http_client_key_passphrase)
+    return kwargs
+
+
+def _requests_session(sig: SignalConfig) -> dict:
+    """A requests session that honours the configured CA file.
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment override a session's own
+    `verify`, so NODE_EXTRA_CA_CERTS would be silently ignored on machines that set them.
+    """
+    if not sig.http_ca_certs:
+        return {}
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    return {"session": session}
+
+
+def build_metric_exporter(sig: SignalConfig, timeout_s: float, keys: _KeyMaterial, temporality):
+    preferred = {Counter: temporality}
+    if sig.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        return OTLPMetricExporter(preferred_temporality=preferred, **_grpc_exporter_kwargs(sig, timeout_s))
+    if sig.protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        return OTLPMetricExporter(
+            preferred_temporality=preferred,
+            **_requests_session(sig),
+            **_http_exporter_kwargs(sig, timeout_s, keys),
+        )
+    if sig.protocol == "http/json":
+        from opentelemetry.exporter.otlp.json.http.metric_exporter import OTLPMetricExporter
+
+        _encode_json_like_claude_code()
+        return OTLPMetricExporter(
+            preferred_temporality=preferred, **_http_exporter_kwargs(sig, timeout_s, keys)
+        )
+    raise ValueError(f"unsupported protocol {sig.protocol!r}")
+
+
+_json_patched = False
+
+
+def _encode_json_like_claude_code() -> None:
+    """Make the official OTLP/JSON encoder write attribute values as Claude Code's JS exporter does.
+
+    Two differences matter to receivers: Claude Code writes `intValue` as a plain JSON number (the
+    Python codec writes a string, as proto3 JSON allows), and always writes an empty array as
+    {"arrayValue": {"values": []}} (the Python codec omits the empty field, which strict receivers,
+    rotel among them, reject with HTTP 400, losing the whole batch; every start-up
+    `managed_settings_resolved` event carries an empty array).
+    """
+    global _json_patched
+    if _json_patched:
+        return
+    from opentelemetry.proto_json.common.v1 import common
+
+    array_to_dict, any_to_dict = common.ArrayValue.to_dict, common.AnyValue.to_dict
+
+    def array_value_to_dict(self):
+        out = array_to_dict(self)
+        out.setdefault("values", [])
+        return out
+
+    def any_value_to_dict(self):
+        out = any_to_dict(self)
+        if "intValue" in out:
+            out["intValue"] = int(out["intValue"])
+        return out
+
+    common.ArrayValue.to_dict = array_value_to_dict
+    common.AnyValue.to_dict = any_value_to_dict
+    _json_patched = True
+
+
+def build_log_exporter(sig: SignalConfig, timeout_s: float, keys: _KeyMaterial):
+    if sig.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+        return OTLPLogExporter(**_grpc_exporter_kwargs(sig, timeout_s))
+    if sig.protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+        return OTLPLogExporter(**_requests_session(sig), **_http_exporter_kwargs(sig, timeout_s, keys))
+    if sig.protocol == "http/json":
+        from opentelemetry.exporter.otlp.json.http._log_exporter import OTLPLogExporter
+
+        _encode_json_like_claude_code()
+        return OTLPLogExporter(**_http_exporter_kwargs(sig, timeout_s, keys))
+    raise ValueError(f"unsupported protocol {sig.protocol!r}")
+
+
+# --------------------------------------------------------------------------- processes
+
+
+@dataclass
+class _Sink:
+    stats: ExportStats
+    metric_exporter: TrackedMetricExporter | None = None
+    log_exporter: TrackedLogExporter | None = None
+
+
+@dataclass
+class PipelineFactory:
+    """Builds one SessionProcess per simulated Claude Code process, sharing export accounting."""
+
+    config: TelemetryConfig
+    profile: Profile
+    export_timeout_s: float = 10.0
+    console_out: object = None  # a text stream for the console exporters (default stdout)
+    stats: list[ExportStats] = field(default_factory=list)
+    prometheus: PrometheusEndpoint | None = None
+    _keys: _KeyMaterial = field(default_factory=_KeyMaterial)
+
+    def __post_init__(self) -> None:
+        _install_capture()
+        cfg = self.config
+        self._temporality = (
+            AggregationTemporality.CUMULATIVE
+            if cfg.temporality == "cumulative"
+            else AggregationTemporality.DELTA
+        )
+        self._metric_stats: dict[str, ExportStats] = {}
+        self._log_stats: dict[str, ExportStats] = {}
+        if not cfg.enabled:
+            return
+        for name in cfg.metrics.exporters:
+            if name == "otlp" and cfg.metrics.otlp_enabled:
+                self._metric_stats[name] = self._new_stats(
+                    "metrics", f"otlp {cfg.metrics.protocol}", cfg.metrics.endpoint or ""
+                )
+            elif name == "console":
+                self._metric_stats[name] = self._new_stats("metrics", "console", "stdout")
+            elif name == "prometheus":
+                dest = f"http://{cfg.prometheus_host}:{cfg.prometheus_port}/metrics"
+                self._metric_stats[name] = self._new_stats("metrics", "prometheus", dest)
+        if self.profile.emits_events:
+            for name in cfg.logs.exporters:
+                if name == "otlp" and cfg.logs.otlp_enabled:
+                    self._log_stats[name] = self._new_stats(
+                        "logs", f"otlp {cfg.logs.protocol}", cfg.logs.endpoint or ""
+                    )
+                elif name == "console":
+                    self._log_stats[name] = self._new_stats("logs", "console", "stdout")
+
+    def _new_stats(self, signal: str, exporter: str, destination: str) -> ExportStats:
+        s = ExportStats(signal, exporter, destination)
+        self.stats.append(s)
+        return s
+
+    @property
+    def exports_metrics(self) -> bool:
+        return bool(self._metric_stats)
+
+    @property
+    def exports_logs(self) -> bool:
+        return bool(self._log_stats)
+
+    @property
+    def prometheus_only(self) -> bool:
+        return set(self._metric_stats) == {"prometheus"}
+
+    def start_prometheus(self, first_session: SessionInfo) -> None:
+        if "prometheus" in self._metric_stats and self.prometheus is None:
+            self.prometheus = PrometheusEndpoint(
+                self.config.prometheus_host,
+                self.config.prometheus_port,
+                self.profile,
+                first_session,
+                self._metric_stats["prometheus"],
+            )
+
+    def open(self, session: SessionInfo) -> SessionProcess:
+        cfg = self.config
+        metric_exporters: list[TrackedMetricExporter] = []
+        log_exporters: list[TrackedLogExporter] = []
+        with _without_process_otel_env():
+            for name, stats in self._metric_stats.items():
+                if name == "otlp":
+                    inner = build_metric_exporter(
+                        cfg.metrics, self.export_timeout_s, self._keys, self._temporality
+                    )
+                elif name == "console":
+                    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+                    inner = ConsoleMetricExporter(
+                        out=self.console_out or _stdout(),
+                        preferred_temporality={Counter: self._temporality},
+                    )
+                else:
+                    continue
+                metric_exporters.append(TrackedMetricExporter(inner, stats, self._temporality))
+            for name, stats in self._log_stats.items():
+                if name == "otlp":
+                    inner = build_log_exporter(cfg.logs, self.export_timeout_s, self._keys)
+                else:
+                    from opentelemetry.sdk._logs.export import ConsoleLogExporter
+
+                    inner = ConsoleLogExporter(out=self.console_out or _stdout())
+                log_exporters.append(TrackedLogExporter(inner, stats))
+            return SessionProcess(
+                session,
+                self.profile,
+                metric_exporters,
+                log_exporters,
+                self._temporality,
+                # Claude Code drops units only when prometheus is its ONLY metrics exporter.
+                drop_units=self.prometheus_only,
+                prometheus=self.prometheus,
+            )
+
+    def close(self) -> None:
+        if self.prometheus is not None:
+            self.prometheus.close()
+            self.prometheus = None
+        self._keys.close()
+
+
+def _stdout():
+    import sys
+
+    return sys.stdout
+
+
+class SessionProcess:
+    """The telemetry side of one simulated Claude Code process."""
+
+    def __init__(
+        self,
+        session: SessionInfo,
+        profile: Profile,
+        metric_exporters: list[TrackedMetricExporter],
+        log_exporters: list[TrackedLogExporter],
+        temporality: AggregationTemporality,
+        *,
+        drop_units: bool,
+        prometheus: PrometheusEndpoint | None,
+    ) -> None:
+        self.session = session
+        resource = Resource(dict(session.resource))
+        self._readers = [ClockedMetricReader(e, temporality) for e in metric_exporters]
+        self._meter_provider = MeterProvider(resource=resource, metric_readers=self._readers)
+        meter = self._meter_provider.get_meter(METER_NAME, version=session.app_version)
+        self._counters = {}
+        for spec in profile.metrics.values():
+            unit = "" if drop_units and spec.unit in ("USD", "tokens", "s") else spec.unit
+            self._counters[spec.name] = meter.create_counter(
+                spec.name, unit=unit, description=spec.description
+            )
+        self._processors = [ClockedLogProcessor(e) for e in log_exporters]
+        self._logger = None
+        if self._processors:
+            self._logger_provider = LoggerProvider(resource=resource)
+            for p in self._processors:
+                self._logger_provider.add_log_record_processor(p)
+            self._logger = self._logger_provider.get_logger(LOGGER_NAME, version=session.app_version)
+        self._prometheus = prometheus
+        self.closed = False
+
+    @property
+    def has_metric_readers(self) -> bool:
+        return bool(self._readers)
+
+    @property
+    def pending_logs(self) -> int:
+        return max((p.pending for p in self._processors), default=0)
+
+    def add(self, name: str, value: float, attributes: dict) -> None:
+        if self._readers:
+            self._counters[name].add(value, attributes)
+        if self._prometheus is not None:
+            self._prometheus.add(name, value, attributes)
+
+    def emit(self, name: str, attributes: dict, time_ns: int | None = None) -> None:
+        if self._logger is None:
+            return
+        # Claude Code stamps events with millisecond precision and the same observed time.
+        now_ns = time.time_ns() if time_ns is None else time_ns
+        now_ns -= now_ns % 1_000_000
+        stamped = dict(attributes)
+        if "event.timestamp" not in stamped:
+            stamped = _with_timestamp(attributes, now_ns)
+        self._logger.emit(
+            timestamp=now_ns,
+            observed_timestamp=now_ns,
+            body=f"claude_code.{name}",
+            attributes=stamped,
+        )
+
+    def export_metrics(self) -> None:
+        for reader in self._readers:
+            reader.collect()
+
+    def flush_logs(self) -> None:
+        for p in self._processors:
+            p.flush()
+
+    def shutdown(self, *, flush: bool = True) -> None:
+        """Flush logs, then metrics, as Claude Code does at exit (or drop them when aborting)."""
+        if self.closed:
+            return
+        self.closed = True
+        for p in self._processors:
+            p.final_export = flush
+        for r in self._readers:
+            r.final_export = flush
+        if self._processors:
+            self._logger_provider.shutdown()
+        self._meter_provider.shutdown()
+
+
+def _with_timestamp(attributes: dict, now_ns: int) -> dict:
+    """Insert event.timestamp right after event.name, where Claude Code puts it."""
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_ns // 1_000_000_000))
+    iso = f"{iso}.{(now_ns // 1_000_000) % 1000:03d}Z"
+    out: dict = {}
+    for k, v in attributes.items():
+        out[k] = v
+        if k == "event.name":
+            out["event.timestamp"] = iso
+    if "event.timestamp" not in out:
+        out["event.timestamp"] = iso
+    return out
+
+
+class PrometheusEndpoint:
+    """One /metrics endpoint for the whole replay, as one Claude Code process would serve.
+
+    It has its own MeterProvider with unit-less instruments: Claude Code's Prometheus scrape never
+    carries unit suffixes in metric names.
+    """
+
+    def __init__(self, host: str, port: int, profile: Profile, session: SessionInfo, stats: ExportStats):
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        self.host, self.stats = host, stats
+        self.registry = CollectorRegistry()
+        self._reader = PrometheusMetricReader(registry=self.registry)
+        try:
+            self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise ConfigError(
+                f"OTEL_EXPORTER_PROMETHEUS_PORT: cannot serve Prometheus metrics on {host}:{port}:"
+                f" {exc.strerror}"
+            ) from None
+        self.port = self._server.server_address[1]
+        stats.destination = f"http://{host}:{self.port}/metrics"
+        with _without_process_otel_env():
+            self._provider = MeterProvider(
+                resource=Resource(dict(session.resource)), metric_readers=[self._reader]
+            )
+        meter = self._provider.get_meter(METER_NAME, version=session.app_version)
+        self._counters = {
+            s.name: meter.create_counter(s.name, unit="", description=s.description)
+            for s in profile.metrics.values()
+        }
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/metrics"
+
+    def add(self, name: str, value: float, attributes: dict) -> None:
+        with self._lock:
+            self._counters[name].add(value, attributes)
+            self.stats.items += 1
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._provider.shutdown()

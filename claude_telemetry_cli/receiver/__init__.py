@@ -1,0 +1,1 @@
+"""Receiving OTLP and judging what arrived against what was sent."""

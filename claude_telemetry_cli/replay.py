@@ -1,0 +1,128 @@
+"""Timeline x pipeline x clock -> ReplayResult: plays records in scenario time and exports on schedule."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from claude_telemetry_cli.clock import Clock
+from claude_telemetry_cli.records import METRIC, Timeline
+
+# Order of work due at the same instant: a process starts, records happen, exports run, it exits.
+_START, _RECORD, _LOG_FLUSH, _METRIC_TICK, _END = range(5)
+
+
+@dataclass
+class ReplayResult:
+    sessions: int = 0
+    metric_records: int = 0
+    event_records: int = 0
+    simulated_seconds: float = 0.0
+    aborted: str | None = None  # why the replay stopped early (an export failed)
+    stats: list = field(default_factory=list)  # pipeline.ExportStats per exporter
+
+    @property
+    def export_failed(self) -> bool:
+        return self.aborted is not None or any(not s.ok for s in self.stats)
+
+
+Progress = Callable[[int, int], None]
+
+
+def replay(
+    timeline: Timeline,
+    factory,
+    clock: Clock,
+    *,
+    metric_interval_s: float,
+    logs_interval_s: float,
+    progress: Progress | None = None,
+    stop_on_export_failure: bool = True,
+) -> ReplayResult:
+    """Play `timeline` through processes built by `factory` (a pipeline.PipelineFactory).
+
+    Each session is one process: it starts at its start time, exports metrics every
+    `metric_interval_s` of scenario time from its start (a collection with nothing new sends nothing),
+    exports events `logs_interval_s` after the first one pending, and at its end flushes events then
+    metrics. With an export failure (the exporters have already retried) the replay stops at once.
+    """
+    result = ReplayResult(sessions=len(timeline.sessions), stats=factory.stats)
+    total = len(timeline.records)
+    queue: list[tuple] = []
+    seq = itertools.count()
+
+    def push(at: float, kind: int, session: int, payload=None) -> None:
+        heapq.heappush(queue, (at, kind, next(seq), session, payload))
+
+    for s in timeline.sessions:
+        push(s.start_at, _START, s.index)
+        push(s.end_at, _END, s.index)
+    for r in timeline.records:
+        push(r.at, _RECORD, r.session, r)
+
+    if timeline.sessions:
+        factory.start_prometheus(timeline.sessions[0])
+    processes: dict[int, object] = {}
+    log_flush_due: set[int] = set()
+    done = 0
+
+    def failed() -> str | None:
+        for s in factory.stats:
+            if not s.ok:
+                return f"{s.signal} export via {s.exporter} to {s.destination} failed: {s.last_error}"
+        return None
+
+    try:
+        while queue:
+            at, kind, _, index, payload = heapq.heappop(queue)
+            clock.sleep_until(at)
+            if kind == _START:
+                session = timeline.sessions[index]
+                proc = factory.open(session)
+                processes[index] = proc
+                if proc.has_metric_readers:
+                    push(at + metric_interval_s, _METRIC_TICK, index)
+            elif kind == _RECORD:
+                proc = processes[index]
+                attributes = dict(payload.attributes)
+                if payload.signal == METRIC:
+                    proc.add(payload.name, payload.value, attributes)
+                    result.metric_records += 1
+                else:
+                    proc.emit(payload.name, attributes)
+                    result.event_records += 1
+                    if index not in log_flush_due and proc.pending_logs:
+                        log_flush_due.add(index)
+                        push(at + logs_interval_s, _LOG_FLUSH, index)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            elif kind == _LOG_FLUSH:
+                log_flush_due.discard(index)
+                proc = processes.get(index)
+                if proc is not None and not proc.closed:
+                    proc.flush_logs()
+            elif kind == _METRIC_TICK:
+                proc = processes.get(index)
+                if proc is not None and not proc.closed:
+                    proc.export_metrics()
+                    if at + metric_interval_s < timeline.sessions[index].end_at:
+                        push(at + metric_interval_s, _METRIC_TICK, index)
+            elif kind == _END:
+                proc = processes.get(index)
+                if proc is not None:
+                    proc.shutdown()
+            result.simulated_seconds = at
+            if stop_on_export_failure and (why := failed()):
+                result.aborted = why
+                break
+    finally:
+        # On an abort or an interrupt, close what is open without waiting on a dead collector again.
+        flush = result.aborted is None and not queue
+        for proc in processes.values():
+            proc.shutdown(flush=flush)
+    if result.aborted is None and (why := failed()):
+        result.aborted = why
+    return result

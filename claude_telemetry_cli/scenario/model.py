@@ -1,0 +1,398 @@
+"""Pydantic models of a scenario file: the scenario, its sessions, their identity, plugins and steps."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from claude_telemetry_cli.contract import BUILTIN_PLUGINS, DEFAULT_APP_VERSION, DEFAULT_MODEL
+from claude_telemetry_cli.durations import parse_duration
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Name = Annotated[str, Field(min_length=1)]
+Uuid = Annotated[
+    str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+]
+
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+Speed = Literal["normal", "fast"]
+MetricQuerySource = Literal["main", "subagent", "auxiliary"]
+Decision = Literal["accept", "reject"]
+DecisionSource = Literal["config", "hook", "user_permanent", "user_temporary", "user_abort", "user_reject"]
+AcceptSource = Literal["config", "hook", "user_permanent", "user_temporary"]
+StartType = Literal["fresh", "resume", "continue", "agents_view"]
+PermissionMode = Literal["default", "acceptEdits", "plan", "auto", "bypassPermissions"]
+ToolSource = Literal["builtin", "mcp", "sdk_host_builtin_mcp"]
+ParameterValue = str | int | float | bool
+
+_REJECT_ONLY = ("user_abort", "user_reject")
+_ACCEPT_ONLY = ("user_permanent", "user_temporary")
+
+
+class _Model(BaseModel):
+    # strict: a quoted "5" is not a token count and `yes` is not a model name; YAML types must be meant.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _check_decision_source(decision: str, source: str | None) -> None:
+    if source is None:
+        return
+    if decision == "accept" and source in _REJECT_ONLY:
+        raise ValueError(
+            f"source {source!r} only goes with decision: reject; for accept use one of "
+            "config, hook, user_permanent, user_temporary"
+        )
+    if decision == "reject" and source in _ACCEPT_ONLY:
+        raise ValueError(
+            f"source {source!r} only goes with decision: accept; for reject use one of "
+            "config, hook, user_abort, user_reject"
+        )
+
+
+def default_source(decision: str) -> str:
+    return "config" if decision == "accept" else "user_reject"
+
+
+class Price(_Model):
+    """USD per million tokens; cache prices default to Anthropic's multipliers of the input price."""
+
+    input: NonNegFloat
+    output: NonNegFloat
+    cache_read: NonNegFloat | None = None
+    cache_write: NonNegFloat | None = None
+
+
+class User(_Model):
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    organization_id: Uuid | None = None
+    account_uuid: Uuid | None = None
+    account_id: Annotated[str, Field(pattern=r"^user_01[0-9A-Za-z]+$")] | None = None
+    # The anonymous install id; None: a 64-hex value drawn from the scenario seed.
+    id: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+class Plugin(_Model):
+    name: Name
+    marketplace: Name = "builtin"
+    scope: Literal["official", "org", "user-local", "default-bundle"] = "default-bundle"
+    enabled_via: Literal["default-enable", "org-policy", "seed-mount", "user-install"] = "default-enable"
+    # None: the built-in's hash, or one derived from name and marketplace.
+    id_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")] | None = None
+    # None: true for the built-ins (they ship hooks), false otherwise.
+    has_hooks: bool | None = None
+    has_mcp: bool = False
+    host_owned_mcp: bool = False
+    skill_path_count: NonNegInt = 0
+    command_path_count: NonNegInt = 0
+    agent_path_count: NonNegInt = 0
+
+
+BUILTIN_PLUGIN_NAMES = tuple(name for name, _ in BUILTIN_PLUGINS)
+
+
+def _plugin_from_name(value: Any) -> Any:
+    # A bare name is the common case: `plugins: [cc-plugin-privacy]`.
+    return {"name": value} if isinstance(value, str) else value
+
+
+PluginEntry = Annotated[Plugin, BeforeValidator(_plugin_from_name)]
+
+
+class Prompt(_Model):
+    # None: the text's length, or 120 characters.
+    length: PositiveInt | None = None
+    text: Name | None = None
+
+    @model_validator(mode="after")
+    def _length_matches_text(self) -> Prompt:
+        if self.text is not None and self.length is not None and self.length != len(self.text):
+            raise ValueError(
+                f"length {self.length} does not match the text's {len(self.text)} characters; "
+                "give one or the other"
+            )
+        return self
+
+    @property
+    def effective_length(self) -> int:
+        if self.length is not None:
+            return self.length
+        return len(self.text) if self.text is not None else 120
+
+
+class ApiRequest(_Model):
+    input_tokens: NonNegInt = 0
+    output_tokens: NonNegInt = 0
+    cache_read_tokens: NonNegInt = 0
+    cache_creation_tokens: NonNegInt = 0
+    cache_creation_5m_tokens: NonNegInt = 0
+    cache_creation_1h_tokens: NonNegInt = 0
+    duration_ms: NonNegInt = 2000
+    # None: a few milliseconds short of duration_ms, as streamed responses are.
+    ttft_ms: NonNegInt | None = None
+    # None: priced from the model's token prices.
+    cost_usd: NonNegFloat | None = None
+    model: Name | None = None
+    effort: Effort | None = None
+    speed: Speed = "normal"
+    query_source: MetricQuerySource = "main"
+    # The event-side subsystem (repl_main_thread, sdk, compact, an agent name); None: the session's.
+    event_query_source: Name | None = None
+    agent_name: Name | None = None
+    skill_name: Name | None = None
+    plugin_name: Name | None = None
+    marketplace_name: Name | None = None
+    mcp_server_name: Name | None = None
+    mcp_tool_name: Name | None = None
+    # A response with text emits assistant_response; a tool-use-only response does not.
+    response_length: NonNegInt | None = None
+    text: bool | Name = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ApiRequest:
+        if self.ttft_ms is not None and self.ttft_ms > self.duration_ms:
+            raise ValueError(f"ttft_ms ({self.ttft_ms}) cannot exceed duration_ms ({self.duration_ms})")
+        if isinstance(self.text, str) and self.response_length not in (None, len(self.text)):
+            raise ValueError(
+                f"response_length {self.response_length} does not match the text's "
+                f"{len(self.text)} characters; give one or the other"
+            )
+        return self
+
+    @property
+    def effective_response_length(self) -> int:
+        """0 when the response carries no text."""
+        if isinstance(self.text, str):
+            return len(self.text)
+        if self.response_length is not None:
+            return self.response_length
+        return 240 if self.text else 0
+
+
+class Edit(_Model):
+    tool: Literal["Edit", "Write", "NotebookEdit"] = "Edit"
+    language: Name = "unknown"
+    lines_added: NonNegInt = 0
+    lines_removed: NonNegInt = 0
+    decision: Decision = "accept"
+    # None: config for an accept, user_reject for a reject.
+    source: DecisionSource | None = None
+    duration_ms: NonNegInt = 10
+    input_size_bytes: NonNegInt | None = None
+    result_size_bytes: NonNegInt | None = None
+
+    @model_validator(mode="after")
+    def _source_fits_decision(self) -> Edit:
+        _check_decision_source(self.decision, self.source)
+        return self
+
+
+class Tool(_Model):
+    name: Name
+    duration_ms: NonNegInt = 100
+    success: bool = True
+    decision: Decision = "accept"
+    source: DecisionSource | None = None
+    tool_source: ToolSource = "builtin"
+    # None on failure: ShellError for Bash, Error otherwise.
+    error_type: Name | None = None
+    # The full error message, revealed only with OTEL_LOG_TOOL_DETAILS.
+    error: Name | None = None
+    input_size_bytes: NonNegInt | None = None
+    result_size_bytes: NonNegInt | None = None
+    # Revealed as the tool_parameters JSON only with OTEL_LOG_TOOL_DETAILS.
+    parameters: dict[str, ParameterValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Tool:
+        _check_decision_source(self.decision, self.source)
+        if self.success and (self.error_type is not None or self.error is not None):
+            raise ValueError("error_type and error describe a failed tool; set success: false or drop them")
+        return self
+
+
+class Commit(_Model):
+    """A `git commit` run through the Bash tool."""
+
+    duration_ms: NonNegInt = 70
+    source: AcceptSource = "config"
+    # None: a plausible command; revealed only with OTEL_LOG_TOOL_DETAILS.
+    command: Name | None = None
+    input_size_bytes: NonNegInt | None = None
+    result_size_bytes: NonNegInt | None = None
+
+
+class PullRequest(_Model):
+    """A `gh pr create` run through the Bash tool."""
+
+    duration_ms: NonNegInt = 1800
+    source: AcceptSource = "config"
+    command: Name | None = None
+    input_size_bytes: NonNegInt | None = None
+    result_size_bytes: NonNegInt | None = None
+
+
+_DEFAULT_ERRORS = {429: "Rate limited", 500: "Internal server error", 529: "Overloaded"}
+
+
+class ApiError(_Model):
+    # None: a connection error, which has no HTTP status.
+    status_code: Annotated[int, Field(ge=100, le=599)] | None = None
+    error: Name | None = None
+    attempt: PositiveInt = 1
+    # The final attempt's duration.
+    duration_ms: NonNegInt = 1000
+    # None: every attempt plus Claude Code's exponential backoff (500 ms doubling, capped at 32 s).
+    total_retry_duration_ms: NonNegInt | None = None
+    model: Name | None = None
+    speed: Speed = "normal"
+    effort: Effort | None = None
+    event_query_source: Name | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ApiError:
+        if self.total_retry_duration_ms is not None and self.total_retry_duration_ms < self.duration_ms:
+            raise ValueError(
+                f"total_retry_duration_ms ({self.total_retry_duration_ms}) cannot be shorter "
+                f"than duration_ms ({self.duration_ms})"
+            )
+        return self
+
+    @property
+    def effective_error(self) -> str:
+        if self.error is not None:
+            return self.error
+        if self.status_code is None:
+            return "Connection error."
+        return _DEFAULT_ERRORS.get(self.status_code, f"API Error {self.status_code}")
+
+    @property
+    def effective_total_ms(self) -> int:
+        if self.total_retry_duration_ms is not None:
+            return self.total_retry_duration_ms
+        backoff = sum(min(500 * 2 ** (i - 1), 32_000) for i in range(1, self.attempt))
+        return self.duration_ms * self.attempt + backoff
+
+
+class Active(_Model):
+    """Active time already spent; it reports time, it does not move the clock (use wait for that)."""
+
+    user: Seconds | None = None
+    cli: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Active:
+        if self.user is None and self.cli is None:
+            raise ValueError("give user, cli or both, e.g. {user: 30s, cli: 12s}")
+        return self
+
+
+STEP_KINDS = (
+    "prompt",
+    "api_request",
+    "edit",
+    "tool",
+    "commit",
+    "pull_request",
+    "api_error",
+    "active",
+    "wait",
+)
+
+
+class Step(_Model):
+    """Exactly one of the fields is set: the step's kind and its parameters."""
+
+    prompt: Prompt | None = None
+    api_request: ApiRequest | None = None
+    edit: Edit | None = None
+    tool: Tool | None = None
+    commit: Commit | None = None
+    pull_request: PullRequest | None = None
+    api_error: ApiError | None = None
+    active: Active | None = None
+    wait: Seconds | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Step:
+        kinds = [k for k in STEP_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                f"a step has exactly one kind, got {len(kinds)}; allowed: {', '.join(STEP_KINDS)}"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in STEP_KINDS if getattr(self, k) is not None)
+
+    @property
+    def body(self) -> Any:
+        return getattr(self, self.kind)
+
+
+class Session(_Model):
+    """One scripted Claude Code process, started `repeat` times."""
+
+    label: Name | None = None
+    user: User = Field(default_factory=User)
+    model: Name = DEFAULT_MODEL
+    app_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+([-+.][0-9A-Za-z.-]+)?$")] = DEFAULT_APP_VERSION
+    # None: no terminal detected, no terminal.type attribute.
+    terminal_type: Name | None = "xterm"
+    entrypoint: Name = "cli"
+    provider: Name = "firstParty"
+    custom_base_url: bool = False
+    os_type: Name = "linux"
+    os_version: Name = "6.8.0"
+    host_arch: Name = "amd64"
+    permission_mode: PermissionMode = "default"
+    # Event-side query_source; metrics always say main, subagent or auxiliary.
+    query_source: Name = "repl_main_thread"
+    effort: Effort | None = None
+    start_type: StartType = "fresh"
+    repeat: PositiveInt = 1
+    repeat_every: Seconds = 0.0
+    start_at: Seconds = 0.0
+    # None: the three built-ins a fresh install loads; [] for none.
+    plugins: list[PluginEntry] | None = None
+    # Started with --safe-mode: plugins are reported but not loaded.
+    safe_mode: bool = False
+    steps: list[Step] = Field(default_factory=list)
+
+
+SESSION_FIELDS = tuple(Session.model_fields)
+
+
+class Scenario(_Model):
+    version: Literal[1]
+    name: Name
+    description: str = ""
+    # Every id and fake value derives from it: same seed, same telemetry.
+    seed: int = 0
+    prices: dict[str, Price] = Field(default_factory=dict)
+    # Already merged into every session by the loader; kept to show what the file said.
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    sessions: Annotated[list[Session], Field(min_length=1)]
+
+
+def effective_model(session: Session, step: ApiRequest | ApiError) -> str:
+    return step.model or session.model
+
+
+def unpriced_requests(scenario: Scenario, known_models: set[str]) -> list[tuple[int, int, str]]:
+    """(session, step, model) of every api_request with no cost_usd whose model has no price."""
+    out = []
+    for i, session in enumerate(scenario.sessions):
+        for j, step in enumerate(session.steps):
+            body = step.api_request
+            if (
+                body is not None
+                and body.cost_usd is None
+                and effective_model(session, body) not in known_models
+            ):
+                out.append((i, j, effective_model(session, body)))
+    return out

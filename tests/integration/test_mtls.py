@@ -1,0 +1,86 @@
+"""mTLS with generated certificates: gRPC via OTEL_EXPORTER_OTLP_*, HTTP via CLAUDE_CODE_CLIENT_*."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.certs import make_tls_files
+from tests.support.cli import run_cli, telemetry_env
+from tests.support.https_sink import HttpsSink
+from tests.support.otlp_sink import OtlpSink
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def tls(tmp_path):
+    return make_tls_files(tmp_path / "certs")
+
+
+def _base(endpoint: str, protocol: str) -> dict[str, str]:
+    return telemetry_env(
+        CLAUDE_CODE_ENABLE_TELEMETRY="1",
+        OTEL_METRICS_EXPORTER="otlp",
+        OTEL_LOGS_EXPORTER="otlp",
+        OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+    )
+
+
+def test_grpc_mtls_delivers_with_client_certificate_and_fails_without(tls, tmp_path):
+    sink = OtlpSink(tls).start()
+    try:
+        env = _base(sink.endpoint, "grpc")
+        env.update(
+            OTEL_EXPORTER_OTLP_CERTIFICATE=str(tls.ca_cert),
+            OTEL_EXPORTER_OTLP_CLIENT_KEY=str(tls.client_key),
+            OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=str(tls.client_cert),
+        )
+        proc = run_cli(["run", "quickstart", "--instant"], env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert {p.name for p in sink.points()} >= {"claude_code.session.count", "claude_code.cost.usage"}
+        assert any(e.name == "user_prompt" for e in sink.events())
+
+        without_client_cert = _base(sink.endpoint, "grpc")
+        without_client_cert["OTEL_EXPORTER_OTLP_CERTIFICATE"] = str(tls.ca_cert)
+        proc = run_cli(
+            ["run", "quickstart", "--instant", "--export-timeout", "2"], without_client_cert, cwd=tmp_path
+        )
+        assert proc.returncode == 3, proc.stderr
+        assert "export failed" in proc.stdout
+    finally:
+        sink.stop()
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])
+def test_http_mtls_with_an_encrypted_client_key(tls, tmp_path, protocol):
+    sink = HttpsSink(tls).start()
+    try:
+        env = _base(sink.endpoint, protocol)
+        env.update(
+            CLAUDE_CODE_CLIENT_CERT=str(tls.client_cert),
+            CLAUDE_CODE_CLIENT_KEY=str(tls.client_key_encrypted),
+            CLAUDE_CODE_CLIENT_KEY_PASSPHRASE=tls.passphrase,
+            NODE_EXTRA_CA_CERTS=str(tls.ca_cert),
+        )
+        proc = run_cli(["run", "quickstart", "--instant"], env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert tls.passphrase not in proc.stdout + proc.stderr
+        assert "claude_code.session.count" in sink.metric_names()
+        assert any(path == "/v1/logs" for path, _, _ in sink.requests)
+    finally:
+        sink.stop()
+
+
+def test_http_mtls_wrong_passphrase_is_a_configuration_error(tls, tmp_path):
+    env = _base("https://127.0.0.1:9", "http/protobuf")
+    env.update(
+        CLAUDE_CODE_CLIENT_CERT=str(tls.client_cert),
+        CLAUDE_CODE_CLIENT_KEY=str(tls.client_key_encrypted),
+        CLAUDE_CODE_CLIENT_KEY_PASSPHRASE="not it",
+        NODE_EXTRA_CA_CERTS=str(tls.ca_cert),
+    )
+    proc = run_cli(["run", "quickstart", "--instant"], env, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE" in proc.stderr
+    assert "not it" not in proc.stderr

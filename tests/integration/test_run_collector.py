@@ -1,0 +1,148 @@
+"""`run` against a real collector (rotel), over every OTLP protocol and both temporalities."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, get_profile
+from claude_telemetry_cli.records import Totals
+from tests.support.cli import run_cli, run_json, telemetry_env
+
+pytestmark = pytest.mark.integration
+
+RESOURCE_KEYS = {"host.arch", "os.type", "os.version", "service.name", "service.version"}
+
+
+def _env(collector, protocol: str, temporality: str = "delta", **extra) -> dict[str, str]:
+    endpoint = collector.endpoint(protocol)
+    return telemetry_env(
+        CLAUDE_CODE_ENABLE_TELEMETRY="1",
+        OTEL_METRICS_EXPORTER="otlp",
+        OTEL_LOGS_EXPORTER="otlp",
+        OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
+        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+        OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=temporality,
+        OTEL_METRIC_EXPORT_INTERVAL="1000",
+        OTEL_LOGS_EXPORT_INTERVAL="1000",
+        **extra,
+    )
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf", "http/json"])
+@pytest.mark.parametrize("temporality", ["delta", "cumulative"])
+def test_feature_branch_arrives_exactly_through_a_real_collector(
+    rotel_collector, otlp_sink, tmp_path, protocol, temporality
+):
+    env = _env(rotel_collector, protocol, temporality)
+    expected = Totals.from_json(run_json(["scenarios", "totals", "feature-branch"], env, cwd=tmp_path))
+
+    proc = run_cli(["run", "feature-branch", "--instant"], env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+
+    arrived = otlp_sink.wait_for(lambda s: s.tally().totals().equals(expected), timeout=30)
+    got = otlp_sink.tally().totals()
+    assert arrived, f"totals differ:\nexpected {expected.to_json()}\ngot {got.to_json()}"
+
+    profile = get_profile("current")
+    points = otlp_sink.points()
+    assert {p.name for p in points} <= set(profile.metrics)
+    for p in points:
+        spec = profile.metrics[p.name]
+        assert (p.unit, p.description) == (spec.unit, spec.description), p.name
+        assert p.kind == "sum" and p.monotonic and p.is_double
+        assert p.temporality == temporality
+        assert set(p.resource and dict(p.resource)) == RESOURCE_KEYS
+        assert dict(p.resource)["service.name"] == "claude-code"
+        assert (p.scope_name, p.scope_version, p.scope_schema_url) == (
+            METER_NAME,
+            dict(p.resource)["service.version"],
+            "",
+        )
+        keys = {k for k, _ in p.attributes}
+        assert set(spec.attribute_keys) & keys >= {a.key for a in spec.attributes if a.presence == "always"}
+        assert "prompt.id" not in keys and "event.sequence" not in keys
+    events = otlp_sink.events()
+    assert events, "no events arrived"
+    for e in events:
+        attrs = dict(e.attributes)
+        assert e.scope_name == LOGGER_NAME
+        assert e.body == f"claude_code.{attrs['event.name']}"
+        assert e.time_ns == e.observed_ns and e.time_ns % 1_000_000 == 0
+        assert e.severity_number == 0
+        assert isinstance(attrs["event.sequence"], int)
+        assert attrs["event.timestamp"].endswith("Z")
+    # Per process, event.sequence counts every event from 0.
+    by_session: dict[str, list[int]] = {}
+    for e in events:
+        attrs = dict(e.attributes)
+        by_session.setdefault(attrs["session.id"], []).append(attrs["event.sequence"])
+    for seqs in by_session.values():
+        assert sorted(seqs) == list(range(len(seqs)))
+
+
+def test_delta_points_of_one_export_share_an_end_time_and_quiet_intervals_send_nothing(otlp_sink, tmp_path):
+    env = telemetry_env(
+        CLAUDE_CODE_ENABLE_TELEMETRY="1",
+        OTEL_METRICS_EXPORTER="otlp",
+        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+        OTEL_METRIC_EXPORT_INTERVAL="1000",
+    )
+    proc = run_cli(["run", "quickstart", "--instant"], env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert otlp_sink.metric_requests, "no metrics arrived"
+    for request in otlp_sink.metric_requests:
+        ends = {
+            p.time_unix_nano
+            for rm in request.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            for p in m.sum.data_points
+        }
+        assert len(ends) == 1
+        assert len(request.resource_metrics) == 1 and len(request.resource_metrics[0].scope_metrics) == 1
+    # The quickstart lasts seconds with bursts of activity: some 1 s intervals carry nothing.
+    duration = run_json(["scenarios", "list"], env, cwd=tmp_path)
+    quickstart = next(r for r in duration if r["name"] == "quickstart")
+    assert len(otlp_sink.metric_requests) <= int(quickstart["duration"]) + 1
+
+
+def test_headers_reach_the_collector(otlp_sink, tmp_path):
+    env = telemetry_env(
+        CLAUDE_CODE_ENABLE_TELEMETRY="1",
+        OTEL_METRICS_EXPORTER="otlp",
+        OTEL_LOGS_EXPORTER="otlp",
+        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+        OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer%20s3cret,x-team=platform",
+    )
+    proc = run_cli(["run", "quickstart", "--instant"], env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert otlp_sink.metadata
+    for md in otlp_sink.metadata:
+        assert md["authorization"] == "Bearer s3cret" and md["x-team"] == "platform"
+    assert "s3cret" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_unreachable_collector_fails_fast_with_exit_3(tmp_path, protocol):
+    from tests.conftest import free_port
+
+    port = free_port()  # nothing listens here
+    env = telemetry_env(
+        CLAUDE_CODE_ENABLE_TELEMETRY="1",
+        OTEL_METRICS_EXPORTER="otlp",
+        OTEL_LOGS_EXPORTER="otlp",
+        OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+    )
+    started = time.monotonic()
+    proc = run_cli(["run", "quickstart", "--instant", "--export-timeout", "2"], env, cwd=tmp_path, timeout=60)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 3, proc.stderr
+    assert f"127.0.0.1:{port}" in proc.stdout + proc.stderr
+    assert "export failed" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert elapsed < 45

@@ -1,0 +1,34 @@
+"""Run the real `claude-telemetry` command in a subprocess, as a user or a CI job would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def telemetry_env(**overrides: str) -> dict[str, str]:
+    """The current environment minus every telemetry variable, plus `overrides`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "CLAUDE_CODE_"))}
+    env.update(overrides)
+    return env
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], *, timeout: float = 120, cwd=None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "claude_telemetry_cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def run_json(args: list[str], env: dict[str, str], **kw) -> dict:
+    proc = run_cli([*args, "--json"], env, **kw)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
