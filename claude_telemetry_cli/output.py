@@ -36,7 +36,7 @@ def run_summary(console: Console, summary: dict) -> None:
     duration = format_duration(summary["simulated_seconds"])
     title = f"{summary['scenario']}: {summary['sessions']} session(s), {duration}"
     table = Table(title=title, title_justify="left", show_edge=False)
-    table.add_column("metric")
+    table.add_column("metric recorded")
     table.add_column("series", justify="right")
     table.add_column("total", justify="right")
     for name, info in summary["metrics"].items():
@@ -44,7 +44,7 @@ def run_summary(console: Console, summary: dict) -> None:
     console.print(table)
     if summary["events"]:
         events = Table(show_edge=False)
-        events.add_column("event")
+        events.add_column("event recorded")
         events.add_column("count", justify="right")
         for name, n in summary["events"].items():
             events.add_row(name, str(n))
@@ -70,34 +70,53 @@ def run_summary(console: Console, summary: dict) -> None:
         console.print(f"[bold red]export failed:[/] {summary['aborted']}", soft_wrap=True)
 
 
+def _signal_rows(s: dict) -> list[tuple[str, str]]:
+    rows = [("exporters", ", ".join(s["exporters"]) or "(none)")]
+    if "otlp" in s["exporters"]:
+        rows.append(("protocol", s["protocol"] or "(none)"))
+        rows.append(("endpoint", s["endpoint"] or "(none)"))
+        if s["headers"]:
+            rows.append(("headers", ", ".join(f"{k}={v}" for k, v in s["headers"].items())))
+        tls = s["grpc_tls"] if s["protocol"] == "grpc" else s["http_tls"]
+        for key, value in tls.items():
+            if value:
+                rows.append((key, str(value)))
+    if s.get("disabled_reason"):
+        rows.append(("exports nothing", s["disabled_reason"]))
+    return rows
+
+
 def config_view(console: Console, view: dict) -> None:
     console.print(
         f"telemetry [bold]{'enabled' if view['enabled'] else 'disabled'}[/],"
-        f" profile [bold]{view['profile']}[/]"
+        f" profile [bold]{view['profile']}[/], temporality [bold]{view['temporality']}[/]"
     )
+    table = Table(show_header=False, show_edge=False, box=None, padding=(0, 2))
+    table.add_column("signal", style="bold")
+    table.add_column("key")
+    table.add_column("value", overflow="fold")
+    intervals = {"metrics": view["metric_export_interval_ms"], "logs": view["logs_export_interval_ms"]}
     for signal in ("metrics", "logs"):
-        s = view[signal]
-        table = Table(title=signal, title_justify="left", show_header=False, show_edge=False)
-        table.add_column("key", style="bold")
-        table.add_column("value")
-        for key, value in s.items():
-            if value in (None, [], {}, ""):
-                continue
-            if isinstance(value, dict):
-                value = ", ".join(f"{k}={v}" for k, v in value.items())
-            elif isinstance(value, list):
-                value = ", ".join(map(str, value))
-            table.add_row(key, str(value))
-        console.print(table)
+        rows = _signal_rows(view[signal]) + [("interval", f"{intervals[signal]} ms")]
+        if signal == "metrics" and "prometheus" in view["metrics"]["exporters"]:
+            prom = view["prometheus"]
+            rows.append(("prometheus", f"http://{prom['host']}:{prom['port']}/metrics"))
+        for i, (key, value) in enumerate(rows):
+            table.add_row(signal if i == 0 else "", key, value)
+    console.print(table)
     values = view.get("values", {})
     if values:
-        table = Table(title="variables", title_justify="left", show_edge=False)
+        table = Table(
+            title="variables (effective value and where it came from)", title_justify="left", show_edge=False
+        )
         table.add_column("variable")
-        table.add_column("value")
-        table.add_column("source")
+        table.add_column("value", overflow="fold")
+        table.add_column("source", overflow="fold")
         for name, v in values.items():
             table.add_row(name, str(v["value"]), v["source"])
         console.print(table)
+    if view.get("settings_files"):
+        console.print("settings files read: " + ", ".join(view["settings_files"]), soft_wrap=True)
     for r in view.get("removed", []):
         console.print(
             f"[yellow]removed by managed settings:[/] {r['variable']} ({r['source']}): {r['reason']}"
@@ -109,14 +128,16 @@ def config_view(console: Console, view: dict) -> None:
 def catalog(console: Console, data: dict) -> None:
     console.print(f"profile [bold]{data['profile']}[/]: {data['description']}")
     table = Table(title="metrics", title_justify="left", show_edge=False)
-    for col in ("name", "unit", "description", "attributes"):
+    table.add_column("name", no_wrap=True)
+    for col in ("unit", "description", "attributes"):
         table.add_column(col)
     for m in data["metrics"]:
         table.add_row(m["name"], m["unit"] or "(none)", m["description"], ", ".join(m["attributes"]))
     console.print(table)
     if data["events"]:
         table = Table(title="events", title_justify="left", show_edge=False)
-        for col in ("name", "description", "attributes"):
+        table.add_column("name", no_wrap=True)
+        for col in ("description", "attributes"):
             table.add_column(col)
         for e in data["events"]:
             attrs = ", ".join(f"{a['key']}:{a['type']}" for a in e["attributes"])

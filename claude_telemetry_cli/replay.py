@@ -82,7 +82,8 @@ def replay(
                 session = timeline.sessions[index]
                 proc = factory.open(session)
                 processes[index] = proc
-                if proc.has_metric_readers:
+                # A process exporting at exit needs no tick there; the shutdown collects what is left.
+                if proc.has_metric_readers and at + metric_interval_s < session.end_at:
                     push(at + metric_interval_s, _METRIC_TICK, index)
             elif kind == _RECORD:
                 proc = processes[index]

@@ -146,3 +146,54 @@ def test_unreachable_collector_fails_fast_with_exit_3(tmp_path, protocol):
     assert "export failed" in proc.stdout
     assert "Traceback" not in proc.stderr
     assert elapsed < 45
+
+
+def test_2025_05_profile_sends_six_metrics_with_count_units_and_no_events(otlp_sink, tmp_path):
+    env = telemetry_env(
+        CLAUDE_CODE_ENABLE_TELEMETRY="1",
+        OTEL_METRICS_EXPORTER="otlp",
+        OTEL_LOGS_EXPORTER="otlp",
+        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+        OTEL_METRICS_INCLUDE_VERSION="true",
+    )
+    expected = Totals.from_json(
+        run_json(["scenarios", "totals", "feature-branch", "--profile", "2025-05"], env, cwd=tmp_path)
+    )
+    proc = run_cli(["run", "feature-branch", "--instant", "--profile", "2025-05"], env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "OTEL_LOGS_EXPORTER" in proc.stderr  # ignored by this profile, and we say so
+    assert otlp_sink.tally().totals().equals(expected)
+    assert not otlp_sink.log_requests
+    seed = get_profile("2025-05")
+    for p in otlp_sink.points():
+        assert p.name in seed.metrics
+        assert p.unit == seed.metrics[p.name].unit
+        keys = {k for k, _ in p.attributes}
+        assert keys <= {"session.id", "app.version", "organization.id", "user.account_uuid", "type", "model"}
+        assert "app.version" in keys and "user.id" not in keys
+    assert {p.unit for p in otlp_sink.points() if p.name == "claude_code.commit.count"} == {"count"}
+
+
+def test_include_switches_and_resource_attributes_shape_every_point(otlp_sink, tmp_path):
+    env = telemetry_env(
+        CLAUDE_CODE_ENABLE_TELEMETRY="1",
+        OTEL_METRICS_EXPORTER="otlp",
+        OTEL_LOGS_EXPORTER="otlp",
+        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+        OTEL_METRICS_INCLUDE_SESSION_ID="false",
+        OTEL_METRICS_INCLUDE_ENTRYPOINT="true",
+        OTEL_RESOURCE_ATTRIBUTES="department=engineering,team.id=platform%20tools",
+    )
+    proc = run_cli(["run", "quickstart", "--instant"], env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    points = otlp_sink.points()
+    assert points
+    for p in points:
+        attrs = dict(p.attributes)
+        assert "session.id" not in attrs and attrs["app.entrypoint"] == "cli"
+        assert attrs["department"] == "engineering" and attrs["team.id"] == "platform tools"
+        assert list(dict(p.resource))[:2] == ["department", "team.id"]
+    for e in otlp_sink.events():
+        assert "session.id" in dict(e.attributes)  # the switches apply to metrics only

@@ -11,7 +11,8 @@ from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.records import EVENT, METRIC
 from claude_telemetry_cli.scenario import compile_scenario, load_scenario_text
 
-CAPTURE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "real-client-2.1.331-session.json"
+# Every OTLP request one real Claude Code 2.1.331 session sent, decoded (the public reference capture).
+CAPTURE = Path(__file__).resolve().parents[1] / "data" / "real-client-2.1.331-session.json"
 
 # The session the capture recorded, step by step: create hello.py (Write), edit it, commit, answer.
 SAME_SESSION = """
@@ -79,8 +80,6 @@ def _attributes(items: list) -> dict:
 
 @pytest.fixture(scope="module")
 def capture() -> dict:
-    if not CAPTURE.is_file():
-        pytest.skip(f"reference capture not found at {CAPTURE}")
     data = json.loads(CAPTURE.read_text())
     events, points, resources = [], [], []
     for request in data["requests"]:
