@@ -188,7 +188,7 @@ def main() -> None:
         proc.wait(timeout=10)
     print(f"replay of {sessions} sessions, {n} records (points and events), into rotel over gRPC:")
     print(
-        f"  naive SDK, one provider for all      : {n / single:9,.0f} records/s (batches all sessions together)"
+        f"  naive SDK, one provider for all      : {n / single:9,.0f} records/s (all sessions in one batch)"
     )
     print(f"  naive SDK, one provider per session  : {n / per_session:9,.0f} records/s")
     print(f"  claude-telemetry run --instant       : {n / ours:9,.0f} records/s")

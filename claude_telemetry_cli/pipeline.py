@@ -15,7 +15,9 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadableLogRecord
@@ -61,30 +63,30 @@ class ExportStats:
 
 
 class _ErrorCapture(logging.Handler):
-    """Catches the OTel exporters' own log lines so failures become results, not stderr noise."""
+    """Catches the OTel exporters' own log lines so failures become results, not stderr noise.
+
+    Messages are kept per thread: exporters log on the thread that exports, and several processes'
+    exports run at once.
+    """
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-        self._lock_messages = threading.Lock()
+        self._local = threading.local()
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage().splitlines()[0] if record.getMessage() else record.levelname
         if record.exc_info and record.exc_info[1] is not None:
             message = f"{message}: {record.exc_info[1]}"
-        with self._lock_messages:
-            self.messages.append(message)
+        self._local.last = message
 
     def take(self) -> str | None:
-        with self._lock_messages:
-            if not self.messages:
-                return None
-            message = self.messages[-1]
-            self.messages.clear()
-            return message
+        message = getattr(self._local, "last", None)
+        self._local.last = None
+        return message
 
 
 _capture = _ErrorCapture()
+_stats_lock = threading.Lock()
 
 
 def _install_capture() -> None:
@@ -104,15 +106,90 @@ def _count_points(metrics_data: MetricsData) -> int:
     )
 
 
+class ExportLane:
+    """Runs one process's exports in order, on a pool shared by all processes.
+
+    Real Claude Code processes export independently: one slow request must not hold up the others,
+    nor the replay's schedule. Within a process, order is kept (events are flushed before metrics
+    at exit). Without a pool every job runs at once, on the caller's thread.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor | None) -> None:
+        self._pool = pool
+        self._jobs: deque[Callable[[], None]] = deque()
+        self._lock = threading.Lock()
+        self._running = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self._local = threading.local()
+
+    def _inside(self) -> bool:
+        return getattr(self._local, "inside", False)
+
+    def run(self, job: Callable[[], None]) -> None:
+        if self._pool is None or self._inside():
+            job()
+            return
+        with self._lock:
+            self._jobs.append(job)
+            self._idle.clear()
+            if not self._running:
+                self._running = True
+                self._pool.submit(self._drain)
+
+    def _drain(self) -> None:
+        self._local.inside = True
+        try:
+            while True:
+                with self._lock:
+                    if not self._jobs:
+                        self._running = False
+                        self._idle.set()
+                        return
+                    job = self._jobs.popleft()
+                try:
+                    job()
+                except Exception:  # a job records its own failure; the lane must keep draining
+                    _LOGGER.debug("export job failed", exc_info=True)
+        finally:
+            self._local.inside = False
+
+    def discard(self) -> int:
+        """Drop jobs not yet started (an aborted replay does not wait on a dead collector again)."""
+        with self._lock:
+            dropped = len(self._jobs)
+            self._jobs.clear()
+            return dropped
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._inside():
+            return True
+        return self._idle.wait(timeout)
+
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _record(stats: ExportStats, ok: bool, items: int, error: str | None) -> None:
+    with _stats_lock:
+        if ok:
+            stats.items += items
+        else:
+            stats.failed_requests += 1
+            stats.failed_items += items
+            stats.last_error = error or "the exporter reported a failure"
+
+
 class TrackedMetricExporter(MetricExporter):
-    """Delegates to an official exporter and keeps score of requests, points and failures."""
+    """Delegates to an official exporter on the process's lane and keeps score of requests and points."""
 
     def __init__(
-        self, inner: MetricExporter, stats: ExportStats, temporality: AggregationTemporality
+        self, inner: MetricExporter, stats: ExportStats, temporality: AggregationTemporality, lane: ExportLane
     ) -> None:
         super().__init__(preferred_temporality={Counter: temporality})
         self.inner = inner
         self.stats = stats
+        self.lane = lane
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs
@@ -120,55 +197,56 @@ class TrackedMetricExporter(MetricExporter):
         points = _count_points(metrics_data)
         if points == 0:
             return MetricExportResult.SUCCESS
-        self.stats.requests += 1
-        try:
-            result = self.inner.export(metrics_data, timeout_millis=timeout_millis)
-        except Exception as exc:  # an exporter raising is a failed export, not a crash
-            result, error = MetricExportResult.FAILURE, str(exc)
-        else:
-            error = _capture.take()
-        if result is MetricExportResult.SUCCESS:
-            self.stats.items += points
-        else:
-            self.stats.failed_requests += 1
-            self.stats.failed_items += points
-            self.stats.last_error = error or "the exporter reported a failure"
-        return result
+        with _stats_lock:
+            self.stats.requests += 1
+
+        def send() -> None:
+            try:
+                result = self.inner.export(metrics_data, timeout_millis=timeout_millis)
+                error = _capture.take()
+            except Exception as exc:  # an exporter raising is a failed export, not a crash
+                result, error = MetricExportResult.FAILURE, str(exc)
+            _record(self.stats, result is MetricExportResult.SUCCESS, points, error)
+
+        self.lane.run(send)
+        return MetricExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return True
+        return self.lane.wait(timeout_millis / 1000)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs) -> None:
+        self.lane.wait()
         self.inner.shutdown(timeout_millis=timeout_millis)
 
 
 class TrackedLogExporter(LogRecordExporter):
-    def __init__(self, inner: LogRecordExporter, stats: ExportStats) -> None:
+    def __init__(self, inner: LogRecordExporter, stats: ExportStats, lane: ExportLane) -> None:
         self.inner = inner
         self.stats = stats
+        self.lane = lane
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         if not batch:
             return LogRecordExportResult.SUCCESS
-        self.stats.requests += 1
-        try:
-            result = self.inner.export(batch)
-        except Exception as exc:
-            result, error = LogRecordExportResult.FAILURE, str(exc)
-        else:
-            error = _capture.take()
-        if result is LogRecordExportResult.SUCCESS:
-            self.stats.items += len(batch)
-        else:
-            self.stats.failed_requests += 1
-            self.stats.failed_items += len(batch)
-            self.stats.last_error = error or "the exporter reported a failure"
-        return result
+        with _stats_lock:
+            self.stats.requests += 1
+
+        def send() -> None:
+            try:
+                result = self.inner.export(batch)
+                error = _capture.take()
+            except Exception as exc:
+                result, error = LogRecordExportResult.FAILURE, str(exc)
+            _record(self.stats, result is LogRecordExportResult.SUCCESS, len(batch), error)
+
+        self.lane.run(send)
+        return LogRecordExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True
+        return self.lane.wait(timeout_millis / 1000)
 
     def shutdown(self) -> None:
+        self.lane.wait()
         self.inner.shutdown()
 
 
@@ -438,12 +516,20 @@ class PipelineFactory:
     profile: Profile
     export_timeout_s: float = 10.0
     console_out: object = None  # a text stream for the console exporters (default stdout)
+    # Processes exporting at once (0: every export on the replay's own thread, one at a time).
+    concurrency: int = 16
     stats: list[ExportStats] = field(default_factory=list)
     prometheus: PrometheusEndpoint | None = None
     _keys: _KeyMaterial = field(default_factory=_KeyMaterial)
 
     def __post_init__(self) -> None:
         _install_capture()
+        self._pool = (
+            ThreadPoolExecutor(self.concurrency, thread_name_prefix="otlp-export")
+            if self.concurrency > 0
+            else None
+        )
+        self._lanes: list[ExportLane] = []
         cfg = self.config
         self._temporality = (
             AggregationTemporality.CUMULATIVE
@@ -504,6 +590,8 @@ class PipelineFactory:
         cfg = self.config
         metric_exporters: list[TrackedMetricExporter] = []
         log_exporters: list[TrackedLogExporter] = []
+        lane = ExportLane(self._pool)
+        self._lanes.append(lane)
         with _without_process_otel_env():
             for name, stats in self._metric_stats.items():
                 if name == "otlp":
@@ -519,7 +607,7 @@ class PipelineFactory:
                     )
                 else:
                     continue
-                metric_exporters.append(TrackedMetricExporter(inner, stats, self._temporality))
+                metric_exporters.append(TrackedMetricExporter(inner, stats, self._temporality, lane))
             for name, stats in self._log_stats.items():
                 if name == "otlp":
                     inner = build_log_exporter(cfg.logs, self.export_timeout_s, self._keys)
@@ -527,9 +615,10 @@ class PipelineFactory:
                     from opentelemetry.sdk._logs.export import ConsoleLogExporter
 
                     inner = ConsoleLogExporter(out=self.console_out or _stdout())
-                log_exporters.append(TrackedLogExporter(inner, stats))
+                log_exporters.append(TrackedLogExporter(inner, stats, lane))
             return SessionProcess(
                 session,
+                lane,
                 self.profile,
                 metric_exporters,
                 log_exporters,
@@ -539,7 +628,16 @@ class PipelineFactory:
                 prometheus=self.prometheus,
             )
 
+    def drain(self) -> None:
+        """Wait until every process's queued exports (and exits) are done."""
+        for lane in self._lanes:
+            lane.wait()
+        self._lanes = [lane for lane in self._lanes if not lane.wait(0)]
+
     def close(self) -> None:
+        self.drain()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         if self.prometheus is not None:
             self.prometheus.close()
             self.prometheus = None
@@ -558,6 +656,7 @@ class SessionProcess:
     def __init__(
         self,
         session: SessionInfo,
+        lane: ExportLane,
         profile: Profile,
         metric_exporters: list[TrackedMetricExporter],
         log_exporters: list[TrackedLogExporter],
@@ -567,6 +666,7 @@ class SessionProcess:
         prometheus: PrometheusEndpoint | None,
     ) -> None:
         self.session = session
+        self._lane = lane
         resource = Resource(dict(session.resource))
         self._readers = [ClockedMetricReader(e, temporality) for e in metric_exporters]
         self._meter_provider = MeterProvider(resource=resource, metric_readers=self._readers)
@@ -607,9 +707,7 @@ class SessionProcess:
         # Claude Code stamps events with millisecond precision and the same observed time.
         now_ns = time.time_ns() if time_ns is None else time_ns
         now_ns -= now_ns % 1_000_000
-        stamped = dict(attributes)
-        if "event.timestamp" not in stamped:
-            stamped = _with_timestamp(attributes, now_ns)
+        stamped = attributes if "event.timestamp" in attributes else _with_timestamp(attributes, now_ns)
         self._logger.emit(
             timestamp=now_ns,
             observed_timestamp=now_ns,
@@ -626,17 +724,26 @@ class SessionProcess:
             p.flush()
 
     def shutdown(self, *, flush: bool = True) -> None:
-        """Flush logs, then metrics, as Claude Code does at exit (or drop them when aborting)."""
+        """Exit: flush events, then metrics, as Claude Code does (or drop what is queued when aborting).
+
+        The exit runs on the process's export lane, after its queued exports; the replay goes on.
+        """
         if self.closed:
             return
         self.closed = True
+        if not flush:
+            self._lane.discard()
         for p in self._processors:
             p.final_export = flush
         for r in self._readers:
             r.final_export = flush
-        if self._processors:
-            self._logger_provider.shutdown()
-        self._meter_provider.shutdown()
+
+        def exit_process() -> None:
+            if self._processors:
+                self._logger_provider.shutdown()
+            self._meter_provider.shutdown()
+
+        self._lane.run(exit_process)
 
 
 def _with_timestamp(attributes: dict, now_ns: int) -> dict:

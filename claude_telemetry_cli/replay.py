@@ -120,10 +120,11 @@ def replay(
                 result.aborted = why
                 break
     finally:
-        # On an abort or an interrupt, close what is open without waiting on a dead collector again.
-        flush = result.aborted is None and not queue
+        # On an abort, close what is open without waiting on a dead collector again; on Ctrl-C,
+        # deliver what was recorded.
         for proc in processes.values():
-            proc.shutdown(flush=flush)
+            proc.shutdown(flush=result.aborted is None)
+        factory.drain()
     if result.aborted is None and (why := failed()):
         result.aborted = why
     return result
