@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -33,7 +33,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 
 from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, Profile
-from claude_telemetry_cli.errors import ConfigError
+from claude_telemetry_cli.errors import ConfigError, TelemetryError
 from claude_telemetry_cli.records import SessionInfo
 from claude_telemetry_cli.settings import SignalConfig, TelemetryConfig
 
@@ -530,6 +530,9 @@ class PipelineFactory:
             else None
         )
         self._lanes: list[ExportLane] = []
+        self._processes: list[SessionProcess] = []
+        self._signals = {"metrics": self.config.metrics, "logs": self.config.logs}
+        self.warnings: list[str] = []
         cfg = self.config
         self._temporality = (
             AggregationTemporality.CUMULATIVE
@@ -587,7 +590,6 @@ class PipelineFactory:
             )
 
     def open(self, session: SessionInfo) -> SessionProcess:
-        cfg = self.config
         metric_exporters: list[TrackedMetricExporter] = []
         log_exporters: list[TrackedLogExporter] = []
         lane = ExportLane(self._pool)
@@ -595,9 +597,7 @@ class PipelineFactory:
         with _without_process_otel_env():
             for name, stats in self._metric_stats.items():
                 if name == "otlp":
-                    inner = build_metric_exporter(
-                        cfg.metrics, self.export_timeout_s, self._keys, self._temporality
-                    )
+                    inner = self._otlp_exporter("metrics")
                 elif name == "console":
                     from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 
@@ -610,13 +610,13 @@ class PipelineFactory:
                 metric_exporters.append(TrackedMetricExporter(inner, stats, self._temporality, lane))
             for name, stats in self._log_stats.items():
                 if name == "otlp":
-                    inner = build_log_exporter(cfg.logs, self.export_timeout_s, self._keys)
+                    inner = self._otlp_exporter("logs")
                 else:
                     from opentelemetry.sdk._logs.export import ConsoleLogExporter
 
                     inner = ConsoleLogExporter(out=self.console_out or _stdout())
                 log_exporters.append(TrackedLogExporter(inner, stats, lane))
-            return SessionProcess(
+            process = SessionProcess(
                 session,
                 lane,
                 self.profile,
@@ -627,6 +627,46 @@ class PipelineFactory:
                 drop_units=self.prometheus_only,
                 prometheus=self.prometheus,
             )
+        self._processes.append(process)
+        return process
+
+    def _otlp_exporter(self, signal: str):
+        sig = self._signals[signal]
+        if signal == "metrics":
+            return build_metric_exporter(sig, self.export_timeout_s, self._keys, self._temporality)
+        return build_log_exporter(sig, self.export_timeout_s, self._keys)
+
+    @property
+    def headers_refresh_s(self) -> float | None:
+        """How often Claude Code would re-run otelHeadersHelper here (None: it would not)."""
+        if not self.config.headers_helper:
+            return None
+        http = [s for s in self._signals.values() if s.otlp_enabled and s.protocol != "grpc"]
+        return self.config.headers_helper_debounce_ms / 1000 if http else None
+
+    def refresh_headers(self) -> None:
+        """Re-run otelHeadersHelper and send its new headers from now on, as Claude Code does.
+
+        A failing helper keeps the previous headers and is reported, as Claude Code reports it.
+        """
+        from claude_telemetry_cli.settings import merge_headers, run_headers_helper
+
+        try:
+            fresh = run_headers_helper(self.config.headers_helper, source=self.config.headers_helper_source)
+        except TelemetryError as exc:
+            self.warnings.append(exc.message)
+            return
+        changed = []
+        for name, sig in self._signals.items():
+            if sig.otlp_enabled and sig.protocol != "grpc":
+                self._signals[name] = replace(sig, headers=merge_headers(sig.headers, fresh))
+                changed.append(name)
+        self._processes = [p for p in self._processes if not p.closed]
+        with _without_process_otel_env():
+            for process in self._processes:
+                for signal, tracked in process.otlp_exporters:
+                    if signal in changed:
+                        process.replace_exporter(tracked, self._otlp_exporter(signal))
 
     def drain(self) -> None:
         """Wait until every process's queued exports (and exits) are done."""
@@ -667,6 +707,12 @@ class SessionProcess:
     ) -> None:
         self.session = session
         self._lane = lane
+        self.otlp_exporters: list[tuple[str, TrackedMetricExporter | TrackedLogExporter]] = [
+            (signal, e)
+            for signal, exporters in (("metrics", metric_exporters), ("logs", log_exporters))
+            for e in exporters
+            if e.stats.exporter.startswith("otlp")
+        ]
         resource = Resource(dict(session.resource))
         self._readers = [ClockedMetricReader(e, temporality) for e in metric_exporters]
         self._meter_provider = MeterProvider(resource=resource, metric_readers=self._readers)
@@ -714,6 +760,15 @@ class SessionProcess:
             body=f"claude_code.{name}",
             attributes=stamped,
         )
+
+    def replace_exporter(self, tracked, inner) -> None:
+        """Swap in a new official exporter between two exports of this process."""
+
+        def swap() -> None:
+            old, tracked.inner = tracked.inner, inner
+            old.shutdown()
+
+        self._lane.run(swap)
 
     def export_metrics(self) -> None:
         for reader in self._readers:

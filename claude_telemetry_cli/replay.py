@@ -11,7 +11,7 @@ from claude_telemetry_cli.clock import Clock
 from claude_telemetry_cli.records import METRIC, Timeline
 
 # Order of work due at the same instant: a process starts, records happen, exports run, it exits.
-_START, _RECORD, _LOG_FLUSH, _METRIC_TICK, _END = range(5)
+_HEADERS, _START, _RECORD, _LOG_FLUSH, _METRIC_TICK, _END = range(6)
 
 
 @dataclass
@@ -64,6 +64,9 @@ def replay(
 
     if timeline.sessions:
         factory.start_prometheus(timeline.sessions[0])
+    refresh_s = factory.headers_refresh_s
+    if refresh_s:
+        push(refresh_s, _HEADERS, -1)
     processes: dict[int, object] = {}
     log_flush_due: set[int] = set()
     done = 0
@@ -78,6 +81,11 @@ def replay(
         while queue:
             at, kind, _, index, payload = heapq.heappop(queue)
             clock.sleep_until(at)
+            if kind == _HEADERS:
+                if queue:  # only while the replay goes on
+                    factory.refresh_headers()
+                    push(at + refresh_s, _HEADERS, -1)
+                continue
             if kind == _START:
                 session = timeline.sessions[index]
                 proc = factory.open(session)

@@ -37,6 +37,7 @@ __all__ = [
     "parse_cli_overrides",
     "parse_key_value_list",
     "read_env_file",
+    "merge_headers",
     "run_headers_helper",
 ]
 
@@ -254,6 +255,11 @@ def _merge_pairs(
     for key, value in (*base, *over):
         merged[key.lower() if case_insensitive else key] = (key, value)
     return tuple(merged.values())
+
+
+def merge_headers(base: Iterable[tuple[str, str]], over: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """Headers `over` replace those of `base` with the same name, whatever its case."""
+    return _merge_pairs(base, over.items(), case_insensitive=True)
 
 
 def _positive_ms(variable: str, raw: str) -> int:
@@ -668,9 +674,11 @@ def run_headers_helper(command: str, *, source: Source | None = None) -> dict[st
     try:
         # A session of its own, so a timeout kills the helper's children too: a surviving child would
         # keep the output pipes open and the wait would last as long as it does.
+        # The value is the path of an executable (spaces allowed) or else a shell command line.
+        direct = os.path.isfile(command) and os.access(command, os.X_OK)
         process = subprocess.Popen(
-            command,
-            shell=True,
+            [command] if direct else command,
+            shell=not direct,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -22,7 +22,9 @@ def test_help_does_not_import_the_sdk_grpc_or_faker():
         "heavy = [m for m in ('opentelemetry.sdk', 'grpc', 'faker') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=telemetry_env()
+    )
     assert "Replay scripted Claude Code sessions" in proc.stdout
     assert "HEAVY []" in proc.stdout
 

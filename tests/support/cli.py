@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
+
+# The subprocess must run the tree under test, whatever copy pip last installed.
+REPO = str(pathlib.Path(__file__).resolve().parents[2])
 
 
 def telemetry_env(**overrides: str) -> dict[str, str]:
     """The current environment minus every telemetry variable, plus `overrides`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "CLAUDE_CODE_"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
     env.update(overrides)
     return env
 

@@ -1,4 +1,4 @@
-"""An OTLP/HTTP (protobuf and JSON) server over TLS that requires a client certificate, for tests."""
+"""An OTLP/HTTP (protobuf and JSON) server, plain or over TLS with client certificates, for tests."""
 
 from __future__ import annotations
 
@@ -11,14 +11,17 @@ from tests.support.certs import TlsFiles
 
 
 class HttpsSink:
-    def __init__(self, tls: TlsFiles) -> None:
+    def __init__(self, tls: TlsFiles | None = None) -> None:
+        self.tls = tls
         self.requests: list[tuple[str, str, bytes]] = []  # (path, content type, body)
+        self.headers: list[dict[str, str]] = []
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 sink.requests.append((self.path, self.headers.get("Content-Type", ""), body))
+                sink.headers.append({k.lower(): v for k, v in self.headers.items()})
                 is_json = "json" in self.headers.get("Content-Type", "")
                 reply = b"{}" if is_json else b""
                 self.send_response(200)
@@ -31,17 +34,18 @@ class HttpsSink:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(tls.server_cert, tls.server_key)
-        ctx.load_verify_locations(tls.ca_cert)
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
+        if tls is not None:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(tls.server_cert, tls.server_key)
+            ctx.load_verify_locations(tls.ca_cert)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def endpoint(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> HttpsSink:
         self._thread.start()
