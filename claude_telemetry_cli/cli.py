@@ -146,6 +146,7 @@ def _summary(timeline, result) -> dict:
         "metrics": {name: {"series": series[name], "total": sums[name]} for name in sums},
         "events": dict(sorted(totals.events.items())),
         "aborted": result.aborted,
+        "interrupted": result.interrupted,
     }
 
 
@@ -213,6 +214,7 @@ def run(
     config = _load_config(profile, env, env_file, managed_settings)
     # Everything is loaded and compiled before anything is sent: a bad file sends nothing.
     timelines = [_compile(arg, config.emit) for arg in scenarios]
+    _sigterm_interrupts()
     for w in config.warnings:
         output.warning(err, w)
 
@@ -223,6 +225,7 @@ def run(
         config, contract, export_timeout_s=export_timeout, console_out=sys.stderr if json_out else None
     )
     summaries = []
+    interrupted = False
     try:
         for timeline in timelines:
             clock = InstantClock() if instant else ScaledClock(speed or 1.0)
@@ -237,10 +240,11 @@ def run(
                 console=err,
             )
             summaries.append(_summary(timeline, result))
-            if result.aborted:
+            if result.aborted or result.interrupted:
+                interrupted = result.interrupted
                 break
         failed = any(s["aborted"] for s in summaries) or any(not s.ok for s in factory.stats)
-        if factory.prometheus is not None and linger_s > 0 and not failed:
+        if factory.prometheus is not None and linger_s > 0 and not failed and not interrupted:
             _linger(factory.prometheus.url, linger_s, err, quiet=json_out)
     finally:
         factory.close()
@@ -260,8 +264,23 @@ def run(
         out = _stdout()
         for s in summaries:
             output.run_summary(out, {**s, "exporters": exporters})
+    for w in factory.warnings:
+        output.warning(err, w)
     if failed:
         raise typer.Exit(int(ExitCode.EXPORT_FAILED))
+    if interrupted:
+        err.print("interrupted: what was recorded until then was delivered")
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+
+
+def _sigterm_interrupts() -> None:
+    """SIGTERM (a CI job cancelled, a container stopped) ends a replay like Ctrl-C: flushed, exit 130."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _replay_with_progress(replay, timeline, factory, clock, *, show: bool, console: Console, **kwargs):

@@ -66,6 +66,8 @@ def run_summary(console: Console, summary: dict) -> None:
         console.print(ex)
     else:
         console.print("[yellow]nothing was exported[/] (see the warnings above)")
+    if summary.get("interrupted"):
+        console.print("[yellow]interrupted[/]: the summary covers what was replayed until then")
     if summary.get("aborted"):
         console.print(f"[bold red]export failed:[/] {summary['aborted']}", soft_wrap=True)
 

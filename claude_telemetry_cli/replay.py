@@ -21,6 +21,7 @@ class ReplayResult:
     event_records: int = 0
     simulated_seconds: float = 0.0
     aborted: str | None = None  # why the replay stopped early (an export failed)
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM; what was recorded was still delivered
     stats: list = field(default_factory=list)  # pipeline.ExportStats per exporter
 
     @property
@@ -127,6 +128,8 @@ def replay(
             if stop_on_export_failure and (why := failed()):
                 result.aborted = why
                 break
+    except KeyboardInterrupt:
+        result.interrupted = True
     finally:
         # On an abort, close what is open without waiting on a dead collector again; on Ctrl-C,
         # deliver what was recorded.

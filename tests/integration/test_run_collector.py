@@ -197,3 +197,36 @@ def test_include_switches_and_resource_attributes_shape_every_point(otlp_sink, t
         assert list(dict(p.resource))[:2] == ["department", "team.id"]
     for e in otlp_sink.events():
         assert "session.id" in dict(e.attributes)  # the switches apply to metrics only
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_interrupting_a_replay_delivers_what_was_recorded_and_exits_130(otlp_sink, tmp_path, signum):
+    import signal
+    import subprocess
+    import sys
+
+    env = telemetry_env(
+        CLAUDE_CODE_ENABLE_TELEMETRY="1",
+        OTEL_METRICS_EXPORTER="otlp",
+        OTEL_LOGS_EXPORTER="otlp",
+        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claude_telemetry_cli", "run", "team-day"],  # hours at real speed
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # session.count is recorded at the first session's start; wait until the replay is under way.
+    time.sleep(3)
+    proc.send_signal(getattr(signal, signum))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert "claude_code.session.count" in out  # the summary of what was replayed
+    names = {p.name for p in otlp_sink.points()}
+    assert "claude_code.session.count" in names  # delivered at exit, not lost with the 60 s interval
+    assert any(e.name == "managed_settings_resolved" for e in otlp_sink.events())
