@@ -195,6 +195,14 @@ def run(
     OTEL_LOGS_EXPORTER, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_ENDPOINT ... from the
     environment, -e/--env-file, ~/.claude/settings.json, .claude/settings*.json or managed settings.
 
+    Examples:
+
+      claude-telemetry run quickstart --instant
+
+      claude-telemetry run team-day --speed 60 -e OTEL_EXPORTER_OTLP_PROTOCOL=http/json
+
+      claude-telemetry run feature-branch --instant --linger 5m   (with OTEL_METRICS_EXPORTER=prometheus)
+
     Exit codes: 0 replayed and exported; 2 bad scenario, option or configuration;
     3 an export failed after the exporter's retries; 130 interrupted.
     """
@@ -244,8 +252,15 @@ def run(
                 interrupted = result.interrupted
                 break
         failed = any(s["aborted"] for s in summaries) or any(not s.ok for s in factory.stats)
-        if factory.prometheus is not None and linger_s > 0 and not failed and not interrupted:
-            _linger(factory.prometheus.url, linger_s, err, quiet=json_out)
+        if factory.prometheus is not None and not failed and not interrupted:
+            if linger_s > 0:
+                _linger(factory.prometheus.url, linger_s, err, quiet=json_out)
+            else:
+                output.warning(
+                    err,
+                    f"the Prometheus endpoint {factory.prometheus.url} closed when the replay ended;"
+                    " use --linger DURATION to keep it up for a scraper",
+                )
     finally:
         factory.close()
 

@@ -51,7 +51,14 @@ def run_summary(console: Console, summary: dict) -> None:
         console.print(events)
     if summary["exporters"]:
         ex = Table(show_edge=False)
-        for col in ("signal", "exporter", "destination", "requests", "sent", "failed"):
+        for col in (
+            "signal",
+            "exporter",
+            "destination",
+            "requests",
+            "sent",
+            "failed",
+        ):  # scrapes, for prometheus
             ex.add_column(col, justify="right" if col in ("requests", "sent", "failed") else "left")
         for s in summary["exporters"]:
             failed = s["failed_requests"]

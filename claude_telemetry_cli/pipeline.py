@@ -829,6 +829,15 @@ class PrometheusEndpoint:
         self.host, self.stats = host, stats
         self.registry = CollectorRegistry()
         self._reader = PrometheusMetricReader(registry=self.registry)
+        # Count scrapes: for a pull exporter, a scrape is what a request is to a push exporter.
+        collector, collect = self._reader._collector, self._reader._collector.collect
+
+        def counted_collect():
+            with _stats_lock:
+                stats.requests += 1
+            return collect()
+
+        collector.collect = counted_collect
         try:
             self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:

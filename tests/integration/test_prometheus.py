@@ -155,3 +155,42 @@ def test_a_real_prometheus_server_scrapes_the_endpoint(tmp_path):
             prom.terminate()
             prom.wait(timeout=20)
         _stop(proc)
+
+
+def test_without_linger_the_user_is_told_the_endpoint_closed(tmp_path):
+    from tests.support.cli import run_cli
+
+    port = free_port()
+    env = telemetry_env(
+        CLAUDE_CODE_ENABLE_TELEMETRY="1",
+        OTEL_METRICS_EXPORTER="prometheus",
+        OTEL_EXPORTER_PROMETHEUS_HOST="127.0.0.1",
+        OTEL_EXPORTER_PROMETHEUS_PORT=str(port),
+    )
+    proc = run_cli(["run", "quickstart", "--instant"], env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "--linger" in proc.stderr and f"127.0.0.1:{port}" in proc.stderr
+
+
+def test_scrapes_are_counted_in_the_summary(tmp_path):
+    port = free_port()
+    env = telemetry_env(
+        CLAUDE_CODE_ENABLE_TELEMETRY="1",
+        OTEL_METRICS_EXPORTER="prometheus",
+        OTEL_EXPORTER_PROMETHEUS_HOST="127.0.0.1",
+        OTEL_EXPORTER_PROMETHEUS_PORT=str(port),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claude_telemetry_cli", "run", "quickstart", "--instant", "--linger", "2s", "--json"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _scrape_until(f"http://127.0.0.1:{port}/metrics", "claude_code_session_count_total", proc)
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    [prom] = json.loads(out)["exporters"]
+    assert prom["exporter"] == "prometheus" and prom["requests"] >= 2
