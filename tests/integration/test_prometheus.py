@@ -181,7 +181,17 @@ def test_scrapes_are_counted_in_the_summary(tmp_path):
         OTEL_EXPORTER_PROMETHEUS_PORT=str(port),
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "claude_telemetry_cli", "run", "quickstart", "--instant", "--linger", "2s", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "claude_telemetry_cli",
+            "run",
+            "quickstart",
+            "--instant",
+            "--linger",
+            "2s",
+            "--json",
+        ],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
