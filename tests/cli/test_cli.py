@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.support.cli import run_cli, run_json, telemetry_env
+from tests.support.cli import otlp_env, run_cli, run_json, telemetry_env
 
 
 def test_help_does_not_import_the_sdk_grpc_or_faker():
@@ -130,12 +130,8 @@ def test_config_shows_sources_and_masks_secrets(tmp_path):
     ],
 )
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path, otlp_sink, variable, value, fragment):
-    env = telemetry_env(
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_LOGS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+    env = otlp_env(
+        otlp_sink.endpoint,
     )
     env[variable] = value
     proc = run_cli(["run", "quickstart", "--instant"], env, cwd=tmp_path)
@@ -154,11 +150,9 @@ def test_bad_scenario_names_file_and_line_and_sends_nothing(tmp_path, otlp_sink)
         "version: 1\nname: bad\nsessions:\n  - steps:\n      - prompt: {length: 10}\n"
         "      - api_request: {input_tokens: -5}\n"
     )
-    env = telemetry_env(
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+    env = otlp_env(
+        otlp_sink.endpoint,
+        logs=False,
     )
     proc = run_cli(["run", str(good), str(bad), "--instant"], env, cwd=tmp_path)
     assert proc.returncode == 2

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support.cli import run_cli, telemetry_env
+from tests.support.cli import otlp_env, run_cli
 from tests.support.https_sink import HttpsSink
 
 pytestmark = pytest.mark.integration
@@ -31,13 +31,10 @@ def test_helper_headers_are_sent_and_refreshed_while_the_replay_runs(tmp_path):
     (project / ".claude" / "settings.json").write_text(
         json.dumps({"otelHeadersHelper": str(_helper(tmp_path))})
     )
-    env = telemetry_env(
+    env = otlp_env(
+        sink.endpoint,
+        "http/protobuf",
         HOME=str(tmp_path),
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_LOGS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-        OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint,
         OTEL_METRIC_EXPORT_INTERVAL="1000",
         OTEL_LOGS_EXPORT_INTERVAL="1000",
         CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS="1500",
@@ -58,12 +55,11 @@ def test_a_failing_helper_is_a_one_line_configuration_error(tmp_path):
     project = tmp_path / "project"
     (project / ".claude").mkdir(parents=True)
     (project / ".claude" / "settings.json").write_text(json.dumps({"otelHeadersHelper": "exit 3"}))
-    env = telemetry_env(
+    env = otlp_env(
+        "http://127.0.0.1:9",
+        "http/json",
+        logs=False,
         HOME=str(tmp_path),
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL="http/json",
-        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
     )
     proc = run_cli(["run", "quickstart", "--instant"], env, cwd=project)
     assert proc.returncode == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.certs import make_tls_files
-from tests.support.cli import run_cli, telemetry_env
+from tests.support.cli import otlp_env, run_cli
 from tests.support.https_sink import HttpsSink
 from tests.support.otlp_sink import OtlpSink
 
@@ -18,12 +18,9 @@ def tls(tmp_path):
 
 
 def _base(endpoint: str, protocol: str) -> dict[str, str]:
-    return telemetry_env(
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_LOGS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
-        OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+    return otlp_env(
+        endpoint,
+        protocol,
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, get_profile
 from claude_telemetry_cli.records import Totals
-from tests.support.cli import run_cli, run_json, telemetry_env
+from tests.support.cli import otlp_env, run_cli, run_json, telemetry_env
 
 pytestmark = pytest.mark.integration
 
@@ -83,11 +83,9 @@ def test_feature_branch_arrives_exactly_through_a_real_collector(
 
 
 def test_delta_points_of_one_export_share_an_end_time_and_quiet_intervals_send_nothing(otlp_sink, tmp_path):
-    env = telemetry_env(
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+    env = otlp_env(
+        otlp_sink.endpoint,
+        logs=False,
         OTEL_METRIC_EXPORT_INTERVAL="1000",
     )
     proc = run_cli(["run", "quickstart", "--instant"], env, cwd=tmp_path)
@@ -110,12 +108,8 @@ def test_delta_points_of_one_export_share_an_end_time_and_quiet_intervals_send_n
 
 
 def test_headers_reach_the_collector(otlp_sink, tmp_path):
-    env = telemetry_env(
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_LOGS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+    env = otlp_env(
+        otlp_sink.endpoint,
         OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer%20s3cret,x-team=platform",
     )
     proc = run_cli(["run", "quickstart", "--instant"], env, cwd=tmp_path)
@@ -131,12 +125,9 @@ def test_unreachable_collector_fails_fast_with_exit_3(tmp_path, protocol):
     from tests.conftest import free_port
 
     port = free_port()  # nothing listens here
-    env = telemetry_env(
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_LOGS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL=protocol,
-        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+    env = otlp_env(
+        f"http://127.0.0.1:{port}",
+        protocol,
     )
     started = time.monotonic()
     proc = run_cli(["run", "quickstart", "--instant", "--export-timeout", "2"], env, cwd=tmp_path, timeout=60)
@@ -149,12 +140,8 @@ def test_unreachable_collector_fails_fast_with_exit_3(tmp_path, protocol):
 
 
 def test_2025_05_profile_sends_six_metrics_with_count_units_and_no_events(otlp_sink, tmp_path):
-    env = telemetry_env(
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_LOGS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+    env = otlp_env(
+        otlp_sink.endpoint,
         OTEL_METRICS_INCLUDE_VERSION="true",
     )
     expected = Totals.from_json(
@@ -176,12 +163,8 @@ def test_2025_05_profile_sends_six_metrics_with_count_units_and_no_events(otlp_s
 
 
 def test_include_switches_and_resource_attributes_shape_every_point(otlp_sink, tmp_path):
-    env = telemetry_env(
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_LOGS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+    env = otlp_env(
+        otlp_sink.endpoint,
         OTEL_METRICS_INCLUDE_SESSION_ID="false",
         OTEL_METRICS_INCLUDE_ENTRYPOINT="true",
         OTEL_RESOURCE_ATTRIBUTES="department=engineering,team.id=platform%20tools",
@@ -205,12 +188,8 @@ def test_interrupting_a_replay_delivers_what_was_recorded_and_exits_130(otlp_sin
     import subprocess
     import sys
 
-    env = telemetry_env(
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_LOGS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
+    env = otlp_env(
+        otlp_sink.endpoint,
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "claude_telemetry_cli", "run", "team-day"],  # hours at real speed

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support.cli import run_cli, telemetry_env
+from tests.support.cli import otlp_env, run_cli
 from tests.unit.test_scenario_reference import CAPTURE, SAME_SESSION
 
 pytestmark = pytest.mark.integration
@@ -33,12 +33,8 @@ def replayed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wire")
     scenario = tmp / "real-session.yaml"
     scenario.write_text(SAME_SESSION)
-    env = telemetry_env(
-        CLAUDE_CODE_ENABLE_TELEMETRY="1",
-        OTEL_METRICS_EXPORTER="otlp",
-        OTEL_LOGS_EXPORTER="otlp",
-        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
-        OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint,
+    env = otlp_env(
+        sink.endpoint,
         OTEL_METRIC_EXPORT_INTERVAL="1000",
         OTEL_LOGS_EXPORT_INTERVAL="1000",
         TERM="xterm",

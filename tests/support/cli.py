@@ -20,6 +20,19 @@ def telemetry_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+def otlp_env(endpoint: str, protocol: str = "grpc", *, logs: bool = True, **overrides: str) -> dict[str, str]:
+    """Telemetry on, metrics (and events) to `endpoint` over `protocol`: what most tests configure."""
+    env = {
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+    }
+    if logs:
+        env["OTEL_LOGS_EXPORTER"] = "otlp"
+    return telemetry_env(**env, **overrides)
+
+
 def run_cli(
     args: list[str], env: dict[str, str], *, timeout: float = 120, cwd=None
 ) -> subprocess.CompletedProcess:
