@@ -209,3 +209,18 @@ def test_interrupting_a_replay_delivers_what_was_recorded_and_exits_130(otlp_sin
     names = {p.name for p in otlp_sink.points()}
     assert "claude_code.session.count" in names  # delivered at exit, not lost with the 60 s interval
     assert any(e.name == "managed_settings_resolved" for e in otlp_sink.events())
+
+
+def test_managed_settings_lock_the_destination_in_a_real_run(otlp_sink, tmp_path):
+    import json
+
+    managed = tmp_path / "managed" / "managed-settings.json"
+    managed.parent.mkdir()
+    managed.write_text(json.dumps({"env": {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_sink.endpoint}}))
+    # The developer points metrics elsewhere; the managed endpoint removes that per-signal override.
+    env = otlp_env("http://127.0.0.1:9", OTEL_EXPORTER_OTLP_METRICS_ENDPOINT="http://127.0.0.1:9")
+    proc = run_cli(["run", "quickstart", "--instant", "--managed-settings", str(managed)], env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT" in proc.stderr  # the removal is reported
+    assert {p.name for p in otlp_sink.points()} >= {"claude_code.session.count"}
+    assert otlp_sink.events()
