@@ -1,0 +1,142 @@
+"""Expected totals vs received totals -> a verdict and a precise, readable list of differences."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from claude_telemetry_cli.records import Totals
+
+Key = tuple[tuple[str, object], ...]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    kind: str  # "missing", "extra", "altered", "attribute dropped", "attribute added", "events"
+    name: str
+    attributes: dict = field(default_factory=dict)
+    expected: float | None = None
+    received: float | None = None
+    note: str = ""
+
+    def to_json(self) -> dict:
+        out = {"kind": self.kind, "name": self.name}
+        if self.attributes:
+            out["attributes"] = {
+                k: list(v) if isinstance(v, tuple) else v for k, v in self.attributes.items()
+            }
+        for k in ("expected", "received"):
+            if getattr(self, k) is not None:
+                out[k] = getattr(self, k)
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass
+class Verdict:
+    mismatches: list[Mismatch]
+    expected_series: int
+    received_series: int
+    expected_events: int
+    received_events: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def to_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "expected": {"series": self.expected_series, "events": self.expected_events},
+            "received": {"series": self.received_series, "events": self.received_events},
+            "mismatches": [m.to_json() for m in self.mismatches],
+        }
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _by_name(totals: Totals) -> dict[str, dict[Key, float]]:
+    out: dict[str, dict[Key, float]] = defaultdict(dict)
+    for (name, key), value in totals.metrics.items():
+        out[name][key] = value
+    return out
+
+
+def _project(series: dict[Key, float], drop: set[str]) -> dict[Key, float]:
+    if not drop:
+        return series
+    out: dict[Key, float] = defaultdict(float)
+    for key, value in series.items():
+        out[tuple(kv for kv in key if kv[0] not in drop)] += value
+    return dict(out)
+
+
+def _keys_on_every(series: dict[Key, float]) -> set[str]:
+    sets = [{k for k, _ in key} for key in series]
+    return set.intersection(*sets) if sets else set()
+
+
+def _keys_on_any(series: dict[Key, float]) -> set[str]:
+    return {k for key in series for k, _ in key}
+
+
+def compare(expected: Totals, received: Totals) -> Verdict:
+    """Everything that differs: nothing lost, nothing invented, nothing altered.
+
+    An attribute a collector removed (or added) on every point of a metric is reported once, as
+    such, and the values are then compared without it, so one dropped label does not read as
+    hundreds of missing series.
+    """
+    mismatches: list[Mismatch] = []
+    exp, rec = _by_name(expected), _by_name(received)
+    for name in sorted(set(exp) | set(rec)):
+        e, r = exp.get(name, {}), rec.get(name, {})
+        dropped = _keys_on_every(e) - _keys_on_any(r) if e and r else set()
+        added = _keys_on_every(r) - _keys_on_any(e) if e and r else set()
+        for k in sorted(dropped):
+            mismatches.append(Mismatch("attribute dropped", name, note=f"'{k}' is missing from every point"))
+        for k in sorted(added):
+            mismatches.append(Mismatch("attribute added", name, note=f"'{k}' is on every point, unexpected"))
+        e, r = _project(e, dropped), _project(r, added)
+        for key in sorted(set(e) | set(r), key=repr):
+            if key not in r:
+                mismatches.append(Mismatch("missing", name, dict(key), e[key], None))
+            elif key not in e:
+                mismatches.append(Mismatch("extra", name, dict(key), None, r[key]))
+            elif not _close(e[key], r[key]):
+                mismatches.append(Mismatch("altered", name, dict(key), e[key], r[key]))
+    for name in sorted(set(expected.events) | set(received.events)):
+        want, got = expected.events.get(name, 0), received.events.get(name, 0)
+        if want != got:
+            mismatches.append(Mismatch("events", name, expected=want, received=got))
+    return Verdict(
+        mismatches,
+        expected_series=len(expected.metrics),
+        received_series=len(received.metrics),
+        expected_events=sum(expected.events.values()),
+        received_events=sum(received.events.values()),
+    )
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else text[:10] + "…" + text[-6:]
+
+
+def describe(m: Mismatch) -> str:
+    """One line a person can act on."""
+    attrs = ", ".join(f"{k}={_short(v)}" for k, v in m.attributes.items())
+    where = f"{m.name} {{{attrs}}}" if attrs else m.name
+    if m.kind == "missing":
+        return f"missing   {where}: expected {m.expected:g}, nothing arrived"
+    if m.kind == "extra":
+        return f"extra     {where}: {m.received:g} arrived, none expected"
+    if m.kind == "altered":
+        return f"altered   {where}: expected {m.expected:g}, received {m.received:g}"
+    if m.kind == "events":
+        return f"events    {m.name}: expected {m.expected:g}, received {m.received:g}"
+    return f"{m.kind}: {m.name}: {m.note}"
