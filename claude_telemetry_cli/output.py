@@ -185,3 +185,97 @@ def totals(console: Console, data: dict) -> None:
         for name, n in data["events"].items():
             table.add_row(name, str(n))
         console.print(table)
+
+
+# --------------------------------------------------------------------------- receiving
+
+
+def _reception_tables(snapshot: dict) -> list:
+    head = Table(show_header=False, show_edge=False, box=None, padding=(0, 2))
+    head.add_column("what", style="bold")
+    head.add_column("value")
+    head.add_row("sessions", str(snapshot["sessions"]))
+    head.add_row("points", f"{snapshot['points']:,}")
+    head.add_row("events", f"{snapshot['events']:,}")
+    if snapshot.get("spans"):
+        head.add_row("spans", f"{snapshot['spans']:,}")
+    for key, n in snapshot["requests"].items():
+        head.add_row("requests", f"{key}: {n:,}")
+    for key, n in snapshot["errors"].items():
+        head.add_row("[red]refused[/]", f"{key}: {n:,}")
+    tables = [head]
+    if snapshot["points_by_name"] or snapshot["events_by_name"]:
+        names = Table(show_edge=False)
+        names.add_column("metric or event")
+        names.add_column("received", justify="right")
+        for name, n in snapshot["points_by_name"].items():
+            names.add_row(name, f"{n:,} points")
+        for name, n in snapshot["events_by_name"].items():
+            names.add_row(name, f"{n:,}")
+        tables.append(names)
+    return tables
+
+
+def reception_view(snapshot: dict, title: str):
+    """The live view while receiving."""
+    from rich.console import Group
+    from rich.panel import Panel
+
+    return Panel(Group(*_reception_tables(snapshot)), title=title, title_align="left")
+
+
+def reception_summary(console: Console, snapshot: dict) -> None:
+    for table in _reception_tables(snapshot):
+        console.print(table)
+
+
+def verdict(console: Console, v, *, seconds: float, limit: int = 30) -> None:
+    from claude_telemetry_cli.receiver.verify import describe
+
+    if v.ok:
+        console.print(
+            f"[bold green]verified[/]: exactly the expected {v.expected_series} series and "
+            f"{v.expected_events} events arrived ({seconds:.1f}s)"
+        )
+        return
+    console.print(
+        f"[bold red]verification failed[/]: {len(v.mismatches)} difference(s); expected"
+        f" {v.expected_series} series and {v.expected_events} events, received {v.received_series} series"
+        f" and {v.received_events} events"
+    )
+    for m in v.mismatches[:limit]:
+        console.print(f"  {describe(m)}", highlight=False, soft_wrap=True)
+    if len(v.mismatches) > limit:
+        console.print(f"  ... and {len(v.mismatches) - limit} more (--json lists them all)")
+
+
+def smoke_line(case) -> str:
+    mark = "[green]ok[/]" if case.ok else "[red]FAILED[/]"
+    return f"{mark}  {case.protocol:<13} {case.temporality:<10} {case.seconds:5.2f}s"
+
+
+def smoke_table(console: Console, scenario: str, cases) -> None:
+    from claude_telemetry_cli.receiver.verify import describe
+
+    table = Table(title=f"smoke test: {scenario}", title_justify="left", show_edge=False)
+    for col in ("protocol", "temporality", "records", "requests", "result", "time"):
+        table.add_column(col, justify="right" if col in ("records", "requests", "time") else "left")
+    for c in cases:
+        table.add_row(
+            c.protocol,
+            c.temporality,
+            str(c.records),
+            str(c.requests),
+            "[green]verified[/]" if c.ok else "[red]FAILED[/]",
+            f"{c.seconds:.2f}s",
+        )
+    console.print(table)
+    for c in cases:
+        if c.ok:
+            continue
+        console.print(f"[red]{c.protocol} {c.temporality}[/]: {c.error or ''}", soft_wrap=True)
+        for m in (c.verdict.mismatches if c.verdict else [])[:10]:
+            console.print(f"  {describe(m)}", highlight=False, soft_wrap=True)
+    passed = sum(c.ok for c in cases)
+    colour = "green" if passed == len(cases) else "red"
+    console.print(f"[bold {colour}]{passed}/{len(cases)} verified[/]")

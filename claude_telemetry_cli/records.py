@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Literal
 
 AttrValue = str | bool | int | float | tuple
@@ -68,8 +69,11 @@ class Timeline:
         return Totals.from_records(self.records)
 
 
+_BY_KEY = itemgetter(0)
+
+
 def _freeze_key(attributes: Iterable[tuple[str, AttrValue]]) -> tuple[tuple[str, AttrValue], ...]:
-    return tuple(sorted(attributes, key=lambda kv: kv[0]))
+    return tuple(sorted(attributes, key=_BY_KEY))
 
 
 @dataclass

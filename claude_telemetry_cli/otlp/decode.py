@@ -12,27 +12,29 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 Pairs = tuple[tuple[str, object], ...]
 
 
+_SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value", "bytes_value"})
+
+
 def any_value(v: AnyValue):
     kind = v.WhichOneof("value")
-    if kind == "string_value":
-        return v.string_value
-    if kind == "bool_value":
-        return v.bool_value
-    if kind == "int_value":
-        return v.int_value
-    if kind == "double_value":
-        return v.double_value
+    if kind in _SCALARS:
+        return getattr(v, kind)
     if kind == "array_value":
         return tuple(any_value(x) for x in v.array_value.values)
     if kind == "kvlist_value":
         return tuple((kv.key, any_value(kv.value)) for kv in v.kvlist_value.values)
-    if kind == "bytes_value":
-        return v.bytes_value
     return None
 
 
 def pairs(attributes) -> Pairs:
-    return tuple((kv.key, any_value(kv.value)) for kv in attributes)
+    # The receiver's hot loop: every attribute of every point passes here, hence no generator.
+    out = []
+    append = out.append
+    for kv in attributes:
+        v = kv.value
+        kind = v.WhichOneof("value")
+        append((kv.key, getattr(v, kind) if kind in _SCALARS else any_value(v)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -270,7 +270,9 @@ class _Process:
         # One generator per copy: ids of one session do not shift when another session is edited, and
         # content gates and profiles never change an id (every id is drawn whether or not it is emitted).
         self.rng = random.Random(f"{seed}/session/{copy[0]}/{copy[1]}")
-        self.session_id = self._uuid()
+        # Drawn even when the session names its id, so the ids after it stay the same either way.
+        drawn = self._uuid()
+        self.session_id = entry.session_id or drawn
         self.cursor = start
         self.emissions: list[_Emission] = []
         self.prompt_id: str | None = None
@@ -578,17 +580,18 @@ class _Process:
             return
         self.cursor += after
         changed = edit.lines_added + edit.lines_removed
+        model = edit.model or self.model
         self._metric(
             self.cursor,
             "claude_code.lines_of_code.count",
             edit.lines_added,
-            {"type": "added", "model": self.model},
+            {"type": "added", "model": model},
         )
         self._metric(
             self.cursor,
             "claude_code.lines_of_code.count",
             edit.lines_removed,
-            {"type": "removed", "model": self.model},
+            {"type": "removed", "model": model},
         )
         self._event(
             self.cursor,

@@ -174,6 +174,9 @@ class ApiRequest(_Model):
 
 class Edit(_Model):
     tool: Literal["Edit", "Write", "NotebookEdit"] = "Edit"
+    # The `model` of its lines_of_code points. None: the latest request's model, as the client reports;
+    # a recorded session can credit an edit to another model (a subagent's, say), and only this says so.
+    model: Name | None = None
     language: Name = "unknown"
     lines_added: NonNegInt = 0
     lines_removed: NonNegInt = 0
@@ -339,6 +342,9 @@ class Session(_Model):
 
     label: Name | None = None
     user: User = Field(default_factory=User)
+    # The session.id to report; None: one drawn from the seed. Names one process, so only with repeat: 1
+    # (a recorded session replays under its own id).
+    session_id: Uuid | None = None
     model: Name = DEFAULT_MODEL
     app_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+([-+.][0-9A-Za-z.-]+)?$")] = DEFAULT_APP_VERSION
     # None: no terminal detected, no terminal.type attribute.
@@ -363,6 +369,15 @@ class Session(_Model):
     safe_mode: bool = False
     steps: list[Step] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _one_process_per_id(self) -> Session:
+        if self.session_id is not None and self.repeat != 1:
+            raise ValueError(
+                f"session_id names one process; it cannot go with repeat: {self.repeat} "
+                "(drop session_id, or make one session entry per id)"
+            )
+        return self
+
 
 SESSION_FIELDS = tuple(Session.model_fields)
 
@@ -377,6 +392,21 @@ class Scenario(_Model):
     # Already merged into every session by the loader; kept to show what the file said.
     defaults: dict[str, Any] = Field(default_factory=dict)
     sessions: Annotated[list[Session], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _distinct_session_ids(self) -> Scenario:
+        seen: dict[str, int] = {}
+        for i, session in enumerate(self.sessions):
+            if session.session_id is None:
+                continue
+            key = session.session_id.lower()
+            if key in seen:
+                raise ValueError(
+                    f"sessions[{i}] has the session_id of sessions[{seen[key]}]; "
+                    "two processes never share one session.id"
+                )
+            seen[key] = i
+        return self
 
 
 def effective_model(session: Session, step: ApiRequest | ApiError) -> str:

@@ -1,0 +1,134 @@
+"""What a receiver has accepted so far: tally, counts per name and protocol, errors, and the dump.
+
+Servers (gRPC and HTTP threads) call accept_*/reject concurrently; readers take snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from typing import TextIO
+
+from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint, decode_logs, decode_metrics
+from claude_telemetry_cli.receiver.tally import Tally
+
+PROTOCOLS = ("grpc", "http/protobuf", "http/json")
+
+
+class Reception:
+    def __init__(self, *, dump: TextIO | None = None, keep_decoded: bool = False) -> None:
+        self._lock = threading.Condition()
+        self._dump = dump
+        self.keep_decoded = keep_decoded
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything received (a new verification starts from nothing)."""
+        with self._lock:
+            self.tally = Tally()
+            self.requests: Counter[tuple[str, str]] = Counter()  # (signal, protocol) -> requests
+            self.errors: Counter[tuple[str, str]] = Counter()  # (protocol, reason) -> requests
+            self.points_by_name: Counter[str] = Counter()
+            self.events_by_name: Counter[str] = Counter()
+            self.sessions: set[str] = set()
+            self.spans = 0
+            self.points: list[DecodedPoint] = []
+            self.events: list[DecodedEvent] = []
+            self.last_arrival: float | None = None
+            self.generation = 0
+            self._lock.notify_all()
+
+    # ------------------------------------------------------------------ writers (server threads)
+
+    def accept_metrics(self, request, protocol: str) -> None:
+        points = decode_metrics(request)
+        with self._lock:
+            self.tally.add_points(points)
+            self.requests["metrics", protocol] += 1
+            for p in points:
+                self.points_by_name[p.name] += 1
+                sid = _session_id(p.attributes)
+                if sid:
+                    self.sessions.add(sid)
+            if self.keep_decoded:
+                self.points.extend(points)
+            self._arrived("metrics", protocol, request)
+
+    def accept_logs(self, request, protocol: str) -> None:
+        events = decode_logs(request)
+        with self._lock:
+            self.tally.add_events(events)
+            self.requests["logs", protocol] += 1
+            for e in events:
+                self.events_by_name[e.name] += 1
+                sid = _session_id(e.attributes)
+                if sid:
+                    self.sessions.add(sid)
+            if self.keep_decoded:
+                self.events.extend(events)
+            self._arrived("logs", protocol, request)
+
+    def accept_traces(self, request, protocol: str) -> None:
+        """Traces are accepted and counted (Claude Code's beta tracing), not verified."""
+        with self._lock:
+            self.requests["traces", protocol] += 1
+            self.spans += sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+            self._arrived("traces", protocol, request)
+
+    def reject(self, protocol: str, reason: str) -> None:
+        with self._lock:
+            self.errors[protocol, reason] += 1
+            self.generation += 1
+            self._lock.notify_all()
+
+    def _arrived(self, signal: str, protocol: str, request) -> None:
+        self.last_arrival = time.monotonic()
+        self.generation += 1
+        if self._dump is not None:
+            from google.protobuf.json_format import MessageToDict
+
+            line = {"signal": signal, "protocol": protocol, "received_ns": time.time_ns()}
+            line["body"] = MessageToDict(request)
+            # One line per request, flushed at once: an interrupted receiver loses nothing it accepted.
+            self._dump.write(json.dumps(line, separators=(",", ":")) + "\n")
+            self._dump.flush()
+        self._lock.notify_all()
+
+    # ------------------------------------------------------------------ readers
+
+    def wait_for_change(self, seen_generation: int, timeout: float) -> int:
+        """Block until something arrives after `seen_generation` (or timeout); return the generation."""
+        with self._lock:
+            if self.generation == seen_generation:
+                self._lock.wait(timeout)
+            return self.generation
+
+    def totals(self):
+        with self._lock:
+            return self.tally.totals()
+
+    def decoded(self) -> tuple[list[DecodedPoint], list[DecodedEvent]]:
+        with self._lock:
+            return list(self.points), list(self.events)
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {
+                "sessions": len(self.sessions),
+                "points": self.tally.points,
+                "events": self.tally.event_count,
+                "spans": self.spans,
+                "requests": {f"{s} {p}": n for (s, p), n in sorted(self.requests.items())},
+                "errors": {f"{p}: {r}": n for (p, r), n in sorted(self.errors.items())},
+                "points_by_name": dict(sorted(self.points_by_name.items())),
+                "events_by_name": dict(sorted(self.events_by_name.items())),
+            }
+
+
+def _session_id(attributes) -> str | None:
+    for k, v in attributes:
+        if k == "session.id":
+            return str(v)
+    return None

@@ -1,0 +1,710 @@
+"""OtlpServer: an OTLP receiver for metrics, logs and traces over gRPC and HTTP, feeding a Reception."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import socket
+import socketserver
+import ssl
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from concurrent import futures
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import grpc
+from google.protobuf.json_format import ParseDict
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+from claude_telemetry_cli.errors import ConfigError
+from claude_telemetry_cli.receiver.reception import Reception
+
+GRPC_WORKERS = 8
+# A gRPC message up to this many times max_request_bytes still reaches our handler, which answers
+# RESOURCE_EXHAUSTED and counts "too large". grpc core refuses bigger ones (after decompression too)
+# before we see them, so all we learn is that the call ended without a message: "too large or cancelled".
+_GRPC_CORE_LIMIT_FACTOR = 2
+_GRPC_END_WAIT_S = 0.5
+_HTTP_IDLE_TIMEOUT_S = 30.0  # an idle keep-alive connection is closed after this
+_HANDSHAKE_TIMEOUT_S = 10.0
+_LINGER_S = 2.0  # how long an unread request body is drained before the connection is closed
+_MESSAGE_MAX = 300
+
+
+@dataclass(frozen=True)
+class _Signal:
+    name: str
+    path: str
+    service: str
+    request: type
+    response: bytes  # an empty Export*ServiceResponse, serialized
+    accept: str  # the Reception method that takes it
+
+
+def _service(module, name: str) -> str:
+    return module.DESCRIPTOR.services_by_name[name].full_name
+
+
+_SIGNALS = (
+    _Signal(
+        "metrics",
+        "/v1/metrics",
+        _service(metrics_service_pb2, "MetricsService"),
+        metrics_service_pb2.ExportMetricsServiceRequest,
+        metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString(),
+        "accept_metrics",
+    ),
+    _Signal(
+        "logs",
+        "/v1/logs",
+        _service(logs_service_pb2, "LogsService"),
+        logs_service_pb2.ExportLogsServiceRequest,
+        logs_service_pb2.ExportLogsServiceResponse().SerializeToString(),
+        "accept_logs",
+    ),
+    _Signal(
+        "traces",
+        "/v1/traces",
+        _service(trace_service_pb2, "TraceService"),
+        trace_service_pb2.ExportTraceServiceRequest,
+        trace_service_pb2.ExportTraceServiceResponse().SerializeToString(),
+        "accept_traces",
+    ),
+)
+_BY_PATH = {s.path: s for s in _SIGNALS}
+_MEDIA = {"application/x-protobuf": "http/protobuf", "application/json": "http/json"}
+# OTLP/JSON writes these bytes fields as hex; protobuf's JSON parser expects base64.
+_HEX_FIELDS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
+# google.rpc.Status codes for the HTTP answers (the OTLP/HTTP spec asks for a Status body); others: 3.
+_RPC_CODE = {401: 16, 404: 5, 405: 12, 413: 8, 500: 13, 505: 12}
+# What http.server answers by itself (malformed requests), counted like our own refusals.
+_HTTP_SERVER_REASONS = {
+    400: "malformed request",
+    414: "request line too long",
+    417: "expectation failed",
+    431: "headers too large",
+    505: "unsupported http version",
+}
+
+
+class _ClientGone(Exception):
+    """The client closed or stalled before its whole body arrived: there is nobody to answer."""
+
+
+class _Refused(Exception):
+    """A request answered with an error: HTTP status, reason counted in the Reception, one-line message."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, _one_line(message)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 3] + "..."
+
+
+def _decode_protobuf(signal: _Signal, body: bytes):
+    try:
+        return signal.request.FromString(body)
+    except Exception as e:  # DecodeError and its relatives: the body is at fault, whatever the exception
+        raise _Refused(400, "invalid protobuf", f"invalid protobuf {signal.name} request: {e}") from None
+
+
+def _decode_json(signal: _Signal, body: bytes):
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as e:
+        raise _Refused(400, "invalid json", f"invalid json: {e}") from None
+    if not isinstance(data, dict):
+        raise _Refused(400, "invalid json", f"invalid json: a {signal.name} request must be a JSON object")
+    _hex_ids_to_base64(data)
+    message = signal.request()
+    try:
+        ParseDict(data, message, ignore_unknown_fields=True)
+    except Exception as e:  # ParseError mostly; any failure here is the body's shape
+        raise _Refused(400, "invalid json", f"invalid json {signal.name} request: {e}") from None
+    return message
+
+
+def _hex_ids_to_base64(data: dict) -> None:
+    stack: list = [data]
+    while stack:  # iterative: a deeply nested body must not exhaust the stack
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+            continue
+        for key, value in node.items():
+            if key in _HEX_FIELDS and isinstance(value, str):
+                try:
+                    node[key] = base64.b64encode(bytes.fromhex(value)).decode("ascii")
+                except ValueError:
+                    raise _Refused(400, "invalid json", f"invalid json: {key} is not a hex string") from None
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress every gzip member, refusing as soon as the output passes `limit` (gzip bombs)."""
+    out = bytearray()
+    while data:  # like gzip(1): an empty body is empty, and zero padding between members is skipped
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += d.decompress(data, limit + 1 - len(out))
+        except zlib.error as e:
+            raise _Refused(400, "invalid gzip", f"invalid gzip body: {e}") from None
+        if len(out) > limit:
+            raise _Refused(413, "too large", f"request too large: more than {limit} bytes once decompressed")
+        if not d.eof:
+            raise _Refused(400, "invalid gzip", "invalid gzip body: truncated")
+        data = d.unused_data.lstrip(b"\0")
+    return bytes(out)
+
+
+def _authorized(required: Sequence[tuple[str, bytes]], sent: Iterable[tuple[str, bytes]]) -> bool:
+    if not required:
+        return True
+    by_name: dict[str, list[bytes]] = {}
+    for name, value in sent:
+        by_name.setdefault(name.lower(), []).append(value)
+    # compare_digest: the time taken must not tell a client how much of a secret it guessed.
+    return all(
+        any(hmac.compare_digest(value, got) for got in by_name.get(name, ())) for name, value in required
+    )
+
+
+def _status_body(status: int, message: str, protobuf: bool) -> tuple[bytes, str]:
+    code = _RPC_CODE.get(status, 3)  # INVALID_ARGUMENT
+    if protobuf:
+        from google.rpc import status_pb2
+
+        return status_pb2.Status(code=code, message=message).SerializeToString(), "application/x-protobuf"
+    return json.dumps({"code": code, "message": message}).encode(), "application/json"
+
+
+def _read_file(option: str, path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{option}: file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{option}: is a directory: {path}") from None
+    except PermissionError:
+        raise ConfigError(f"{option}: permission denied: {path}") from None
+    except OSError as e:
+        raise ConfigError(f"{option}: cannot read {path}: {(e.strerror or str(e)).lower()}") from None
+
+
+def _bind_reason(exc: BaseException) -> str:
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return _one_line(reason[:1].lower() + reason[1:])
+
+
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _client_host(host: str) -> str:
+    """Where a client on this machine reaches a server bound to `host` (wildcards are not addresses)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host
+
+
+# ---------------------------------------------------------------------------------------------- gRPC
+
+
+class _GrpcExport:
+    """One Export method, registered as stream-unary so that a message grpc core refuses still reaches us."""
+
+    def __init__(self, owner: OtlpServer, signal: _Signal) -> None:
+        self.owner, self.signal = owner, signal
+
+    def __call__(self, request_iterator, context):
+        refused = self._handle(request_iterator, context)
+        if refused is None:
+            return self.signal.response
+        code, reason, message = refused
+        if reason:
+            self.owner.reception.reject("grpc", reason)
+        if code is not None:
+            context.abort(code, message)
+        return self.signal.response  # the call is already over; nothing is sent
+
+    def _handle(self, request_iterator, context):
+        owner = self.owner
+        try:
+            metadata = (
+                (m.key, m.value.encode() if isinstance(m.value, str) else m.value)
+                for m in context.invocation_metadata()
+            )
+            if not _authorized(owner._required, metadata):
+                return grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", "missing or wrong required header"
+            try:
+                raw = next(request_iterator, None)
+            except grpc.RpcError:
+                raw = None
+            if raw is None and _ended_without_us(context):
+                # grpc core ended the call: message over its limit (answered RESOURCE_EXHAUSTED), or the
+                # client cancelled. A server shutting down cancels calls itself: not the client's fault.
+                return None, (None if owner._stopping else "too large or cancelled"), ""
+            if raw is None:
+                return grpc.StatusCode.INVALID_ARGUMENT, "no request message", "no request message"
+            if len(raw) > owner.max_request_bytes:
+                message = f"request too large: {len(raw)} bytes, the limit is {owner.max_request_bytes}"
+                return grpc.StatusCode.RESOURCE_EXHAUSTED, "too large", message
+            try:
+                request = self.signal.request.FromString(raw)
+            except Exception as e:  # DecodeError and relatives: the message is at fault
+                message = _one_line(f"invalid protobuf {self.signal.name} request: {e}")
+                return grpc.StatusCode.INVALID_ARGUMENT, "invalid protobuf", message
+            getattr(owner.reception, self.signal.accept)(request, "grpc")
+            return None
+        except Exception as e:  # never let grpc print a traceback; the sender gets a one-line answer
+            return (
+                grpc.StatusCode.INTERNAL,
+                "internal error",
+                _one_line(f"internal error: {type(e).__name__}"),
+            )
+
+
+def _ended_without_us(context) -> bool:
+    """True when a call that brought no message was ended by grpc core or the client, not half-closed.
+
+    The missing message and the call's end are reported separately, so wait briefly for the end: a
+    client that really sends no message (none of the OTLP exporters) is answered a moment later."""
+    ended = threading.Event()
+    return not context.add_callback(ended.set) or ended.wait(_GRPC_END_WAIT_S)
+
+
+# ---------------------------------------------------------------------------------------------- HTTP
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, owner: OtlpServer, address: tuple[str, int], context: ssl.SSLContext | None) -> None:
+        self.owner = owner
+        self.ssl_context = context
+        self.address_family = _family(address[0])
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _HttpHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup we have no use for.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+
+    def process_request_thread(self, request, client_address) -> None:
+        conn = request
+        self._track(None, conn)
+        try:
+            if self.ssl_context is not None:
+                # The handshake runs here, in the connection's thread, so a slow client blocks only itself.
+                request.settimeout(_HANDSHAKE_TIMEOUT_S)
+                conn = self.ssl_context.wrap_socket(request, server_side=True)
+                self._track(request, conn)
+            self.finish_request(conn, client_address)
+        except Exception:
+            pass  # a failed handshake or a vanished client: there is no one left to answer
+        finally:
+            self._track(conn, None)
+            self.shutdown_request(conn)
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # socketserver would print a traceback
+
+    def _track(self, old, new) -> None:
+        with self._connections_lock:
+            self._connections.discard(old)
+            if new is not None:
+                self._connections.add(new)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                # socket.socket's shutdown, not SSLSocket's: wake the reader without touching its TLS state.
+                socket.socket.shutdown(conn, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _HttpHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    default_request_version = "HTTP/1.1"  # no HTTP/0.9: even a garbled request line gets a status line
+    server_version = "claude-telemetry"
+    sys_version = ""
+    timeout = _HTTP_IDLE_TIMEOUT_S
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no delayed-ACK stall
+    server: _HttpServer
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+    def __getattr__(self, name: str):
+        # Every method, known or invented, gets an OTLP answer (405), not http.server's 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code, message=None, explain=None) -> None:
+        """http.server's own refusals (malformed request line, headers too large, ...)."""
+        status = int(code)
+        self.server.owner.reception.reject("http", _HTTP_SERVER_REASONS.get(status, "malformed request"))
+        body, content_type = _status_body(
+            status, _one_line(message or self.responses.get(code, ("",))[0]), False
+        )
+        self.close_connection = True
+        try:
+            self._write(status, body, content_type, close=True)
+        except OSError:
+            pass
+
+    def _serve(self) -> None:
+        owner = self.server.owner
+        owner._begin_request()
+        try:
+            self._protocol = "http"
+            self._length: int | None = None
+            self._body_read = False
+            try:
+                self._handle()
+                return
+            except _Refused as r:
+                refused = r
+            except _ClientGone:
+                owner.reception.reject(self._protocol, "incomplete body")
+                self.close_connection = True
+                return
+            except Exception as e:
+                refused = _Refused(500, "internal error", f"internal error: {type(e).__name__}")
+            owner.reception.reject(self._protocol, refused.reason)
+            body, content_type = _status_body(
+                refused.status, refused.message, self._protocol == "http/protobuf"
+            )
+            close = not self._body_read
+            extra = (("Allow", "POST"),) if refused.status == 405 else ()
+            try:
+                self._write(refused.status, body, content_type, close=close, extra=extra)
+            except OSError:
+                self.close_connection = True
+                return
+            if close:
+                self.close_connection = True
+                self._linger()
+        finally:
+            owner._end_request()
+
+    def _handle(self) -> None:
+        owner = self.server.owner
+        headers = self.headers
+        media = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        self._protocol = _MEDIA.get(media, "http")
+        path = urlsplit(self.path).path
+        signal = _BY_PATH.get(path)
+        if signal is None:
+            raise _Refused(
+                404, "not found", f"not found: {path[:100]} (OTLP paths: /v1/metrics, /v1/logs, /v1/traces)"
+            )
+        if self.command != "POST":
+            raise _Refused(405, "method not allowed", f"method not allowed: {self.command[:20]} (use POST)")
+        sent = ((k, v.encode("latin-1", "replace")) for k, v in headers.items())
+        if not _authorized(owner._required, sent):
+            raise _Refused(401, "unauthenticated", "unauthenticated: missing or wrong required header")
+        declared = headers.get("Content-Length")
+        if declared is None or "Transfer-Encoding" in headers:
+            raise _Refused(411, "length required", "length required: send the body with a Content-Length")
+        declared = declared.strip()
+        # isascii: str.isdigit also accepts digits like "²" that int() does not.
+        if not (declared.isascii() and declared.isdigit()) or len(set(headers.get_all("Content-Length"))) > 1:
+            raise _Refused(400, "invalid content-length", "invalid Content-Length")
+        self._length = length = int(declared)
+        if length > owner.max_request_bytes:
+            raise _Refused(
+                413, "too large", f"request too large: {length} bytes, the limit is {owner.max_request_bytes}"
+            )
+        if self._protocol == "http":
+            raise _Refused(
+                415,
+                "unsupported media type",
+                f"unsupported Content-Type {media[:60]!r}: use application/x-protobuf or application/json",
+            )
+        encoding = headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip"):
+            raise _Refused(
+                415, "unsupported encoding", f"unsupported Content-Encoding {encoding[:30]!r}: use gzip"
+            )
+
+        try:
+            body = self.rfile.read(length)
+        except OSError:
+            body = b""
+        self._body_read = True
+        if len(body) < length:
+            raise _ClientGone()
+        if encoding in ("gzip", "x-gzip"):
+            body = _gunzip(body, owner.max_request_bytes)
+        if self._protocol == "http/json":
+            request = _decode_json(signal, body)
+            reply, content_type = b"{}", "application/json"
+        else:
+            request = _decode_protobuf(signal, body)
+            reply, content_type = signal.response, "application/x-protobuf"
+        getattr(owner.reception, signal.accept)(request, self._protocol)
+        try:
+            self._write(200, reply, content_type)
+        except OSError:
+            self.close_connection = True
+
+    def _write(self, status: int, body: bytes, content_type: str, *, close: bool = False, extra=()) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in extra:
+            self.send_header(name, value)
+        if close:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _linger(self) -> None:
+        """Drain what the client is still sending, briefly: closing a socket with unread data resets the
+        connection, and the client would see that reset instead of our answer."""
+        deadline = time.monotonic() + _LINGER_S
+        remaining = self._length if self._length is not None else float("inf")
+        try:
+            self.connection.settimeout(0.25)
+            while remaining > 0 and time.monotonic() < deadline:
+                chunk = self.rfile.read1(int(min(remaining, 65536)))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        except (OSError, ValueError):
+            pass
+
+
+# ---------------------------------------------------------------------------------------------- server
+
+
+class OtlpServer:
+    """Receives OTLP over gRPC and HTTP (protobuf and JSON) and hands every request to a Reception."""
+
+    def __init__(
+        self,
+        reception: Reception,
+        *,
+        host: str = "127.0.0.1",
+        grpc_port: int = 4317,
+        http_port: int = 4318,
+        require_headers: Sequence[tuple[str, str]] = (),
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+        client_ca: Path | None = None,
+        max_request_bytes: int = 16 * 1024 * 1024,
+        grpc: bool = True,
+        http: bool = True,
+    ) -> None:
+        if (tls_cert is None) != (tls_key is None):
+            missing = "--tls-key" if tls_key is None else "--tls-cert"
+            raise ConfigError(f"{missing}: required with {'--tls-cert' if tls_key is None else '--tls-key'}")
+        if client_ca is not None and tls_cert is None:
+            raise ConfigError("--client-ca: requires --tls-cert and --tls-key")
+        if max_request_bytes <= 0:
+            raise ConfigError(f"max request size must be positive, not {max_request_bytes}")
+        self.reception = reception
+        self.host = host
+        self.tls_cert, self.tls_key, self.client_ca = tls_cert, tls_key, client_ca
+        self.max_request_bytes = max_request_bytes
+        self._want_grpc, self._want_http = grpc, http
+        self._requested_ports = (grpc_port, http_port)
+        # Header names are case-insensitive (and gRPC metadata keys lowercase); values compare exactly.
+        self._required = tuple((name.strip().lower(), value.encode()) for name, value in require_headers)
+        self.grpc_port: int | None = None
+        self.http_port: int | None = None
+        self._grpc_server: grpc.Server | None = None
+        self._http_server: _HttpServer | None = None
+        self._http_thread: threading.Thread | None = None
+        self._stopping = False
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    # ------------------------------------------------------------------ endpoints
+
+    @property
+    def _scheme(self) -> str:
+        return "https" if self.tls_cert is not None else "http"
+
+    @property
+    def grpc_endpoint(self) -> str | None:
+        if self.grpc_port is None:
+            return None
+        return f"{self._scheme}://{_hostport(_client_host(self.host), self.grpc_port)}"
+
+    @property
+    def http_endpoint(self) -> str | None:
+        if self.http_port is None:
+            return None
+        return f"{self._scheme}://{_hostport(_client_host(self.host), self.http_port)}"
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> OtlpServer:
+        if self._grpc_server is not None or self._http_server is not None:
+            raise RuntimeError("OtlpServer already started")
+        grpc_credentials, http_context = self._tls()
+        self._stopping = False
+        try:
+            if self._want_grpc:
+                self._start_grpc(grpc_credentials)
+            if self._want_http:
+                self._start_http(http_context)
+        except BaseException:
+            self.stop(grace=0)
+            self.grpc_port = self.http_port = None
+            raise
+        return self
+
+    def stop(self, grace: float = 1.0) -> None:
+        """Stop accepting, let requests in progress finish for up to `grace` seconds, then close."""
+        self._stopping = True
+        grpc_server, self._grpc_server = self._grpc_server, None
+        http_server, self._http_server = self._http_server, None
+        http_thread, self._http_thread = self._http_thread, None
+        stopped = grpc_server.stop(grace) if grpc_server is not None else None
+        if http_server is not None:
+            if http_thread is not None:
+                http_server.shutdown()
+            deadline = time.monotonic() + max(grace, 0)
+            with self._idle:
+                while self._in_flight and time.monotonic() < deadline:
+                    self._idle.wait(deadline - time.monotonic())
+            http_server.close_connections()
+            http_server.server_close()
+            if http_thread is not None:
+                http_thread.join(timeout=5)
+        if stopped is not None:
+            stopped.wait(max(grace, 0) + 5)
+
+    def __enter__(self) -> OtlpServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _tls(self) -> tuple[grpc.ServerCredentials | None, ssl.SSLContext | None]:
+        if self.tls_cert is None or self.tls_key is None:
+            return None, None
+        cert = _read_file("--tls-cert", self.tls_cert)
+        key = _read_file("--tls-key", self.tls_key)
+        ca = _read_file("--client-ca", self.client_ca) if self.client_ca is not None else None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(self.tls_cert, self.tls_key)
+        except (ssl.SSLError, ValueError) as e:
+            raise ConfigError(
+                f"--tls-cert: {self.tls_cert} and --tls-key {self.tls_key} are not a PEM certificate "
+                f"and its key: {_one_line(getattr(e, 'reason', None) or e)}"
+            ) from None
+        if ca is not None:
+            try:
+                context.load_verify_locations(cafile=str(self.client_ca))
+            except (ssl.SSLError, ValueError) as e:
+                raise ConfigError(
+                    f"--client-ca: not a PEM CA certificate: {self.client_ca}: "
+                    f"{_one_line(getattr(e, 'reason', None) or e)}"
+                ) from None
+            context.verify_mode = ssl.CERT_REQUIRED
+        context.set_alpn_protocols(["http/1.1"])
+        credentials = grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=ca, require_client_auth=ca is not None
+        )
+        return credentials, context
+
+    def _start_grpc(self, credentials) -> None:
+        port = self._requested_ports[0]
+        address = _hostport(self.host, port)
+        if port:
+            # grpc would log its bind failure to stderr and tell us nothing about the cause: ask the OS.
+            self._probe_bind(port)
+        core_limit = min(self.max_request_bytes * _GRPC_CORE_LIMIT_FACTOR, 2**31 - 1)
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS, thread_name_prefix="otlp-grpc"),
+            options=[
+                ("grpc.max_receive_message_length", core_limit),
+                # grpc's default SO_REUSEPORT would let a second receiver share a taken port silently.
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        server.add_generic_rpc_handlers(
+            [
+                grpc.method_handlers_generic_handler(
+                    s.service, {"Export": grpc.stream_unary_rpc_method_handler(_GrpcExport(self, s))}
+                )
+                for s in _SIGNALS
+            ]
+        )
+        try:
+            if credentials is None:
+                bound = server.add_insecure_port(address)
+            else:
+                bound = server.add_secure_port(address, credentials)
+        except RuntimeError:
+            bound = 0
+        if not bound:
+            server.stop(None)
+            raise ConfigError(f"cannot listen on {address}: cannot bind")
+        server.start()
+        self._grpc_server, self.grpc_port = server, bound
+
+    def _probe_bind(self, port: int) -> None:
+        try:
+            infos = socket.getaddrinfo(
+                self.host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )
+            family, kind, proto, _, sockaddr = infos[0]
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind(sockaddr)
+        except OSError as e:
+            raise ConfigError(f"cannot listen on {_hostport(self.host, port)}: {_bind_reason(e)}") from None
+
+    def _start_http(self, context: ssl.SSLContext | None) -> None:
+        port = self._requested_ports[1]
+        try:
+            server = _HttpServer(self, (self.host, port), context)
+        except OSError as e:
+            raise ConfigError(f"cannot listen on {_hostport(self.host, port)}: {_bind_reason(e)}") from None
+        self._http_server, self.http_port = server, server.server_address[1]
+        self._http_thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="otlp-http", daemon=True
+        )
+        self._http_thread.start()
+
+    # ------------------------------------------------------------------ HTTP requests in progress
+
+    def _begin_request(self) -> None:
+        with self._idle:
+            self._in_flight += 1
+
+    def _end_request(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
