@@ -689,7 +689,9 @@ def receive(
             timeout_s=timeout_s,
             show=not json_out and err.is_terminal,
             console=err,
-            title="receiving",
+            title="receiving"
+            if expected is None
+            else f"receiving, expecting {len(expected.metrics)} series and {sum(expected.events.values())} events",
         )
     finally:
         server.stop()

@@ -210,7 +210,8 @@ def test_a_collector_stage_that_drops_an_attribute_is_named(tmp_path, receivers,
     )
 
 
-def test_receive_dump_keeps_every_request_and_ctrl_c_prints_the_summary(tmp_path, receivers):
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_receive_dump_keeps_every_request_and_a_signal_prints_the_summary(tmp_path, receivers, signum):
     import signal
 
     dump = tmp_path / "dump.jsonl"
@@ -220,7 +221,7 @@ def test_receive_dump_keeps_every_request_and_ctrl_c_prints_the_summary(tmp_path
         otlp_env(receiver.endpoint("http/json"), "http/json"),
         cwd=tmp_path,
     )
-    receiver.proc.send_signal(signal.SIGINT)
+    receiver.proc.send_signal(getattr(signal, signum))
     code, data, err = receiver.result()
     assert code == 130
     assert data["interrupted"] is True and data["received"]["points"] > 0
