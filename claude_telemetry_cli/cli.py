@@ -464,6 +464,33 @@ def scenarios_validate(
         raise typer.Exit(int(ExitCode.BAD_INPUT))
 
 
+@scenarios_app.command("schema")
+@guarded
+def scenarios_schema(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="Write it to FILE instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of scenario files, for editors to complete and check them.
+
+    With VS Code's YAML extension, put `# yaml-language-server: $schema=scenario.schema.json` at
+    the top of a scenario, or map the schema to scenario files in `yaml.schemas`.
+    """
+    import json
+
+    from claude_telemetry_cli.scenario.schema import scenario_json_schema
+
+    text = json.dumps(scenario_json_schema(), indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--out {out}: {exc.strerror}") from None
+    _stderr().print(f"wrote {out}")
+
+
 @scenarios_app.command("totals")
 @guarded
 def scenarios_totals(
@@ -609,6 +636,12 @@ def _watch_with_view(reception, *, expected, timeout_s, show: bool, console: Con
         )
 
 
+def _receiving_title(expected) -> str:
+    if expected is None:
+        return "receiving"
+    return f"receiving, expecting {len(expected.metrics)} series and {sum(expected.events.values())} events"
+
+
 @app.command()
 @guarded
 def receive(
@@ -689,9 +722,7 @@ def receive(
             timeout_s=timeout_s,
             show=not json_out and err.is_terminal,
             console=err,
-            title="receiving"
-            if expected is None
-            else f"receiving, expecting {len(expected.metrics)} series and {sum(expected.events.values())} events",
+            title=_receiving_title(expected),
         )
     finally:
         server.stop()

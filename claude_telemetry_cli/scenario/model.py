@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from claude_telemetry_cli.contract import BUILTIN_PLUGINS, DEFAULT_APP_VERSION, DEFAULT_MODEL
 from claude_telemetry_cli.durations import parse_duration
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
+# Editors see what the loader accepts: a number of seconds or a duration string.
+DURATION_JSON_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?(h|m|s|ms))+\s*$|^\s*\d+(\.\d+)?\s*$"},
+    ],
+    "description": "seconds, or a duration such as 250ms, 5s, 1m30s, 2h",
+}
+Seconds = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_JSON_SCHEMA)]
 NonNegInt = Annotated[int, Field(ge=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
