@@ -128,11 +128,18 @@ def _load_config(profile: str, env: list[str] | None, env_files: list[Path] | No
     return settings.load_config(cli_env=cli_env, managed_path=managed, profile=profile)
 
 
-def _compile(arg: str, emit):
+def _compile(arg: str, config):
+    """The timeline a scenario replays as under `config`, spans included when tracing is on."""
     from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resolve_scenario
 
-    path = resolve_scenario(arg)
-    return compile_scenario(load_scenario(path), emit)
+    scenario = load_scenario(resolve_scenario(arg))
+    timeline = compile_scenario(scenario, config.emit)
+    if config.tracing:
+        from claude_telemetry_cli.scenario.spans import derive_spans
+
+        # Span and trace ids come from the scenario's seed, like every other id.
+        timeline = derive_spans(timeline, seed=scenario.seed)
+    return timeline
 
 
 def _summary(timeline, result) -> dict:
@@ -146,6 +153,12 @@ def _summary(timeline, result) -> dict:
         "event_records": result.event_records,
         "metrics": {name: {"series": series[name], "total": sums[name]} for name in sums},
         "events": dict(sorted(totals.events.items())),
+        # With tracing only, so a summary without it keeps its shape.
+        **(
+            {"span_records": result.span_records, "spans": dict(sorted(totals.spans.items()))}
+            if timeline.spans
+            else {}
+        ),
         "aborted": result.aborted,
         "interrupted": result.interrupted,
     }
@@ -222,7 +235,7 @@ def run(
     contract = get_profile(profile)
     config = _load_config(profile, env, env_file, managed_settings)
     # Everything is loaded and compiled before anything is sent: a bad file sends nothing.
-    timelines = [_compile(arg, config.emit) for arg in scenarios]
+    timelines = [_compile(arg, config) for arg in scenarios]
     _sigterm_interrupts()
     for w in config.warnings:
         output.warning(err, w)
@@ -245,6 +258,7 @@ def run(
                 clock,
                 metric_interval_s=config.metric_export_interval_ms / 1000,
                 logs_interval_s=config.logs_export_interval_ms / 1000,
+                traces_interval_s=config.traces_export_interval_ms / 1000,
                 show=not json_out and err.is_terminal,
                 console=err,
             )
@@ -509,11 +523,118 @@ def scenarios_totals(
     from claude_telemetry_cli import output
 
     config = _load_config(profile, env, env_file, managed_settings)
-    data = _compile(file, config.emit).totals().to_json()
+    data = _compile(file, config).totals().to_json()
     if json_out:
         output.print_json(_stdout(), data)
     else:
         output.totals(_stdout(), data)
+
+
+@app.command("generate")
+@guarded
+def generate_cmd(
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset", metavar="NAME|FILE", help="small-team, enterprise, incident, or a preset .yaml file."
+        ),
+    ] = None,
+    developers: Annotated[int | None, typer.Option("--developers", metavar="N", help="Developers.")] = None,
+    teams: Annotated[int | None, typer.Option("--teams", metavar="N", help="Teams.")] = None,
+    orgs: Annotated[int | None, typer.Option("--orgs", metavar="N", help="Organisations.")] = None,
+    days: Annotated[int | None, typer.Option("--days", metavar="N", help="Days in the period.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", metavar="N", help="Seed of every draw.")] = None,
+    out: Annotated[
+        str | None,
+        typer.Option("--out", "-o", metavar="FILE|-", help="Where to write the scenario (default: stdout)."),
+    ] = None,
+    report: Annotated[
+        bool,
+        typer.Option("--report", help="Print the population's statistics next to Anthropic's figures."),
+    ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Any other parameter (see scenarios/presets/enterprise.yaml); KEY.SUB=VALUE changes one "
+            "entry of a mix, e.g. --set error_rates.529=0.01. Repeatable.",
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
+) -> None:
+    """Generate a realistic organisation as a scenario file: seeded, streamed, calibrated.
+
+    Developers in teams and organisations, over days of working hours in their time zones, with
+    heavy-tailed sessions, tokens and costs, subagents, tool and edit decisions, commits, pull requests
+    and API errors with retries. The `enterprise` preset reproduces Anthropic's published figures
+    (about $13 per developer per active day, $150-250 per month, 0.25-0.35 requests per minute per
+    user); --report shows them side by side. The same parameters always give the same bytes.
+
+    Examples:
+
+      claude-telemetry generate --preset small-team --out team.yaml
+
+      claude-telemetry generate --preset enterprise --developers 500 --days 30 --out org.yaml --report
+
+      claude-telemetry generate --preset incident --set incident_error_rates.529=0.5 --out bad-afternoon.yaml
+
+    Exit codes: 0 written; 2 an unknown preset or parameter, or a value out of range.
+    """
+    import os
+
+    from claude_telemetry_cli.scenario.generate import build_params, generate_with_progress, render_report
+
+    flags = {"developers": developers, "teams": teams, "orgs": orgs, "days": days, "seed": seed}
+    params = build_params(preset, flags, set_)
+    to_stdout = out is None or out == "-"
+    report = report or json_out
+    # The report goes wherever the YAML does not.
+    console = _stderr() if to_stdout else _stdout()
+    err = _stderr()
+    if to_stdout:
+        target, path = sys.stdout, None
+    else:
+        path = Path(out)
+        try:
+            target = path.open("w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
+    _sigterm_interrupts()
+    try:
+        stats = generate_with_progress(
+            params, target, show=not to_stdout and not json_out and err.is_terminal, console=err
+        )
+    except BrokenPipeError:
+        # `generate | head`: the reader has what it wanted; no traceback for a closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+    except BaseException:
+        if path is not None:
+            target.close()
+            if path.is_file():
+                # A half-written scenario would not load; leave nothing rather than a broken file.
+                path.unlink()
+        raise
+    if path is not None:
+        target.close()
+    else:
+        target.flush()
+    s = stats.summary
+    if json_out:
+        from claude_telemetry_cli import output
+
+        output.print_json(console, {"out": out or "-", **stats.to_json()})
+    elif report:
+        where = "stdout" if to_stdout else str(path)
+        render_report(console, stats, title=f"{params.name}: generated to {where}, seed {params.seed}")
+    elif path is not None:
+        console.print(
+            f"wrote {path}: {s['sessions']:,} sessions, {s['requests']['total']:,} requests, "
+            f"{s['developers']:,} developers over {s['days']} days, {s['bytes'] / 1e6:,.1f} MB",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 # --------------------------------------------------------------------------- receiving
@@ -603,7 +724,7 @@ def _expected_totals(expect, expect_totals, profile, env, env_file, managed):
         raise UsageError("--expect and --expect-totals exclude each other; choose one")
     if expect:
         config = _load_config(profile, env, env_file, managed)
-        return _compile(expect, config.emit).totals()
+        return _compile(expect, config).totals()
     if expect_totals:
         try:
             data = json.loads(expect_totals.read_text(encoding="utf-8"))
@@ -766,10 +887,10 @@ def smoke(
 ) -> None:
     """Check the whole pipeline on this machine, with no server to install.
 
-    Starts a receiver on free loopback ports, replays the scenario through the real OpenTelemetry
-    SDK and exporters once per protocol (grpc, http/protobuf, http/json) and per temporality (delta,
-    cumulative), and verifies that exactly the expected totals arrived each time. Your environment
-    and settings files are not used: the check is self-contained.
+    Starts a receiver on free loopback ports, replays the scenario (metrics, events and beta traces)
+    through the real OpenTelemetry SDK and exporters once per protocol (grpc, http/protobuf,
+    http/json) and per temporality (delta, cumulative), and verifies that exactly the expected totals
+    arrived each time. Your environment and settings files are not used: the check is self-contained.
 
     Exit codes: 0 every combination verified; 1 one failed (its differences are printed).
     """

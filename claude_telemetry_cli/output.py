@@ -49,6 +49,13 @@ def run_summary(console: Console, summary: dict) -> None:
         for name, n in summary["events"].items():
             events.add_row(name, str(n))
         console.print(events)
+    if summary.get("spans"):
+        spans = Table(show_edge=False)
+        spans.add_column("span recorded")
+        spans.add_column("count", justify="right")
+        for name, n in summary["spans"].items():
+            spans.add_row(name, str(n))
+        console.print(spans)
     if summary["exporters"]:
         ex = Table(show_edge=False)
         for col in (
@@ -104,8 +111,14 @@ def config_view(console: Console, view: dict) -> None:
     table.add_column("signal", style="bold")
     table.add_column("key")
     table.add_column("value", overflow="fold")
-    intervals = {"metrics": view["metric_export_interval_ms"], "logs": view["logs_export_interval_ms"]}
-    for signal in ("metrics", "logs"):
+    intervals = {
+        "metrics": view["metric_export_interval_ms"],
+        "logs": view["logs_export_interval_ms"],
+        "traces": view.get("traces_export_interval_ms"),
+    }
+    for signal in ("metrics", "logs", "traces"):
+        if signal not in view:
+            continue
         rows = _signal_rows(view[signal]) + [("interval", f"{intervals[signal]} ms")]
         if signal == "metrics" and "prometheus" in view["metrics"]["exporters"]:
             prom = view["prometheus"]
@@ -213,6 +226,13 @@ def _reception_tables(snapshot: dict) -> list:
         for name, n in snapshot["events_by_name"].items():
             names.add_row(name, f"{n:,}")
         tables.append(names)
+    if snapshot.get("spans_by_name"):
+        spans = Table(show_edge=False)
+        spans.add_column("span")
+        spans.add_column("received", justify="right")
+        for name, n in snapshot["spans_by_name"].items():
+            spans.add_row(name, f"{n:,}")
+        tables.append(spans)
     return tables
 
 
@@ -232,16 +252,23 @@ def reception_summary(console: Console, snapshot: dict) -> None:
 def verdict(console: Console, v, *, seconds: float, limit: int = 30) -> None:
     from claude_telemetry_cli.receiver.verify import describe
 
+    spans = v.spans_verified
     if v.ok:
-        console.print(
-            f"[bold green]verified[/]: exactly the expected {v.expected_series} series and "
-            f"{v.expected_events} events arrived ({seconds:.1f}s)"
+        what = (
+            f"{v.expected_series} series, {v.expected_events} events and {v.expected_spans} spans"
+            if spans
+            else f"{v.expected_series} series and {v.expected_events} events"
         )
+        console.print(f"[bold green]verified[/]: exactly the expected {what} arrived ({seconds:.1f}s)")
         return
+    expected = f"{v.expected_series} series and {v.expected_events} events"
+    received = f"{v.received_series} series and {v.received_events} events"
+    if spans:
+        expected = f"{v.expected_series} series, {v.expected_events} events and {v.expected_spans} spans"
+        received = f"{v.received_series} series, {v.received_events} events and {v.received_spans} spans"
     console.print(
-        f"[bold red]verification failed[/]: {len(v.mismatches)} difference(s); expected"
-        f" {v.expected_series} series and {v.expected_events} events, received {v.received_series} series"
-        f" and {v.received_events} events"
+        f"[bold red]verification failed[/]: {len(v.mismatches)} difference(s); expected {expected},"
+        f" received {received}"
     )
     for m in v.mismatches[:limit]:
         console.print(f"  {describe(m)}", highlight=False, soft_wrap=True)

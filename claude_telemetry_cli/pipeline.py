@@ -1,7 +1,8 @@
 """TelemetryConfig -> OpenTelemetry SDK providers and official exporters, one set per simulated process.
 
 The only module that imports opentelemetry.sdk. It never sets global providers: every simulated
-Claude Code process gets its own MeterProvider and LoggerProvider, as a real process would.
+Claude Code process gets its own MeterProvider, LoggerProvider and (with tracing) TracerProvider, as
+a real process would.
 Exports happen only when the replay driver says so (its clock), never on SDK background threads, so
 scenario time, not wall time, decides which measurements share an export request.
 """
@@ -20,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from opentelemetry import trace as trace_api
+from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics import Counter, MeterProvider
@@ -31,10 +34,14 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
 )
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, Profile
+from claude_telemetry_cli.contract.spans import MAX_SPAN_BATCH, TRACER_NAME, TRACER_VERSION
 from claude_telemetry_cli.errors import ConfigError, TelemetryError
-from claude_telemetry_cli.records import SessionInfo
+from claude_telemetry_cli.records import SessionInfo, SpanRecord, TraceRef
 from claude_telemetry_cli.settings import SignalConfig, TelemetryConfig
 
 # The JS SDK's BatchLogRecordProcessor default, which Claude Code uses.
@@ -53,7 +60,7 @@ class ExportStats:
     destination: str = ""
     requests: int = 0
     failed_requests: int = 0
-    items: int = 0  # data points or log records sent successfully
+    items: int = 0  # data points, log records or spans sent successfully
     failed_items: int = 0
     last_error: str | None = None
 
@@ -250,6 +257,37 @@ class TrackedLogExporter(LogRecordExporter):
         self.inner.shutdown()
 
 
+class TrackedSpanExporter(SpanExporter):
+    def __init__(self, inner: SpanExporter, stats: ExportStats, lane: ExportLane) -> None:
+        self.inner = inner
+        self.stats = stats
+        self.lane = lane
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not spans:
+            return SpanExportResult.SUCCESS
+        with _stats_lock:
+            self.stats.requests += 1
+
+        def send() -> None:
+            try:
+                result = self.inner.export(spans)
+                error = _capture.take()
+            except Exception as exc:
+                result, error = SpanExportResult.FAILURE, str(exc)
+            _record(self.stats, result is SpanExportResult.SUCCESS, len(spans), error)
+
+        self.lane.run(send)
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.lane.wait(timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        self.lane.wait()
+        self.inner.shutdown()
+
+
 class ClockedMetricReader(MetricReader):
     """Collects and exports only when told to: on the replay's export ticks and at shutdown."""
 
@@ -305,6 +343,69 @@ class ClockedLogProcessor(LogRecordProcessor):
             self.flush()
         self._pending.clear()
         self._exporter.shutdown()
+
+
+class ClockedSpanProcessor(SpanProcessor):
+    """A batch span processor whose timer is the replay clock, like ClockedLogProcessor."""
+
+    def __init__(self, exporter: TrackedSpanExporter) -> None:
+        self._exporter = exporter
+        self._pending: list[ReadableSpan] = []
+        self.final_export = True
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def on_start(self, span, parent_context=None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self._pending.append(span)
+        if len(self._pending) >= MAX_SPAN_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_SPAN_BATCH], self._pending[MAX_SPAN_BATCH:]
+            self._exporter.export(batch)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        self.flush()
+        return True
+
+    def shutdown(self) -> None:
+        if self.final_export:
+            self.flush()
+        self._pending.clear()
+        self._exporter.shutdown()
+
+
+class _ScriptedIds(IdGenerator):
+    """Hands the tracer the ids the timeline chose, so a replay's trace and span ids are reproducible.
+
+    The SDK asks for a trace id only for a root span (a child takes its parent's) and for one span id
+    per span, right when the span starts; SessionProcess.span sets both just before.
+    """
+
+    def __init__(self) -> None:
+        self.trace_id = trace_api.INVALID_TRACE_ID
+        self.span_id = trace_api.INVALID_SPAN_ID
+
+    def generate_trace_id(self) -> int:
+        return self.trace_id
+
+    def generate_span_id(self) -> int:
+        return self.span_id
+
+
+_SAMPLED = trace_api.TraceFlags(trace_api.TraceFlags.SAMPLED)
+
+
+def _context(trace_id: str, span_id: str) -> Context:
+    """A context whose current span is the given one: how the SDK is told a parent or a log's trace."""
+    parent = trace_api.SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=False, trace_flags=_SAMPLED)
+    return trace_api.set_span_in_context(trace_api.NonRecordingSpan(parent), Context())
 
 
 # --------------------------------------------------------------------------- exporter construction
@@ -481,6 +582,23 @@ def _encode_json_like_claude_code() -> None:
     _json_patched = True
 
 
+def build_span_exporter(sig: SignalConfig, timeout_s: float, keys: _KeyMaterial):
+    if sig.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(**_grpc_exporter_kwargs(sig, timeout_s))
+    if sig.protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(**_requests_session(sig), **_http_exporter_kwargs(sig, timeout_s, keys))
+    if sig.protocol == "http/json":
+        from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter
+
+        _encode_json_like_claude_code()
+        return OTLPSpanExporter(**_http_exporter_kwargs(sig, timeout_s, keys))
+    raise ValueError(f"unsupported protocol {sig.protocol!r}")
+
+
 def build_log_exporter(sig: SignalConfig, timeout_s: float, keys: _KeyMaterial):
     if sig.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
@@ -531,7 +649,11 @@ class PipelineFactory:
         )
         self._lanes: list[ExportLane] = []
         self._processes: list[SessionProcess] = []
-        self._signals = {"metrics": self.config.metrics, "logs": self.config.logs}
+        self._signals = {
+            "metrics": self.config.metrics,
+            "logs": self.config.logs,
+            "traces": self.config.traces,
+        }
         self.warnings: list[str] = []
         cfg = self.config
         self._temporality = (
@@ -541,6 +663,7 @@ class PipelineFactory:
         )
         self._metric_stats: dict[str, ExportStats] = {}
         self._log_stats: dict[str, ExportStats] = {}
+        self._span_stats: dict[str, ExportStats] = {}
         if not cfg.enabled:
             return
         for name in cfg.metrics.exporters:
@@ -561,6 +684,14 @@ class PipelineFactory:
                     )
                 elif name == "console":
                     self._log_stats[name] = self._new_stats("logs", "console", "stdout")
+            # settings.py leaves traces without exporters unless the beta flag is on as well.
+            for name in cfg.traces.exporters:
+                if name == "otlp" and cfg.traces.otlp_enabled:
+                    self._span_stats[name] = self._new_stats(
+                        "traces", f"otlp {cfg.traces.protocol}", cfg.traces.endpoint or ""
+                    )
+                elif name == "console":
+                    self._span_stats[name] = self._new_stats("traces", "console", "stdout")
 
     def _new_stats(self, signal: str, exporter: str, destination: str) -> ExportStats:
         s = ExportStats(signal, exporter, destination)
@@ -574,6 +705,10 @@ class PipelineFactory:
     @property
     def exports_logs(self) -> bool:
         return bool(self._log_stats)
+
+    @property
+    def exports_traces(self) -> bool:
+        return bool(self._span_stats)
 
     @property
     def prometheus_only(self) -> bool:
@@ -592,6 +727,7 @@ class PipelineFactory:
     def open(self, session: SessionInfo) -> SessionProcess:
         metric_exporters: list[TrackedMetricExporter] = []
         log_exporters: list[TrackedLogExporter] = []
+        span_exporters: list[TrackedSpanExporter] = []
         lane = ExportLane(self._pool)
         self._lanes.append(lane)
         with _without_process_otel_env():
@@ -616,6 +752,15 @@ class PipelineFactory:
 
                     inner = ConsoleLogExporter(out=self.console_out or _stdout())
                 log_exporters.append(TrackedLogExporter(inner, stats, lane))
+            for name, stats in self._span_stats.items():
+                if name == "otlp":
+                    inner = self._otlp_exporter("traces")
+                else:
+                    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+                    inner = ConsoleSpanExporter(out=self.console_out or _stdout())
+                span_exporters.append(TrackedSpanExporter(inner, stats, lane))
+            # Built here, where the SDK cannot read OTEL_TRACES_SAMPLER or span limits from os.environ.
             process = SessionProcess(
                 session,
                 lane,
@@ -623,6 +768,7 @@ class PipelineFactory:
                 metric_exporters,
                 log_exporters,
                 self._temporality,
+                span_exporters=span_exporters,
                 # Claude Code drops units only when prometheus is its ONLY metrics exporter.
                 drop_units=self.prometheus_only,
                 prometheus=self.prometheus,
@@ -634,6 +780,8 @@ class PipelineFactory:
         sig = self._signals[signal]
         if signal == "metrics":
             return build_metric_exporter(sig, self.export_timeout_s, self._keys, self._temporality)
+        if signal == "traces":
+            return build_span_exporter(sig, self.export_timeout_s, self._keys)
         return build_log_exporter(sig, self.export_timeout_s, self._keys)
 
     @property
@@ -704,12 +852,20 @@ class SessionProcess:
         *,
         drop_units: bool,
         prometheus: PrometheusEndpoint | None,
+        span_exporters: list[TrackedSpanExporter] | None = None,
     ) -> None:
         self.session = session
         self._lane = lane
-        self.otlp_exporters: list[tuple[str, TrackedMetricExporter | TrackedLogExporter]] = [
+        span_exporters = span_exporters or []
+        self.otlp_exporters: list[
+            tuple[str, TrackedMetricExporter | TrackedLogExporter | TrackedSpanExporter]
+        ] = [
             (signal, e)
-            for signal, exporters in (("metrics", metric_exporters), ("logs", log_exporters))
+            for signal, exporters in (
+                ("metrics", metric_exporters),
+                ("logs", log_exporters),
+                ("traces", span_exporters),
+            )
             for e in exporters
             if e.stats.exporter.startswith("otlp")
         ]
@@ -730,6 +886,19 @@ class SessionProcess:
             for p in self._processors:
                 self._logger_provider.add_log_record_processor(p)
             self._logger = self._logger_provider.get_logger(LOGGER_NAME, version=session.app_version)
+        self._span_processors = [ClockedSpanProcessor(e) for e in span_exporters]
+        self._tracer = None
+        if self._span_processors:
+            self._ids = _ScriptedIds()
+            # No atexit hook: the replay shuts each process down itself, in Claude Code's order.
+            self._tracer_provider = TracerProvider(
+                resource=resource, id_generator=self._ids, shutdown_on_exit=False
+            )
+            for p in self._span_processors:
+                self._tracer_provider.add_span_processor(p)
+            self._tracer = self._tracer_provider.get_tracer(TRACER_NAME, TRACER_VERSION)
+        # Parent span id -> the earliest start (ns) of its children replayed so far.
+        self._child_starts: dict[str, int] = {}
         self._prometheus = prometheus
         self.closed = False
 
@@ -741,13 +910,20 @@ class SessionProcess:
     def pending_logs(self) -> int:
         return max((p.pending for p in self._processors), default=0)
 
+    @property
+    def pending_spans(self) -> int:
+        return max((p.pending for p in self._span_processors), default=0)
+
     def add(self, name: str, value: float, attributes: dict) -> None:
         if self._readers:
             self._counters[name].add(value, attributes)
         if self._prometheus is not None:
             self._prometheus.add(name, value, attributes)
 
-    def emit(self, name: str, attributes: dict, time_ns: int | None = None) -> None:
+    def emit(
+        self, name: str, attributes: dict, time_ns: int | None = None, trace: TraceRef | None = None
+    ) -> None:
+        """Emit one event now; `trace` (its interaction's span) goes on the record's trace context."""
         if self._logger is None:
             return
         # Claude Code stamps events with millisecond precision and the same observed time.
@@ -757,9 +933,38 @@ class SessionProcess:
         self._logger.emit(
             timestamp=now_ns,
             observed_timestamp=now_ns,
+            # An empty context, not the ambient one, when the event is outside any interaction.
+            context=_context(trace.trace_id, trace.span_id) if trace is not None else Context(),
             body=f"claude_code.{name}",
             attributes=stamped,
         )
+
+    def span(self, record: SpanRecord, end_ns: int | None = None) -> None:
+        """Create and end one span now, at its end, with the ids, times and status the timeline gives.
+
+        It ends now (real time, like events) and starts its scenario duration earlier. A parent is
+        replayed after its children and starts no later than the earliest of them, so replay jitter
+        never puts a child outside its parent.
+        """
+        if self._tracer is None:
+            return
+        end = time.time_ns() if end_ns is None else end_ns
+        start = end - round((record.end_at - record.start_at) * 1_000_000) * 1000
+        start = min(start, self._child_starts.pop(record.span_id, start))
+        if record.parent_span_id is not None:
+            earliest = self._child_starts.get(record.parent_span_id, start)
+            self._child_starts[record.parent_span_id] = min(earliest, start)
+            context = _context(record.trace_id, record.parent_span_id)
+        else:
+            context = Context()
+            self._ids.trace_id = int(record.trace_id, 16)
+        self._ids.span_id = int(record.span_id, 16)
+        span = self._tracer.start_span(
+            record.name, context=context, attributes=dict(record.attributes), start_time=start
+        )
+        if record.status == "error":
+            span.set_status(trace_api.Status(trace_api.StatusCode.ERROR, record.status_message or None))
+        span.end(end_time=end)
 
     def replace_exporter(self, tracked, inner) -> None:
         """Swap in a new official exporter between two exports of this process."""
@@ -778,8 +983,13 @@ class SessionProcess:
         for p in self._processors:
             p.flush()
 
+    def flush_spans(self) -> None:
+        for p in self._span_processors:
+            p.flush()
+
     def shutdown(self, *, flush: bool = True) -> None:
-        """Exit: flush events, then metrics, as Claude Code does (or drop what is queued when aborting).
+        """Exit: flush events and spans, then metrics, as Claude Code does (or drop what is queued when
+        aborting).
 
         The exit runs on the process's export lane, after its queued exports; the replay goes on.
         """
@@ -788,7 +998,7 @@ class SessionProcess:
         self.closed = True
         if not flush:
             self._lane.discard()
-        for p in self._processors:
+        for p in (*self._processors, *self._span_processors):
             p.final_export = flush
         for r in self._readers:
             r.final_export = flush
@@ -796,6 +1006,8 @@ class SessionProcess:
         def exit_process() -> None:
             if self._processors:
                 self._logger_provider.shutdown()
+            if self._span_processors:
+                self._tracer_provider.shutdown()
             self._meter_provider.shutdown()
 
         self._lane.run(exit_process)

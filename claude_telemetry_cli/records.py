@@ -1,4 +1,4 @@
-"""Record, Timeline and Totals: the plain data every part of the program exchanges."""
+"""Record, SpanRecord, Timeline and Totals: the plain data every part of the program exchanges."""
 
 from __future__ import annotations
 
@@ -23,12 +23,21 @@ def attrs(mapping: Mapping[str, AttrValue]) -> Attributes:
 
 
 @dataclass(frozen=True, slots=True)
+class TraceRef:
+    """The trace context an event carries: its interaction span's ids, lowercase hex."""
+
+    trace_id: str  # 32 hex digits
+    span_id: str  # 16 hex digits
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """One measurement or one event, fully resolved: exactly what goes on the wire but the clock.
 
     `at` is seconds from the scenario start; `session` indexes Timeline.sessions.
     Metric records carry the increment in `value`; events carry None.
     Event names carry no `claude_code.` prefix (the body does).
+    `trace` is set only on events emitted inside an interaction while tracing is active.
     """
 
     at: float
@@ -37,6 +46,30 @@ class Record:
     name: str
     value: float | None
     attributes: Attributes
+    trace: TraceRef | None = None
+
+
+SpanStatus = Literal["unset", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    """One finished span (Claude Code's beta tracing), fully resolved but the clock.
+
+    It is replayed at `end_at`, when the span ends, and started `end_at - start_at` seconds before
+    (scenario seconds, like Record.at). Ids are lowercase hex; a root span has no parent.
+    """
+
+    start_at: float
+    end_at: float
+    session: int
+    name: str
+    trace_id: str  # 32 hex digits
+    span_id: str  # 16 hex digits
+    parent_span_id: str | None
+    attributes: Attributes
+    status: SpanStatus = "unset"
+    status_message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,19 +87,24 @@ class SessionInfo:
 
 @dataclass(frozen=True)
 class Timeline:
-    """A compiled scenario: sessions and their records ordered by time."""
+    """A compiled scenario: sessions and their records ordered by time.
+
+    `spans` stays empty unless tracing is active (scenario.spans.derive_spans adds them), ordered by
+    end time, children before their parent.
+    """
 
     name: str
     profile: str
     sessions: tuple[SessionInfo, ...]
     records: tuple[Record, ...]
+    spans: tuple[SpanRecord, ...] = ()
 
     @property
     def duration(self) -> float:
         return max((s.end_at for s in self.sessions), default=0.0)
 
     def totals(self) -> Totals:
-        return Totals.from_records(self.records)
+        return Totals.from_records(self.records, self.spans)
 
 
 _BY_KEY = itemgetter(0)
@@ -78,13 +116,14 @@ def _freeze_key(attributes: Iterable[tuple[str, AttrValue]]) -> tuple[tuple[str,
 
 @dataclass
 class Totals:
-    """Sum per metric name and attribute set, count per event name: what must arrive."""
+    """Sum per metric name and attribute set, count per event name and per span name: what must arrive."""
 
     metrics: dict[tuple[str, tuple[tuple[str, AttrValue], ...]], float] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
+    spans: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def from_records(cls, records: Iterable[Record]) -> Totals:
+    def from_records(cls, records: Iterable[Record], spans: Iterable[SpanRecord] = ()) -> Totals:
         sums: dict[tuple[str, tuple], list[float]] = {}
         events: dict[str, int] = {}
         for r in records:
@@ -92,7 +131,10 @@ class Totals:
                 sums.setdefault((r.name, _freeze_key(r.attributes)), []).append(float(r.value or 0.0))
             else:
                 events[r.name] = events.get(r.name, 0) + 1
-        return cls({k: math.fsum(v) for k, v in sums.items()}, events)
+        out = cls({k: math.fsum(v) for k, v in sums.items()}, events)
+        for s in spans:
+            out.add_span(s.name)
+        return out
 
     def add_metric(self, name: str, attributes: Iterable[tuple[str, AttrValue]], value: float) -> None:
         key = (name, _freeze_key(attributes))
@@ -100,6 +142,9 @@ class Totals:
 
     def add_event(self, name: str, count: int = 1) -> None:
         self.events[name] = self.events.get(name, 0) + count
+
+    def add_span(self, name: str, count: int = 1) -> None:
+        self.spans[name] = self.spans.get(name, 0) + count
 
     def metric_sums(self) -> dict[str, float]:
         """Sum per metric name over every attribute set."""
@@ -115,7 +160,7 @@ class Totals:
         return dict(sorted(out.items()))
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "metrics": [
                 {"name": name, "attributes": {k: _jsonable(v) for k, v in key}, "value": value}
                 for (name, key), value in sorted(
@@ -124,6 +169,10 @@ class Totals:
             ],
             "events": dict(sorted(self.events.items())),
         }
+        # Only with tracing: totals files written before traces existed keep their exact shape.
+        if self.spans:
+            out["spans"] = dict(sorted(self.spans.items()))
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping) -> Totals:
@@ -133,13 +182,17 @@ class Totals:
             out.add_metric(m["name"], items, float(m["value"]))
         for name, n in data.get("events", {}).items():
             out.add_event(name, int(n))
+        for name, n in data.get("spans", {}).items():
+            out.add_span(name, int(n))
         return out
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=False)
 
     def equals(self, other: Totals, *, rel_tol: float = 1e-9, abs_tol: float = 1e-9) -> bool:
-        if self.events != other.events or self.metrics.keys() != other.metrics.keys():
+        if self.events != other.events or self.spans != other.spans:
+            return False
+        if self.metrics.keys() != other.metrics.keys():
             return False
         return all(
             math.isclose(v, other.metrics[k], rel_tol=rel_tol, abs_tol=abs_tol)

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from claude_telemetry_cli.clock import Clock
 from claude_telemetry_cli.records import METRIC, Timeline
 
-# Order of work due at the same instant: a process starts, records happen, exports run, it exits.
-_HEADERS, _START, _RECORD, _LOG_FLUSH, _METRIC_TICK, _END = range(6)
+# Order of work due at the same instant: a process starts, records happen, spans end (after the records
+# they enclose), exports run, it exits.
+_HEADERS, _START, _RECORD, _SPAN, _LOG_FLUSH, _SPAN_FLUSH, _METRIC_TICK, _END = range(8)
 
 
 @dataclass
@@ -19,6 +20,7 @@ class ReplayResult:
     sessions: int = 0
     metric_records: int = 0
     event_records: int = 0
+    span_records: int = 0
     simulated_seconds: float = 0.0
     aborted: str | None = None  # why the replay stopped early (an export failed)
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM; what was recorded was still delivered
@@ -39,6 +41,7 @@ def replay(
     *,
     metric_interval_s: float,
     logs_interval_s: float,
+    traces_interval_s: float = 5.0,
     progress: Progress | None = None,
     stop_on_export_failure: bool = True,
 ) -> ReplayResult:
@@ -46,8 +49,10 @@ def replay(
 
     Each session is one process: it starts at its start time, exports metrics every
     `metric_interval_s` of scenario time from its start (a collection with nothing new sends nothing),
-    exports events `logs_interval_s` after the first one pending, and at its end flushes events then
-    metrics. With an export failure (the exporters have already retried) the replay stops at once.
+    exports events `logs_interval_s` after the first one pending (spans likewise, `traces_interval_s`
+    after the first ended span), and at its end flushes events and spans, then metrics. A span is
+    replayed when it ends. `progress` counts records, not spans. With an export failure (the
+    exporters have already retried) the replay stops at once.
     """
     result = ReplayResult(sessions=len(timeline.sessions), stats=factory.stats)
     total = len(timeline.records)
@@ -62,6 +67,8 @@ def replay(
         push(s.end_at, _END, s.index)
     for r in timeline.records:
         push(r.at, _RECORD, r.session, r)
+    for span in timeline.spans:  # in timeline order, so at one instant children end first
+        push(span.end_at, _SPAN, span.session, span)
 
     if timeline.sessions:
         factory.start_prometheus(timeline.sessions[0])
@@ -70,6 +77,7 @@ def replay(
         push(refresh_s, _HEADERS, -1)
     processes: dict[int, object] = {}
     log_flush_due: set[int] = set()
+    span_flush_due: set[int] = set()
     done = 0
 
     def failed() -> str | None:
@@ -101,7 +109,7 @@ def replay(
                     proc.add(payload.name, payload.value, attributes)
                     result.metric_records += 1
                 else:
-                    proc.emit(payload.name, attributes)
+                    proc.emit(payload.name, attributes, trace=payload.trace)
                     result.event_records += 1
                     if index not in log_flush_due and proc.pending_logs:
                         log_flush_due.add(index)
@@ -109,6 +117,18 @@ def replay(
                 done += 1
                 if progress is not None:
                     progress(done, total)
+            elif kind == _SPAN:
+                proc = processes[index]
+                proc.span(payload)
+                result.span_records += 1
+                if index not in span_flush_due and proc.pending_spans:
+                    span_flush_due.add(index)
+                    push(at + traces_interval_s, _SPAN_FLUSH, index)
+            elif kind == _SPAN_FLUSH:
+                span_flush_due.discard(index)
+                proc = processes.get(index)
+                if proc is not None and not proc.closed:
+                    proc.flush_spans()
             elif kind == _LOG_FLUSH:
                 log_flush_due.discard(index)
                 proc = processes.get(index)

@@ -62,9 +62,9 @@ class Removal:
 
 @dataclass(frozen=True)
 class SignalConfig:
-    """How one signal (metrics or logs) is exported."""
+    """How one signal (metrics, logs or traces) is exported."""
 
-    signal: str  # "metrics" | "logs"
+    signal: str  # "metrics" | "logs" | "traces"
     exporters: tuple[str, ...]  # subset of otlp, prometheus, console (never "none")
     protocol: str | None  # grpc | http/protobuf | http/json, None when no otlp exporter can run
     endpoint: str | None  # full URL the exporter is given (HTTP: with /v1/<signal> appended)
@@ -108,6 +108,15 @@ class TelemetryConfig:
     warnings: tuple[str, ...] = ()
     settings_files: tuple[str, ...] = ()  # the files read, in precedence order (lowest first)
     headers_helper_source: Source | None = None
+    # Span tracing (Claude Code's beta): exporters stay empty unless the beta flag is on too.
+    traces: SignalConfig = field(default_factory=lambda: SignalConfig("traces", (), None, None))
+    traces_export_interval_ms: int = 5000
+    enhanced_telemetry_beta: bool = False  # CLAUDE_CODE_ENHANCED_TELEMETRY_BETA (or its alias) is 1
+
+    @property
+    def tracing(self) -> bool:
+        """Whether spans are made at all: the events then carry their interaction's trace ids."""
+        return bool(self.traces.exporters)
 
 
 # --- variable names -------------------------------------------------------------------------------
@@ -115,6 +124,9 @@ class TelemetryConfig:
 ENABLE_TELEMETRY = "CLAUDE_CODE_ENABLE_TELEMETRY"
 METRICS_EXPORTER = "OTEL_METRICS_EXPORTER"
 LOGS_EXPORTER = "OTEL_LOGS_EXPORTER"
+TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
+ENHANCED_BETA = "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA"
+ENHANCED_BETA_ALIAS = "ENABLE_ENHANCED_TELEMETRY_BETA"
 OTLP_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
 OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTLP_HEADERS = "OTEL_EXPORTER_OTLP_HEADERS"
@@ -127,6 +139,7 @@ HTTP_CLIENT_KEY_PASSPHRASE = "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE"
 HTTP_CA_CERTS = "NODE_EXTRA_CA_CERTS"
 METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
 LOGS_EXPORT_INTERVAL = "OTEL_LOGS_EXPORT_INTERVAL"
+TRACES_EXPORT_INTERVAL = "OTEL_TRACES_EXPORT_INTERVAL"
 TEMPORALITY = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"
 RESOURCE_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES"
 LOG_USER_PROMPTS = "OTEL_LOG_USER_PROMPTS"
@@ -147,8 +160,7 @@ INCLUDE_SWITCHES: tuple[tuple[str, str, bool], ...] = (
     ("OTEL_METRICS_INCLUDE_RESOURCE_ATTRIBUTES", "include_resource_attributes", True),
 )
 
-SIGNALS = ("metrics", "logs")
-# Traces are not simulated, but managed locking still removes their developer-set variables.
+SIGNALS = ("metrics", "logs")  # traces are resolved apart: they also need the beta flag
 _LOCKED_SIGNALS = ("METRICS", "LOGS", "TRACES")
 _CREDENTIALS = ("HEADERS", "CLIENT_KEY", "CLIENT_CERTIFICATE")
 _PER_SIGNAL_SUFFIXES = ("PROTOCOL", "ENDPOINT", "HEADERS", "CERTIFICATE", "CLIENT_KEY", "CLIENT_CERTIFICATE")
@@ -166,6 +178,9 @@ RELEVANT_VARIABLES: tuple[str, ...] = (
     ENABLE_TELEMETRY,
     METRICS_EXPORTER,
     LOGS_EXPORTER,
+    TRACES_EXPORTER,
+    ENHANCED_BETA,
+    ENHANCED_BETA_ALIAS,
     OTLP_PROTOCOL,
     OTLP_ENDPOINT,
     OTLP_HEADERS,
@@ -179,6 +194,7 @@ RELEVANT_VARIABLES: tuple[str, ...] = (
     HTTP_CA_CERTS,
     METRIC_EXPORT_INTERVAL,
     LOGS_EXPORT_INTERVAL,
+    TRACES_EXPORT_INTERVAL,
     TEMPORALITY,
     *(var for var, _, _ in INCLUDE_SWITCHES),
     RESOURCE_ATTRIBUTES,
@@ -191,8 +207,12 @@ RELEVANT_VARIABLES: tuple[str, ...] = (
 )
 _RELEVANT = frozenset(RELEVANT_VARIABLES)
 
-_EXPORTERS = {"metrics": ("otlp", "prometheus", "console", "none"), "logs": ("otlp", "console", "none")}
-_EXPORTER_VARIABLE = {"metrics": METRICS_EXPORTER, "logs": LOGS_EXPORTER}
+_EXPORTERS = {
+    "metrics": ("otlp", "prometheus", "console", "none"),
+    "logs": ("otlp", "console", "none"),
+    "traces": ("otlp", "console", "none"),
+}
+_EXPORTER_VARIABLE = {"metrics": METRICS_EXPORTER, "logs": LOGS_EXPORTER, "traces": TRACES_EXPORTER}
 _PROTOCOLS = ("grpc", "http/protobuf", "http/json")
 _TEMPORALITIES = ("delta", "cumulative")
 _DEFAULT_GRPC_ENDPOINT = "http://localhost:4317"
@@ -507,7 +527,8 @@ def _exporters(signal: str, env: _Resolver, *, events: bool, enabled: bool) -> t
             env.warn(f"{variable} is ignored: this profile's Claude Code exports no events")
         return ()
     if raw is None:
-        if enabled:
+        # Tracing is off by default: _traces_config says why only when half of it is configured.
+        if enabled and signal != "traces":
             env.warn(f"{variable} is not set: no {noun} are exported")
         return ()
     return _parse_exporters(variable, raw, _EXPORTERS[signal])
@@ -575,9 +596,16 @@ def _http_tls(env: _Resolver) -> dict[str, str | None]:
 
 
 def _signal_config(
-    signal: str, env: _Resolver, *, enabled: bool, events: bool, http_tls: dict[str, str | None]
+    signal: str,
+    env: _Resolver,
+    *,
+    enabled: bool,
+    events: bool,
+    http_tls: dict[str, str | None],
+    selected: bool = True,
 ) -> SignalConfig:
-    exporters = _exporters(signal, env, events=events, enabled=enabled)
+    # Not selected: the exporter variable is not read at all, as Claude Code ignores it then.
+    exporters = _exporters(signal, env, events=events, enabled=enabled) if selected else ()
     headers = _merge_pairs(
         parse_key_value_list(env.get(OTLP_HEADERS) or "", OTLP_HEADERS),
         parse_key_value_list(env.get(_signal_var(signal, "HEADERS")) or "", _signal_var(signal, "HEADERS")),
@@ -598,6 +626,44 @@ def _signal_config(
         )
     endpoint = _endpoint(signal, protocol, env)
     return SignalConfig(exporters=exporters, protocol=protocol, endpoint=endpoint, **common)
+
+
+def _beta(env: _Resolver) -> tuple[bool, str]:
+    """Whether Claude Code's span tracing beta is on; if not, the words for why."""
+    for variable in (ENHANCED_BETA, ENHANCED_BETA_ALIAS):
+        raw = env.get(variable)
+        if raw is not None and raw.strip().lower() in _TRUE:
+            return True, ""
+    raw = env.get(ENHANCED_BETA)
+    said = f"{ENHANCED_BETA} is '{raw}', not 1" if raw is not None else f"{ENHANCED_BETA} is not 1"
+    return False, f"{said} (nor {ENHANCED_BETA_ALIAS}): tracing is a beta, so Claude Code exports no spans"
+
+
+def _traces_config(
+    env: _Resolver, *, enabled: bool, events: bool, http_tls: dict[str, str | None], beta: tuple[bool, str]
+) -> SignalConfig:
+    """Traces need the beta flag AND OTEL_TRACES_EXPORTER; say why when only one of them is set."""
+    on, why_not = beta
+    raw = env.get(TRACES_EXPORTER)
+    # `none` is an explicit "no": nothing to explain then.
+    requested = raw is not None and [n for n in raw.lower().split(",") if n.strip()] != ["none"]
+    common = dict(enabled=enabled, events=events, http_tls=http_tls)
+    if not enabled:
+        return _signal_config("traces", env, selected=False, **common)
+    if not events:
+        if requested or on:
+            env.warn(f"{TRACES_EXPORTER} is ignored: this profile's Claude Code exports no traces")
+        return _signal_config("traces", env, selected=False, **common)
+    if not on:
+        off = _signal_config("traces", env, selected=False, **common)
+        if not requested:
+            return off
+        reason = f"{TRACES_EXPORTER} is set but {why_not}"
+        env.warn(f"traces: {reason}")
+        return replace(off, disabled_reason=reason)
+    if raw is None:
+        env.warn(f"{ENHANCED_BETA} is 1 but {TRACES_EXPORTER} is not set: no spans are exported")
+    return _signal_config("traces", env, **common)
 
 
 def _enabled(env: _Resolver) -> bool:
@@ -780,6 +846,10 @@ def load_config(
         signal: _signal_config(signal, env, enabled=enabled, events=contract.emits_events, http_tls=http_tls)
         for signal in SIGNALS
     }
+    beta = _beta(env)
+    signals["traces"] = _traces_config(
+        env, enabled=enabled, events=contract.emits_events, http_tls=http_tls, beta=beta
+    )
 
     helper_tier = next((t for t in reversed(tiers) if t.headers_helper), None)
     helper = helper_tier.headers_helper if helper_tier else None
@@ -797,6 +867,7 @@ def load_config(
     logs_interval = _positive_ms(
         LOGS_EXPORT_INTERVAL, env.get_or_default(LOGS_EXPORT_INTERVAL, str(contract.logs_export_interval_ms))
     )
+    traces_interval = _positive_ms(TRACES_EXPORT_INTERVAL, env.get_or_default(TRACES_EXPORT_INTERVAL, "5000"))
     temporality = _temporality(env)
     emit = _emit_options(env, contract.name)
     prometheus_host, prometheus_port = _prometheus(env)
@@ -819,6 +890,9 @@ def load_config(
         removed=tuple(removed),
         warnings=tuple(env.warnings),
         settings_files=tuple(f for f in (_file_of(t.source) for t in tiers) if f is not None),
+        traces=signals["traces"],
+        traces_export_interval_ms=traces_interval,
+        enhanced_telemetry_beta=beta[0],
     )
 
 
@@ -924,8 +998,10 @@ def masked_view(config: TelemetryConfig) -> dict:
         "profile": config.profile,
         "metrics": _signal_view(config.metrics),
         "logs": _signal_view(config.logs),
+        "traces": {**_signal_view(config.traces), "enhanced_telemetry_beta": config.enhanced_telemetry_beta},
         "metric_export_interval_ms": config.metric_export_interval_ms,
         "logs_export_interval_ms": config.logs_export_interval_ms,
+        "traces_export_interval_ms": config.traces_export_interval_ms,
         "temporality": config.temporality,
         "include": {
             "session_id": emit.include_session_id,

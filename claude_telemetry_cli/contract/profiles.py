@@ -153,6 +153,69 @@ _GATE_PROMPTS = "OTEL_LOG_USER_PROMPTS"
 _GATE_TOOLS = "OTEL_LOG_TOOL_DETAILS"
 _GATE_RESPONSES = "OTEL_LOG_ASSISTANT_RESPONSES"
 
+# Plugins from these are Anthropic's (the official marketplace, the built-in bundle): events name them
+# verbatim, where any other plugin's name is redacted unless OTEL_LOG_TOOL_DETAILS=1.
+OFFICIAL_MARKETPLACES = frozenset({"claude-plugins-official", "builtin"})
+# hook_plugin_metrics also carries keys the plugin names itself; the contract can only give their shape.
+PLUGIN_METRIC_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+PLUGIN_METRIC_MAX_KEYS = 20
+# stop_details.category values that set has_category on api_refusal.
+REFUSAL_CATEGORIES = ("cyber", "bio", "frontier_llm", "reasoning_extraction")
+
+
+def _flag(key: str, description: str, presence: str = "always") -> A:
+    """A yes/no the page writes as `"true"`/`"false"`: a string on the wire, not a boolean."""
+    return A(key, "string", f'"true" or "false": {description}', presence)
+
+
+def _body_event(name: str, description: str, *tail: A) -> EventSpec:
+    # The two raw-body events share their shape; only the session's log_raw_api_bodies turns them on.
+    return EventSpec(
+        name,
+        description + " (only with OTEL_LOG_RAW_API_BODIES, the session's log_raw_api_bodies)",
+        (
+            A("body", "string", "the JSON body, truncated at 60 KB; inline mode (=1) only", "optional"),
+            A(
+                "body_ref",
+                "string",
+                "path of the untruncated body file; file mode (=file:<dir>) only",
+                "optional",
+            ),
+            A("body_length", "int", "untruncated length: UTF-16 units inline, UTF-8 bytes in file mode"),
+            _flag("body_truncated", "present only when inline truncation happened", "optional"),
+            A("model", "string"),
+            A("query_source", "string"),
+            *tail,
+        ),
+    )
+
+
+_PLUGIN_ID_HASH = A(
+    "plugin_id_hash", "string", "hash of plugin name and marketplace; plugin-provided only", "optional"
+)
+_THIRD_PARTY_PLUGIN = A(
+    "plugin.name",
+    "string",
+    "owning plugin; `third-party` for non-Anthropic plugins unless OTEL_LOG_TOOL_DETAILS=1",
+    "optional",
+)
+_HOOK_EXECUTION = (
+    A("hook_event", "string", "PreToolUse, PostToolUse, ..."),
+    A("hook_name", "string", "hook event and matcher, e.g. PreToolUse:Write"),
+    A("num_hooks", "int", "matching hook commands"),
+)
+_HOOK_CONTEXT = (
+    _flag("managed_only", "only managed-policy hooks are permitted"),
+    A("hook_source", "string", "policySettings or merged"),
+    _flag("safe_mode", "the session was started with --safe-mode"),
+    A(
+        "hook_definitions",
+        "string",
+        "JSON hook configuration; also needs detailed beta tracing (the session's beta_tracing_detailed)",
+        _GATE_TOOLS,
+    ),
+)
+
 CURRENT_EVENTS = {
     e.name: e
     for e in (
@@ -163,7 +226,14 @@ CURRENT_EVENTS = {
                 A("prompt_length", "string", "length of the prompt, as a string"),
                 A("prompt", "string", "`<REDACTED>` unless OTEL_LOG_USER_PROMPTS=1", _GATE_PROMPTS),
                 A("prompt_text", "string", "redacted like `prompt`", _GATE_PROMPTS),
-                A("message.uuid", "string", "transcript entry of the user message"),
+                A("message.uuid", "string", "transcript entry; absent on command dispatches", "optional"),
+                A(
+                    "command_name",
+                    "string",
+                    "the command; custom and MCP names read `custom`/`mcp` unless OTEL_LOG_TOOL_DETAILS=1",
+                    "optional",
+                ),
+                A("command_source", "string", "builtin, custom or mcp; with command_name", "optional"),
             ),
         ),
         EventSpec(
@@ -182,6 +252,12 @@ CURRENT_EVENTS = {
                 A("duration_ms", "int"),
                 A("ttft_ms", "int", "time to first token"),
                 A("request_id", "string"),
+                A(
+                    "client_request_id",
+                    "string",
+                    "x-client-request-id; first-party API only (no cloud provider, no custom base URL)",
+                    "optional",
+                ),
                 A("speed", "string", "fast or normal"),
                 A("query_source", "string", "subsystem: sdk, repl_main_thread, compact, an agent name"),
                 _EFFORT,
@@ -214,10 +290,13 @@ CURRENT_EVENTS = {
                 A("status_code", "int", "absent for non-HTTP errors", "optional"),
                 A("duration_ms", "int"),
                 A("attempt", "int", "total attempts, 1 means no retry"),
+                A("request_id", "string", "when the API answered (an HTTP status)", "optional"),
+                A("client_request_id", "string", "first-party API only, as on api_request", "optional"),
                 A("speed", "string"),
                 A("query_source", "string"),
                 _EFFORT,
-            ),
+            )
+            + ATTRIBUTION,
         ),
         EventSpec(
             "api_retries_exhausted",
@@ -261,8 +340,15 @@ CURRENT_EVENTS = {
                 A("tool_input_size_bytes", "string"),
                 A("tool_result_size_bytes", "string"),
                 A("request_id", "string"),
+                A("mcp_server_scope", "string", "scope of the tool's MCP server (MCP tools)", "optional"),
                 A("tool_parameters", "string", "JSON parameters", _GATE_TOOLS),
                 A("error", "string", "full error message when the tool failed", _GATE_TOOLS),
+                A(
+                    "tool_input",
+                    "string",
+                    "JSON arguments, values cut at 512, bounded at ~4K characters",
+                    _GATE_TOOLS,
+                ),
             ),
         ),
         EventSpec(
@@ -280,8 +366,13 @@ CURRENT_EVENTS = {
             "plugin_loaded",
             "One per enabled plugin at session start (three built-ins on a fresh install)",
             (
-                A("plugin.name", "string"),
-                A("marketplace.name", "string"),
+                A(
+                    "plugin.name",
+                    "string",
+                    "`third-party` outside Anthropic's unless OTEL_LOG_TOOL_DETAILS=1",
+                ),
+                A("marketplace.name", "string", "redacted like plugin.name"),
+                A("plugin.version", "string", "when declared and the name is not redacted", "optional"),
                 A("plugin.scope", "string"),
                 A("enabled_via", "string"),
                 A("plugin_id_hash", "string"),
@@ -298,11 +389,12 @@ CURRENT_EVENTS = {
             "retention_sweep",
             "Emitted by the client itself once a session (numbers as strings)",
             tuple(
-                A(k, "string")
+                A(k, "string") if k != "skip_reason" else A(k, "string", "when result is skipped", "optional")
                 for k in (
                     "result",
                     "period_days",
                     "used_default",
+                    "skip_reason",
                     "transcripts_deleted",
                     "transcripts_exempted_desktop",
                     "session_files_deleted",
@@ -312,6 +404,230 @@ CURRENT_EVENTS = {
                     "error_count",
                     "history_entries_pruned",
                 )
+            ),
+        ),
+        EventSpec(
+            "api_refusal",
+            "A response ended with stop_reason refusal (no api_error fires for it)",
+            (
+                A("model", "string"),
+                A("request_id", "string"),
+                A("query_source", "string"),
+                A("speed", "string", "fast or normal"),
+                A("attempt", "int", "retry attempt, the first is 1"),
+                _EFFORT,
+                A("server_fallback_hop", "bool", "the server already retried this refusal on another model"),
+                A(
+                    "has_category",
+                    "bool",
+                    "stop_details.category is a known one; absent on a hop",
+                    "optional",
+                ),
+                A(
+                    "has_explanation",
+                    "bool",
+                    "stop_details.explanation was given; absent on a hop",
+                    "optional",
+                ),
+                A("category", "string", "cyber, bio, frontier_llm or reasoning_extraction", _GATE_TOOLS),
+            )
+            + ATTRIBUTION,
+        ),
+        _body_event("api_request_body", "One API request attempt's raw body"),
+        _body_event("api_response_body", "One successful API response's raw body", A("request_id", "string")),
+        EventSpec(
+            "permission_mode_changed",
+            "The permission mode changed (Shift+Tab, leaving plan mode, an auto mode gate)",
+            (
+                A("from_mode", "string", "default, plan, acceptEdits, auto, bypassPermissions"),
+                A("to_mode", "string"),
+                A(
+                    "trigger",
+                    "string",
+                    "shift_tab, exit_plan_mode, auto_gate_denied, auto_opt_in; absent from the SDK",
+                    "optional",
+                ),
+            ),
+        ),
+        EventSpec(
+            "auth",
+            "/login or /logout completed",
+            (
+                A("action", "string", "login or logout"),
+                _flag("success", "the action succeeded"),
+                A("auth_method", "string", "e.g. oauth"),
+                A("error_category", "string", "kind of failure, never the message", "optional"),
+                A("status_code", "string", "HTTP status of a failure, as a string", "optional"),
+            ),
+        ),
+        EventSpec(
+            "mcp_server_connection",
+            "An MCP server connected, disconnected or failed to connect",
+            (
+                A("status", "string", "connected, failed or disconnected"),
+                A("transport_type", "string", "stdio, sse, http, ..."),
+                A("server_scope", "string", "user, project, local, ..."),
+                A("duration_ms", "int", "connection attempt duration"),
+                A("error_code", "string", "when the connection failed", "optional"),
+                A("is_plugin", "bool", "a plugin provides the server"),
+                _PLUGIN_ID_HASH,
+                _THIRD_PARTY_PLUGIN,
+                A("server_name", "string", "configured server name", _GATE_TOOLS),
+                A("error", "string", "full error message when the connection failed", _GATE_TOOLS),
+            ),
+        ),
+        EventSpec(
+            "internal_error",
+            "An unexpected internal error was caught (first-party API only)",
+            (
+                A("error_name", "string", "error class name, e.g. TypeError"),
+                A(
+                    "error_code",
+                    "string",
+                    "errno-style code, e.g. ENOENT, when the error has one",
+                    "optional",
+                ),
+            ),
+        ),
+        EventSpec(
+            "plugin_installed",
+            "A plugin finished installing (`claude plugin install` or /plugin)",
+            (
+                _flag("marketplace.is_official", "an official Anthropic marketplace"),
+                A("install.trigger", "string", "cli or ui"),
+                A("plugin.name", "string", "always for official marketplaces", _GATE_TOOLS),
+                A("plugin.version", "string", "when declared; as plugin.name", _GATE_TOOLS),
+                A("marketplace.name", "string", "as plugin.name", _GATE_TOOLS),
+            ),
+        ),
+        EventSpec(
+            "skill_activated",
+            "A skill was invoked, by the Skill tool or as a / command",
+            (
+                A(
+                    "skill.name",
+                    "string",
+                    "`custom_skill` for user-defined and third-party skills unless OTEL_LOG_TOOL_DETAILS=1",
+                ),
+                A("invocation_trigger", "string", "user-slash, claude-proactive or nested-skill"),
+                A("skill.source", "string", "bundled, userSettings, projectSettings, plugin, ..."),
+                A("skill.kind", "string", "workflow for a workflow skill", "optional"),
+                A("plugin.name", "string", "owning plugin; always when official", _GATE_TOOLS),
+                A(
+                    "marketplace.name",
+                    "string",
+                    "owning plugin's marketplace; always when official",
+                    _GATE_TOOLS,
+                ),
+            ),
+        ),
+        EventSpec(
+            "at_mention",
+            "An @-mention in a prompt was resolved",
+            (
+                A("mention_type", "string", "file, directory, agent, mcp_resource or peer"),
+                _flag("success", "the mention resolved"),
+            ),
+        ),
+        EventSpec(
+            "hook_registered",
+            "One per configured hook at session start",
+            (
+                A("hook_event", "string", "PreToolUse, PostToolUse, ..."),
+                A("hook_type", "string", "command, prompt, mcp_tool, http or agent"),
+                A("hook_source", "string", "userSettings, projectSettings, localSettings, ..., pluginHook"),
+                _flag("safe_mode", "the session was started with --safe-mode"),
+                A("hook_matcher", "string", "the matcher, when one is set", _GATE_TOOLS),
+                A(
+                    "plugin.name",
+                    "string",
+                    "pluginHook only; `third-party` outside Anthropic's unless OTEL_LOG_TOOL_DETAILS=1",
+                    "optional",
+                ),
+                A("plugin_id_hash", "string", "pluginHook only", "optional"),
+            ),
+        ),
+        EventSpec(
+            "hook_execution_start",
+            "Hooks began executing for a hook event",
+            _HOOK_EXECUTION + _HOOK_CONTEXT,
+        ),
+        EventSpec(
+            "hook_execution_complete",
+            "All hooks of a hook event finished",
+            _HOOK_EXECUTION
+            + (
+                A("num_success", "int", "completed successfully"),
+                A("num_blocking", "int", "returned a blocking decision"),
+                A("num_non_blocking_error", "int", "failed without blocking"),
+                A("num_cancelled", "int", "cancelled before completion"),
+                A("total_duration_ms", "int", "wall-clock duration of all matching hooks"),
+            )
+            + _HOOK_CONTEXT,
+        ),
+        EventSpec(
+            "hook_plugin_metrics",
+            "An official-marketplace plugin hook reported its metrics; plus up to 20 keys of the plugin's "
+            "own, named like `finding_count`, valued boolean or number",
+            (
+                A("plugin_id", "string", "<name>@<marketplace>"),
+                A("hook_event", "string"),
+            ),
+        ),
+        EventSpec(
+            "compaction",
+            "Conversation compaction completed",
+            (
+                A("trigger", "string", "auto or manual"),
+                _flag("success", "compaction succeeded"),
+                A("duration_ms", "int"),
+                A("pre_tokens", "int", "approximate tokens before"),
+                A("post_tokens", "int", "approximate tokens after"),
+                A("error", "string", "when compaction failed", "optional"),
+                A(
+                    "precompute_reuse",
+                    "string",
+                    "manual only: hit, miss_custom_instructions, miss_hook, miss_not_ready",
+                    "optional",
+                ),
+            ),
+        ),
+        EventSpec(
+            "subagent_completed",
+            "A subagent finished and returned its result",
+            (
+                A(
+                    "agent_type",
+                    "string",
+                    "built-in and official-plugin agents verbatim, else `custom` unless tool details are on",
+                ),
+                A("agent.source", "string", "built-in, plugin, userSettings, projectSettings, ..."),
+                A("is_built_in", "bool"),
+                A("is_async", "bool", "ran in the background"),
+                A("total_tokens", "int", "tokens of the final request only"),
+                A("total_tool_uses", "int"),
+                A("duration_ms", "int"),
+                A("model", "string", "the model the subagent was resolved to"),
+                A("final_model", "string", "the model of the final response"),
+                A("model_swapped", "bool", "more than one model served the subagent"),
+                _PLUGIN_ID_HASH,
+                _THIRD_PARTY_PLUGIN,
+            ),
+        ),
+        EventSpec(
+            "feedback_survey",
+            "A session quality survey was shown or answered",
+            (
+                A("event_type", "string", "appeared, responded, transcript_prompt_appeared, ..."),
+                A("appearance_id", "string", "links the events of one survey instance"),
+                A("survey_type", "string", "session is the 'How is Claude doing?' prompt"),
+                A("response", "string", "the user's selection, on responded events", "optional"),
+                A(
+                    "enabled_via_override",
+                    "bool",
+                    "CLAUDE_CODE_ENABLE_FEEDBACK_SURVEY_FOR_OTEL is set; session surveys only",
+                    "optional",
+                ),
             ),
         ),
     )

@@ -1,4 +1,4 @@
-"""OTLP protobuf requests -> plain decoded points and events (the records a receiver tallies)."""
+"""OTLP protobuf requests -> plain decoded points, events and spans (the records a receiver tallies)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 Pairs = tuple[tuple[str, object], ...]
 
@@ -66,6 +68,9 @@ class DecodedEvent:
     resource: Pairs
     scope_name: str
     scope_version: str
+    # The record's trace context, lowercase hex; empty when it has none.
+    trace_id: str = ""
+    span_id: str = ""
 
     @property
     def name(self) -> str:
@@ -75,6 +80,34 @@ class DecodedEvent:
                 return str(v)
         body = str(self.body or "")
         return body.removeprefix("claude_code.")
+
+
+@dataclass(frozen=True)
+class DecodedSpan:
+    name: str
+    trace_id: str  # lowercase hex, as W3C trace context and OTLP/JSON write ids
+    span_id: str
+    parent_span_id: str  # empty for a root span
+    kind: str  # "internal", "client", ...
+    attributes: Pairs
+    status: str  # "unset" | "ok" | "error"
+    status_message: str
+    start_ns: int
+    end_ns: int
+    resource: Pairs
+    scope_name: str
+    scope_version: str
+
+
+_SPAN_KINDS = {
+    Span.SPAN_KIND_UNSPECIFIED: "unspecified",
+    Span.SPAN_KIND_INTERNAL: "internal",
+    Span.SPAN_KIND_SERVER: "server",
+    Span.SPAN_KIND_CLIENT: "client",
+    Span.SPAN_KIND_PRODUCER: "producer",
+    Span.SPAN_KIND_CONSUMER: "consumer",
+}
+_STATUS = {Status.STATUS_CODE_UNSET: "unset", Status.STATUS_CODE_OK: "ok", Status.STATUS_CODE_ERROR: "error"}
 
 
 _TEMPORALITY = {
@@ -141,6 +174,36 @@ def decode_logs(request: ExportLogsServiceRequest | bytes) -> list[DecodedEvent]
                         resource=resource,
                         scope_name=sl.scope.name,
                         scope_version=sl.scope.version,
+                        trace_id=lr.trace_id.hex(),
+                        span_id=lr.span_id.hex(),
+                    )
+                )
+    return out
+
+
+def decode_traces(request: ExportTraceServiceRequest | bytes) -> list[DecodedSpan]:
+    if isinstance(request, (bytes, bytearray)):
+        request = ExportTraceServiceRequest.FromString(bytes(request))
+    out: list[DecodedSpan] = []
+    for rs in request.resource_spans:
+        resource = pairs(rs.resource.attributes)
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                out.append(
+                    DecodedSpan(
+                        name=span.name,
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex(),
+                        kind=_SPAN_KINDS.get(span.kind, "unspecified"),
+                        attributes=pairs(span.attributes),
+                        status=_STATUS.get(span.status.code, "unset"),
+                        status_message=span.status.message,
+                        start_ns=span.start_time_unix_nano,
+                        end_ns=span.end_time_unix_nano,
+                        resource=resource,
+                        scope_name=ss.scope.name,
+                        scope_version=ss.scope.version,
                     )
                 )
     return out

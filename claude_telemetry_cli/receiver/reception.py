@@ -11,7 +11,14 @@ import time
 from collections import Counter
 from typing import TextIO
 
-from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint, decode_logs, decode_metrics
+from claude_telemetry_cli.otlp.decode import (
+    DecodedEvent,
+    DecodedPoint,
+    DecodedSpan,
+    decode_logs,
+    decode_metrics,
+    decode_traces,
+)
 from claude_telemetry_cli.receiver.tally import Tally
 
 PROTOCOLS = ("grpc", "http/protobuf", "http/json")
@@ -32,10 +39,12 @@ class Reception:
             self.errors: Counter[tuple[str, str]] = Counter()  # (protocol, reason) -> requests
             self.points_by_name: Counter[str] = Counter()
             self.events_by_name: Counter[str] = Counter()
+            self.spans_by_name: Counter[str] = Counter()
             self.sessions: set[str] = set()
-            self.spans = 0
+            self.spans = 0  # how many spans arrived
             self.points: list[DecodedPoint] = []
             self.events: list[DecodedEvent] = []
+            self.decoded_spans: list[DecodedSpan] = []
             self.last_arrival: float | None = None
             self.generation = 0
             self._lock.notify_all()
@@ -71,10 +80,19 @@ class Reception:
             self._arrived("logs", protocol, request)
 
     def accept_traces(self, request, protocol: str) -> None:
-        """Traces are accepted and counted (Claude Code's beta tracing), not verified."""
+        """Spans (Claude Code's beta tracing) are tallied per name; verified when spans are expected."""
+        spans = decode_traces(request)
         with self._lock:
+            self.tally.add_spans(spans)
             self.requests["traces", protocol] += 1
-            self.spans += sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+            self.spans += len(spans)
+            for s in spans:
+                self.spans_by_name[s.name] += 1
+                sid = _session_id(s.attributes)
+                if sid:
+                    self.sessions.add(sid)
+            if self.keep_decoded:
+                self.decoded_spans.extend(spans)
             self._arrived("traces", protocol, request)
 
     def reject(self, protocol: str, reason: str) -> None:
@@ -113,6 +131,11 @@ class Reception:
         with self._lock:
             return list(self.points), list(self.events)
 
+    def spans_decoded(self) -> list[DecodedSpan]:
+        """The spans kept (with keep_decoded), in arrival order."""
+        with self._lock:
+            return list(self.decoded_spans)
+
     def snapshot(self) -> dict:
         with self._lock:
             return {
@@ -124,6 +147,7 @@ class Reception:
                 "errors": {f"{p}: {r}": n for (p, r), n in sorted(self.errors.items())},
                 "points_by_name": dict(sorted(self.points_by_name.items())),
                 "events_by_name": dict(sorted(self.events_by_name.items())),
+                "spans_by_name": dict(sorted(self.spans_by_name.items())),
             }
 
 

@@ -1,5 +1,6 @@
 """The self-contained check: replay a scenario into an embedded receiver over every protocol and
-temporality, through the real OpenTelemetry pipeline, and verify exact totals each time."""
+temporality, through the real OpenTelemetry pipeline (metrics, events and beta traces), and verify
+exact totals each time."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def run_smoke(
     from claude_telemetry_cli.receiver.server import OtlpServer
     from claude_telemetry_cli.replay import replay
     from claude_telemetry_cli.scenario import compile_scenario, load_scenario
+    from claude_telemetry_cli.scenario.spans import derive_spans
     from claude_telemetry_cli.settings import load_config
 
     contract = get_profile(profile)
@@ -86,6 +88,10 @@ def run_smoke(
                             # and delta splits are exercised, not just the exports at exit.
                             "OTEL_METRIC_EXPORT_INTERVAL": "1000",
                             "OTEL_LOGS_EXPORT_INTERVAL": "1000",
+                            # Traces (beta) too, so every signal Claude Code can send is checked.
+                            "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
+                            "OTEL_TRACES_EXPORTER": "otlp",
+                            "OTEL_TRACES_EXPORT_INTERVAL": "1000",
                         },
                         cwd=Path(empty),
                         home=Path(empty),
@@ -93,6 +99,8 @@ def run_smoke(
                         profile=profile,
                     )
                     timeline = compile_scenario(parsed, config.emit)
+                    if config.tracing:
+                        timeline = derive_spans(timeline, seed=parsed.seed)
                     case.records = len(timeline.records)
                     reception.reset()
                     started = time.monotonic()
@@ -104,6 +112,7 @@ def run_smoke(
                             InstantClock(),
                             metric_interval_s=config.metric_export_interval_ms / 1000,
                             logs_interval_s=config.logs_export_interval_ms / 1000,
+                            traces_interval_s=config.traces_export_interval_ms / 1000,
                         )
                     finally:
                         factory.close()

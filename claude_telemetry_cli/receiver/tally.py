@@ -1,10 +1,10 @@
-"""Decoded points and events -> Totals, correct under delta and cumulative temporality."""
+"""Decoded points, events and spans -> Totals, correct under delta and cumulative temporality."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
+from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint, DecodedSpan
 from claude_telemetry_cli.records import Totals
 
 
@@ -18,6 +18,7 @@ class Tally:
         self.events = Totals()
         self.points = 0
         self.event_count = 0
+        self.span_count = 0
 
     def add_points(self, points: Iterable[DecodedPoint]) -> None:
         for p in points:
@@ -35,8 +36,13 @@ class Tally:
             self.event_count += 1
             self.events.add_event(e.name)
 
+    def add_spans(self, spans: Iterable[DecodedSpan]) -> None:
+        for s in spans:
+            self.span_count += 1
+            self.events.add_span(s.name)
+
     def totals(self) -> Totals:
-        out = Totals(dict(self._delta.metrics), dict(self.events.events))
+        out = Totals(dict(self._delta.metrics), dict(self.events.events), dict(self.events.spans))
         for (name, key, _start), (_t, value) in self._cumulative.items():
             out.add_metric(name, key, value)
         return out

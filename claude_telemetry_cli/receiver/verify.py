@@ -13,7 +13,7 @@ Key = tuple[tuple[str, object], ...]
 
 @dataclass(frozen=True)
 class Mismatch:
-    kind: str  # "missing", "extra", "altered", "attribute dropped", "attribute added", "events"
+    kind: str  # "missing", "extra", "altered", "attribute dropped", "attribute added", "events", "spans"
     name: str
     attributes: dict = field(default_factory=dict)
     expected: float | None = None
@@ -41,6 +41,10 @@ class Verdict:
     received_series: int
     expected_events: int
     received_events: int
+    expected_spans: int = 0
+    received_spans: int = 0
+    # Spans are verified only when some are expected (see compare).
+    spans_verified: bool = False
 
     @property
     def ok(self) -> bool:
@@ -49,8 +53,17 @@ class Verdict:
     def to_json(self) -> dict:
         return {
             "ok": self.ok,
-            "expected": {"series": self.expected_series, "events": self.expected_events},
-            "received": {"series": self.received_series, "events": self.received_events},
+            "expected": {
+                "series": self.expected_series,
+                "events": self.expected_events,
+                "spans": self.expected_spans,
+            },
+            "received": {
+                "series": self.received_series,
+                "events": self.received_events,
+                "spans": self.received_spans,
+            },
+            "spans_verified": self.spans_verified,
             "mismatches": [m.to_json() for m in self.mismatches],
         }
 
@@ -90,6 +103,9 @@ def compare(expected: Totals, received: Totals) -> Verdict:
     An attribute a collector removed (or added) on every point of a metric is reported once, as
     such, and the values are then compared without it, so one dropped label does not read as
     hundreds of missing series.
+
+    Span counts per name are compared only when the expected totals have spans: totals computed
+    without tracing say nothing about spans, and a sender tracing on top of them is not an error.
     """
     mismatches: list[Mismatch] = []
     exp, rec = _by_name(expected), _by_name(received)
@@ -113,12 +129,21 @@ def compare(expected: Totals, received: Totals) -> Verdict:
         want, got = expected.events.get(name, 0), received.events.get(name, 0)
         if want != got:
             mismatches.append(Mismatch("events", name, expected=want, received=got))
+    spans_verified = bool(expected.spans)
+    if spans_verified:
+        for name in sorted(set(expected.spans) | set(received.spans)):
+            want, got = expected.spans.get(name, 0), received.spans.get(name, 0)
+            if want != got:
+                mismatches.append(Mismatch("spans", name, expected=want, received=got))
     return Verdict(
         mismatches,
         expected_series=len(expected.metrics),
         received_series=len(received.metrics),
         expected_events=sum(expected.events.values()),
         received_events=sum(received.events.values()),
+        expected_spans=sum(expected.spans.values()),
+        received_spans=sum(received.spans.values()),
+        spans_verified=spans_verified,
     )
 
 
@@ -139,4 +164,6 @@ def describe(m: Mismatch) -> str:
         return f"altered   {where}: expected {m.expected:g}, received {m.received:g}"
     if m.kind == "events":
         return f"events    {m.name}: expected {m.expected:g}, received {m.received:g}"
+    if m.kind == "spans":
+        return f"spans     {m.name}: expected {m.expected:g}, received {m.received:g}"
     return f"{m.kind}: {m.name}: {m.note}"

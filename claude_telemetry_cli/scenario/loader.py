@@ -66,6 +66,18 @@ def load_scenario_text(text: str, source_name: str = "<scenario>") -> Scenario:
     return _Loader(source_name).load(text)
 
 
+def _compose(text: str):
+    """libyaml's parser keeps the same marks (lines) and is ~10x faster on large generated files;
+    on a syntax error the Python parser runs again, for its more precise message."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.compose(text, Loader=fast)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 class _Loader:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -75,7 +87,7 @@ class _Loader:
 
     def load(self, text: str) -> Scenario:
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            node = _compose(text)
         except yaml.MarkedYAMLError as exc:
             raise self.fail(*_yaml_problem(exc, text)) from None
         except yaml.YAMLError as exc:

@@ -7,6 +7,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from claude_telemetry_cli.contract import BUILTIN_PLUGINS, DEFAULT_APP_VERSION, DEFAULT_MODEL
+from claude_telemetry_cli.contract.profiles import (
+    CURRENT_EVENTS,
+    OFFICIAL_MARKETPLACES,
+    PLUGIN_METRIC_KEY_PATTERN,
+    PLUGIN_METRIC_MAX_KEYS,
+)
 from claude_telemetry_cli.durations import parse_duration
 
 # Editors see what the loader accepts: a number of seconds or a duration string.
@@ -36,6 +42,30 @@ StartType = Literal["fresh", "resume", "continue", "agents_view"]
 PermissionMode = Literal["default", "acceptEdits", "plan", "auto", "bypassPermissions"]
 ToolSource = Literal["builtin", "mcp", "sdk_host_builtin_mcp"]
 ParameterValue = str | int | float | bool
+HookType = Literal["command", "prompt", "mcp_tool", "http", "agent"]
+HookSource = Literal[
+    "userSettings", "projectSettings", "localSettings", "flagSettings", "policySettings", "pluginHook"
+]
+
+
+def _one_as_text(value: Any) -> Any:
+    # `log_raw_api_bodies: 1` is YAML's integer; the variable's value is the text "1".
+    return "1" if value == 1 and not isinstance(value, bool) else value
+
+
+# OTEL_LOG_RAW_API_BODIES as the process had it: `1` for inline bodies, `file:<absolute dir>` for files.
+_RAW_BODIES = r"^(1|file:/.*)$"
+RawBodies = Annotated[
+    str,
+    BeforeValidator(_one_as_text),
+    Field(pattern=_RAW_BODIES),
+    WithJsonSchema(
+        {
+            "anyOf": [{"const": 1}, {"type": "string", "pattern": _RAW_BODIES}],
+            "description": "1 for inline bodies, or file:<absolute directory>",
+        }
+    ),
+]
 
 _REJECT_ONLY = ("user_abort", "user_reject")
 _ACCEPT_ONLY = ("user_permanent", "user_temporary")
@@ -90,6 +120,8 @@ class Plugin(_Model):
     enabled_via: Literal["default-enable", "org-policy", "seed-mount", "user-install"] = "default-enable"
     # None: the built-in's hash, or one derived from name and marketplace.
     id_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")] | None = None
+    # plugin.version, from the manifest.
+    version: Name | None = None
     # None: true for the built-ins (they ship hooks), false otherwise.
     has_hooks: bool | None = None
     has_mcp: bool = False
@@ -110,10 +142,60 @@ def _plugin_from_name(value: Any) -> Any:
 PluginEntry = Annotated[Plugin, BeforeValidator(_plugin_from_name)]
 
 
+def is_official(plugin: str, marketplace: str | None, official: bool | None) -> bool:
+    """Whether events may name a plugin: Anthropic's marketplaces and the built-ins are named verbatim."""
+    if official is not None:
+        return official
+    if marketplace is None:
+        return plugin in BUILTIN_PLUGIN_NAMES
+    return marketplace in OFFICIAL_MARKETPLACES
+
+
+class _PluginRef(_Model):
+    """The plugin something comes from; its marketplace decides whether events may name it."""
+
+    plugin: Name | None = None
+    # None: `builtin` for a built-in plugin; any other plugin then counts as a third-party one.
+    marketplace: Name | None = None
+    # None: official when the marketplace is `claude-plugins-official` or `builtin`.
+    official: bool | None = None
+
+    @model_validator(mode="after")
+    def _plugin_given(self) -> _PluginRef:
+        if self.plugin is None and (self.marketplace is not None or self.official is not None):
+            raise ValueError("marketplace and official describe a plugin; give `plugin` too")
+        return self
+
+    @property
+    def plugin_official(self) -> bool:
+        return self.plugin is not None and is_official(self.plugin, self.marketplace, self.official)
+
+    @property
+    def plugin_marketplace(self) -> str | None:
+        if self.marketplace is None and self.plugin in BUILTIN_PLUGIN_NAMES:
+            return "builtin"
+        return self.marketplace
+
+
+class _Attributed(_Model):
+    """Skill, plugin, agent and MCP attribution of an API request, as the wire shows it (already redacted)."""
+
+    agent_name: Name | None = None
+    skill_name: Name | None = None
+    plugin_name: Name | None = None
+    marketplace_name: Name | None = None
+    mcp_server_name: Name | None = None
+    mcp_tool_name: Name | None = None
+
+
 class Prompt(_Model):
     # None: the text's length, or 120 characters.
     length: PositiveInt | None = None
     text: Name | None = None
+    # A `/` command the prompt invokes, without the slash: a command dispatch, with no message.uuid.
+    command: Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w:.-]*$")] | None = None
+    # None: builtin. Plugin commands are `custom`.
+    command_source: Literal["builtin", "custom", "mcp"] | None = None
 
     @model_validator(mode="after")
     def _length_matches_text(self) -> Prompt:
@@ -122,6 +204,8 @@ class Prompt(_Model):
                 f"length {self.length} does not match the text's {len(self.text)} characters; "
                 "give one or the other"
             )
+        if self.command_source is not None and self.command is None:
+            raise ValueError("command_source describes a command; give `command` too")
         return self
 
     @property
@@ -149,6 +233,7 @@ class ApiRequest(_Model):
     query_source: MetricQuerySource = "main"
     # The event-side subsystem (repl_main_thread, sdk, compact, an agent name); None: the session's.
     event_query_source: Name | None = None
+    # The fields of _Attributed, declared here to keep their place in the allowed-fields list of errors.
     agent_name: Name | None = None
     skill_name: Name | None = None
     plugin_name: Name | None = None
@@ -216,6 +301,10 @@ class Tool(_Model):
     result_size_bytes: NonNegInt | None = None
     # Revealed as the tool_parameters JSON only with OTEL_LOG_TOOL_DETAILS.
     parameters: dict[str, ParameterValue] = Field(default_factory=dict)
+    # The tool's arguments, revealed as tool_input only with OTEL_LOG_TOOL_DETAILS; None: no tool_input.
+    input: dict[str, Any] | None = None
+    # The MCP server's scope (user, project, local, ...), kept on tool_result even without details.
+    mcp_server_scope: Name | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Tool:
@@ -249,7 +338,7 @@ class PullRequest(_Model):
 _DEFAULT_ERRORS = {429: "Rate limited", 500: "Internal server error", 529: "Overloaded"}
 
 
-class ApiError(_Model):
+class ApiError(_Attributed):
     # None: a connection error, which has no HTTP status.
     status_code: Annotated[int, Field(ge=100, le=599)] | None = None
     error: Name | None = None
@@ -301,6 +390,291 @@ class Active(_Model):
         return self
 
 
+class ApiRefusal(_Attributed):
+    """A response that ended with stop_reason `refusal`: a successful stream, so no api_error."""
+
+    model: Name | None = None
+    # True: the server's model fallback already retried it, so the user never saw this refusal.
+    server_fallback_hop: bool = False
+    # stop_details.category; only cyber, bio, frontier_llm and reasoning_extraction set has_category.
+    category: Name | None = None
+    # Whether stop_details carried an explanation.
+    has_explanation: bool = False
+    attempt: PositiveInt = 1
+    speed: Speed = "normal"
+    effort: Effort | None = None
+    event_query_source: Name | None = None
+
+    @model_validator(mode="after")
+    def _hop_has_no_details(self) -> ApiRefusal:
+        if self.server_fallback_hop and (self.category is not None or self.has_explanation):
+            raise ValueError(
+                "a server_fallback_hop refusal carries no stop_details; drop category and has_explanation"
+            )
+        return self
+
+
+class PermissionModeChange(_Model):
+    """The session's permission mode changes; later tool decisions report the new one."""
+
+    # None: whatever mode the session is in at this step.
+    from_mode: PermissionMode | None = Field(None, alias="from")
+    to: PermissionMode
+    # None: a change from the SDK or the bridge, which carries no trigger.
+    trigger: Literal["shift_tab", "exit_plan_mode", "auto_gate_denied", "auto_opt_in"] | None = "shift_tab"
+
+    @model_validator(mode="after")
+    def _a_change(self) -> PermissionModeChange:
+        if self.from_mode == self.to:
+            raise ValueError(f"from and to are both {self.to!r}; a change needs two modes")
+        return self
+
+
+class Auth(_Model):
+    """/login or /logout completed."""
+
+    action: Literal["login", "logout"] = "login"
+    success: bool = True
+    auth_method: Name = "oauth"
+    # For a failure only: its kind (never the message) and its HTTP status.
+    error_category: Name | None = None
+    status_code: Annotated[int, Field(ge=100, le=599)] | None = None
+
+    @model_validator(mode="after")
+    def _errors_only_on_failure(self) -> Auth:
+        if self.success and (self.error_category is not None or self.status_code is not None):
+            raise ValueError("error_category and status_code describe a failure; set success: false")
+        return self
+
+
+class McpConnect(_PluginRef):
+    """An MCP server connected, disconnected or failed to; the step lasts the attempt."""
+
+    server: Name
+    status: Literal["connected", "failed", "disconnected"] = "connected"
+    transport: Name = "stdio"
+    scope: Name = "local"
+    duration_ms: NonNegInt = 250
+    error_code: Name | None = None
+    # The full message, revealed only with OTEL_LOG_TOOL_DETAILS; None: the error code.
+    error: Name | None = None
+
+    @model_validator(mode="after")
+    def _errors_only_on_failure(self) -> McpConnect:
+        if self.status != "failed" and (self.error_code is not None or self.error is not None):
+            raise ValueError("error_code and error describe a failed connection; set status: failed")
+        return self
+
+
+class InternalError(_Model):
+    """An unexpected error caught inside Claude Code: only its class name and errno-style code."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_$][\w$]*$")] = "TypeError"
+    code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] | None = None
+
+
+class PluginInstall(_Model):
+    """A plugin finished installing."""
+
+    name: Name
+    marketplace: Name
+    version: Name | None = None
+    # None: official when the marketplace is `claude-plugins-official`.
+    official: bool | None = None
+    trigger: Literal["cli", "ui"] = "cli"
+
+    @property
+    def is_official(self) -> bool:
+        return is_official(self.name, self.marketplace, self.official)
+
+
+class Skill(_PluginRef):
+    """A skill is invoked; it also attributes the API requests that follow, until the next prompt."""
+
+    name: Name
+    trigger: Literal["user-slash", "claude-proactive", "nested-skill"] = "claude-proactive"
+    # None: `plugin` for a plugin's skill, else `userSettings`. `bundled` skills are named verbatim.
+    source: Name | None = None
+    kind: Literal["workflow"] | None = None
+
+    @model_validator(mode="after")
+    def _source_fits_plugin(self) -> Skill:
+        if self.source == "plugin" and self.plugin is None:
+            raise ValueError("source: plugin needs the `plugin` that provides the skill")
+        if self.plugin is not None and self.source not in (None, "plugin"):
+            raise ValueError(f"a plugin's skill has source plugin, not {self.source!r}")
+        return self
+
+    @property
+    def effective_source(self) -> str:
+        if self.source is not None:
+            return self.source
+        return "plugin" if self.plugin is not None else "userSettings"
+
+
+class AtMention(_Model):
+    type: Literal["file", "directory", "agent", "mcp_resource", "peer"] = "file"
+    success: bool = True
+
+
+class HookConfig(_PluginRef):
+    """A hook declared in settings or by a plugin: one hook_registered event at session start."""
+
+    event: Name
+    type: HookType = "command"
+    # None: pluginHook for a plugin's hook, else userSettings.
+    source: HookSource | None = None
+    matcher: Name | None = None
+
+    @model_validator(mode="after")
+    def _source_fits_plugin(self) -> HookConfig:
+        if self.source == "pluginHook" and self.plugin is None:
+            raise ValueError("source: pluginHook needs the `plugin` that contributes the hook")
+        if self.plugin is not None and self.source not in (None, "pluginHook"):
+            raise ValueError(f"a plugin's hook has source pluginHook, not {self.source!r}")
+        return self
+
+    @property
+    def effective_source(self) -> str:
+        if self.source is not None:
+            return self.source
+        return "pluginHook" if self.plugin is not None else "userSettings"
+
+
+class Hook(_Model):
+    """The hooks matching one hook event run: hook_execution_start, then _complete after duration_ms."""
+
+    event: Name
+    matcher: Name | None = None
+    hooks: PositiveInt = 1
+    # None: the hooks neither blocking, failing nor cancelled.
+    succeeded: NonNegInt | None = None
+    blocking: NonNegInt = 0
+    non_blocking_errors: NonNegInt = 0
+    cancelled: NonNegInt = 0
+    duration_ms: NonNegInt = 60
+    managed_only: bool = False
+    # None: policySettings when only managed hooks may run, else merged.
+    source: Literal["policySettings", "merged"] | None = None
+    # What hook_definitions shows (with OTEL_LOG_TOOL_DETAILS and detailed beta tracing).
+    type: HookType = "command"
+    command: Name | None = None
+
+    @model_validator(mode="after")
+    def _counts_fit(self) -> Hook:
+        outcomes = self.blocking + self.non_blocking_errors + self.cancelled + (self.succeeded or 0)
+        if outcomes > self.hooks:
+            raise ValueError(
+                f"succeeded, blocking, non_blocking_errors and cancelled add up to {outcomes}, "
+                f"more than hooks ({self.hooks})"
+            )
+        return self
+
+    @property
+    def effective_succeeded(self) -> int:
+        if self.succeeded is not None:
+            return self.succeeded
+        return self.hooks - self.blocking - self.non_blocking_errors - self.cancelled
+
+    @property
+    def effective_source(self) -> str:
+        if self.source is not None:
+            return self.source
+        return "policySettings" if self.managed_only else "merged"
+
+
+_PLUGIN_METRIC_FIXED = CURRENT_EVENTS["hook_plugin_metrics"].attribute_keys
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+PluginMetricKey = Annotated[str, Field(pattern=PLUGIN_METRIC_KEY_PATTERN)]
+
+
+class HookPluginMetrics(_PluginRef):
+    """An official-marketplace plugin's hook reports its own metrics (names and values of its choice)."""
+
+    event: Name = "PostToolUse"
+    metrics: Annotated[
+        dict[PluginMetricKey, bool | int | FiniteFloat],
+        Field(min_length=1, max_length=PLUGIN_METRIC_MAX_KEYS),
+    ]
+
+    @model_validator(mode="after")
+    def _official_plugin(self) -> HookPluginMetrics:
+        if self.plugin is None:
+            raise ValueError("give the `plugin` whose hook reports the metrics")
+        if not self.plugin_official:
+            raise ValueError(
+                "only plugins from an official Anthropic marketplace emit hook_plugin_metrics; "
+                "use marketplace: claude-plugins-official"
+            )
+        clashing = sorted(set(self.metrics) & set(_PLUGIN_METRIC_FIXED))
+        if clashing:
+            raise ValueError(f"metric names {clashing} are the event's own attributes; rename them")
+        return self
+
+
+class Compaction(_Model):
+    """Conversation compaction completed; the step lasts duration_ms."""
+
+    trigger: Literal["auto", "manual"] = "auto"
+    success: bool = True
+    duration_ms: NonNegInt = 20000
+    pre_tokens: NonNegInt = 160000
+    post_tokens: NonNegInt = 12000
+    error: Name | None = None
+    # Manual only: whether /compact reused the summary auto-compaction had prepared.
+    precompute_reuse: Literal["hit", "miss_custom_instructions", "miss_hook", "miss_not_ready"] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Compaction:
+        if self.success and self.error is not None:
+            raise ValueError("error describes a failed compaction; set success: false")
+        if self.precompute_reuse is not None and self.trigger != "manual":
+            raise ValueError("precompute_reuse is only reported for trigger: manual")
+        if self.success and self.post_tokens > self.pre_tokens:
+            raise ValueError(f"post_tokens ({self.post_tokens}) exceed pre_tokens ({self.pre_tokens})")
+        return self
+
+
+class Subagent(_PluginRef):
+    """A subagent finished; a foreground one took duration_ms of the session's time."""
+
+    type: Name = "general-purpose"
+    # None: `plugin` for a plugin's agent, else `built-in`; or the settings source of a custom agent.
+    source: Name | None = None
+    background: bool = False
+    # None: the session's model; final_model None: the same as model.
+    model: Name | None = None
+    final_model: Name | None = None
+    duration_ms: NonNegInt = 30000
+    # The footprint of the subagent's final request only, not a sum over the run.
+    total_tokens: NonNegInt = 0
+    tool_uses: NonNegInt = 0
+
+    @property
+    def effective_source(self) -> str:
+        if self.source is not None:
+            return self.source
+        return "plugin" if self.plugin is not None else "built-in"
+
+
+class FeedbackSurvey(_Model):
+    """A session quality survey appeared or was answered."""
+
+    event_type: Name = "appeared"
+    survey_type: Name = "session"
+    response: Name | None = None
+    # None: a new id at `appeared`, else the current survey's.
+    appearance_id: Uuid | None = None
+    # CLAUDE_CODE_ENABLE_FEEDBACK_SURVEY_FOR_OTEL was set; reported on session surveys.
+    enabled_via_override: bool = False
+
+    @model_validator(mode="after")
+    def _response_when_responded(self) -> FeedbackSurvey:
+        if self.response is not None and self.event_type != "responded":
+            raise ValueError("response goes with event_type: responded")
+        return self
+
+
 STEP_KINDS = (
     "prompt",
     "api_request",
@@ -311,6 +685,19 @@ STEP_KINDS = (
     "api_error",
     "active",
     "wait",
+    "api_refusal",
+    "permission_mode",
+    "auth",
+    "mcp_connect",
+    "internal_error",
+    "plugin_install",
+    "skill",
+    "at_mention",
+    "hook",
+    "hook_plugin_metrics",
+    "compaction",
+    "subagent",
+    "feedback_survey",
 )
 
 
@@ -326,6 +713,19 @@ class Step(_Model):
     api_error: ApiError | None = None
     active: Active | None = None
     wait: Seconds | None = None
+    api_refusal: ApiRefusal | None = None
+    permission_mode: PermissionModeChange | None = None
+    auth: Auth | None = None
+    mcp_connect: McpConnect | None = None
+    internal_error: InternalError | None = None
+    plugin_install: PluginInstall | None = None
+    skill: Skill | None = None
+    at_mention: AtMention | None = None
+    hook: Hook | None = None
+    hook_plugin_metrics: HookPluginMetrics | None = None
+    compaction: Compaction | None = None
+    subagent: Subagent | None = None
+    feedback_survey: FeedbackSurvey | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Step:
@@ -375,6 +775,14 @@ class Session(_Model):
     plugins: list[PluginEntry] | None = None
     # Started with --safe-mode: plugins are reported but not loaded.
     safe_mode: bool = False
+    # Hooks configured in settings or by plugins: one hook_registered event each at start.
+    hooks: list[HookConfig] = Field(default_factory=list)
+    # OTEL_LOG_RAW_API_BODIES for this process (`1` or `file:<dir>`): api_request_body and
+    # api_response_body events. A session field, not a switch: the bodies are the session's own.
+    log_raw_api_bodies: RawBodies | None = None
+    # ENABLE_BETA_TRACING_DETAILED=1 with BETA_TRACING_ENDPOINT: with OTEL_LOG_TOOL_DETAILS, hook events
+    # carry hook_definitions.
+    beta_tracing_detailed: bool = False
     steps: list[Step] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -417,7 +825,7 @@ class Scenario(_Model):
         return self
 
 
-def effective_model(session: Session, step: ApiRequest | ApiError) -> str:
+def effective_model(session: Session, step: ApiRequest | ApiError | ApiRefusal | Subagent) -> str:
     return step.model or session.model
 
 

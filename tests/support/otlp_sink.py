@@ -9,21 +9,28 @@ from concurrent import futures
 import grpc
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from claude_telemetry_cli.otlp.decode import decode_logs, decode_metrics
+from claude_telemetry_cli.otlp.decode import decode_logs, decode_metrics, decode_traces
 from claude_telemetry_cli.receiver.tally import Tally
 from tests.support.certs import TlsFiles
 
 
-class OtlpSink(metrics_service_pb2_grpc.MetricsServiceServicer, logs_service_pb2_grpc.LogsServiceServicer):
+class OtlpSink(
+    metrics_service_pb2_grpc.MetricsServiceServicer,
+    logs_service_pb2_grpc.LogsServiceServicer,
+    trace_service_pb2_grpc.TraceServiceServicer,
+):
     def __init__(self, tls: TlsFiles | None = None) -> None:
         self.metric_requests: list[metrics_service_pb2.ExportMetricsServiceRequest] = []
         self.log_requests: list[logs_service_pb2.ExportLogsServiceRequest] = []
+        self.trace_requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
         self.metadata: list[dict] = []
         self._cond = threading.Condition()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(self, self._server)
         logs_service_pb2_grpc.add_LogsServiceServicer_to_server(self, self._server)
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self, self._server)
         self.tls = tls
         if tls is None:
             self.port = self._server.add_insecure_port("127.0.0.1:0")
@@ -52,6 +59,9 @@ class OtlpSink(metrics_service_pb2_grpc.MetricsServiceServicer, logs_service_pb2
             if isinstance(request, metrics_service_pb2.ExportMetricsServiceRequest):
                 self.metric_requests.append(request)
                 reply = metrics_service_pb2.ExportMetricsServiceResponse()
+            elif isinstance(request, trace_service_pb2.ExportTraceServiceRequest):
+                self.trace_requests.append(request)
+                reply = trace_service_pb2.ExportTraceServiceResponse()
             else:
                 self.log_requests.append(request)
                 reply = logs_service_pb2.ExportLogsServiceResponse()
@@ -66,10 +76,15 @@ class OtlpSink(metrics_service_pb2_grpc.MetricsServiceServicer, logs_service_pb2
         with self._cond:
             return [e for r in self.log_requests for e in decode_logs(r)]
 
+    def spans(self):
+        with self._cond:
+            return [s for r in self.trace_requests for s in decode_traces(r)]
+
     def tally(self) -> Tally:
         t = Tally()
         t.add_points(self.points())
         t.add_events(self.events())
+        t.add_spans(self.spans())
         return t
 
     def wait_for(self, predicate, timeout: float = 30.0) -> bool:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from claude_telemetry_cli.errors import ExitCode, ScenarioError
-from claude_telemetry_cli.scenario import load_scenario, load_scenario_text, parse_duration
+from claude_telemetry_cli.scenario import STEP_KINDS, load_scenario, load_scenario_text, parse_duration
 
-ALLOWED_STEPS = "allowed: prompt, api_request, edit, tool, commit, pull_request, api_error, active, wait"
+# The message lists every step kind the model knows, in its order.
+ALLOWED_STEPS = "allowed: " + ", ".join(STEP_KINDS)
 DURATION = "use e.g. 250ms, 5s, 1m30s, 2h or a number of seconds"
 
 HEAD = """\
@@ -46,7 +47,7 @@ def _error(text: str, name: str = "team.yaml") -> str:
         (
             HEAD + "      - api_requets: {}\n",
             "team.yaml:6: sessions[0].steps[1]: unknown step 'api_requets' (did you mean 'api_request'?); "
-            "allowed: prompt, api_request, edit, tool, commit, pull_request, api_error, active, wait",
+            + ALLOWED_STEPS,
         ),
         (
             HEAD + "      - api_request: {input_tokens: '5'}\n",

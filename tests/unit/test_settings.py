@@ -1259,3 +1259,154 @@ def test_removal_records_are_plain_data(machine: Machine) -> None:
             "managed settings set OTEL_EXPORTER_OTLP_PROTOCOL, which locks the protocol of every signal",
         ),
     )
+
+
+# --- traces (beta) --------------------------------------------------------------------------------
+
+TRACED = {**GRPC, "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1", "OTEL_TRACES_EXPORTER": "otlp"}
+
+
+@pytest.mark.parametrize("flag", ["CLAUDE_CODE_ENHANCED_TELEMETRY_BETA", "ENABLE_ENHANCED_TELEMETRY_BETA"])
+def test_traces_need_the_beta_flag_and_an_exporter_and_reuse_the_common_otlp_settings(
+    machine: Machine, flag: str
+) -> None:
+    environ = {**GRPC, flag: "1", "OTEL_TRACES_EXPORTER": "otlp,console"}
+
+    config = machine.load(environ)
+
+    assert config.tracing and config.enhanced_telemetry_beta
+    assert config.traces.exporters == ("otlp", "console")
+    assert config.traces.otlp_enabled
+    assert (config.traces.protocol, config.traces.endpoint) == ("grpc", "http://localhost:4317")
+    assert config.traces_export_interval_ms == 5000
+    assert config.values["OTEL_TRACES_EXPORT_INTERVAL"] == Sourced("5000", "default")
+    assert config.warnings == ()
+
+
+def test_traces_take_their_own_protocol_endpoint_headers_and_interval(machine: Machine) -> None:
+    environ = {
+        **TRACED,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json",
+        "OTEL_EXPORTER_OTLP_HEADERS": "x-team=obs,Authorization=generic",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "authorization=traces-only",
+        "OTEL_TRACES_EXPORT_INTERVAL": "1500",
+    }
+
+    config = machine.load(environ)
+
+    # A generic HTTP endpoint gets /v1/traces, as it gets /v1/metrics and /v1/logs.
+    assert (config.traces.protocol, config.traces.endpoint) == (
+        "http/json",
+        "http://collector:4318/v1/traces",
+    )
+    assert config.metrics.protocol == "grpc"
+    assert config.traces.headers == (("x-team", "obs"), ("authorization", "traces-only"))
+    assert config.traces_export_interval_ms == 1500
+    per_signal = machine.load({**TRACED, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t:9/spans"})
+    assert per_signal.traces.endpoint == "http://t:9/spans"
+
+
+@pytest.mark.parametrize(
+    ("environ", "warning"),
+    [
+        (
+            {**GRPC, "OTEL_TRACES_EXPORTER": "otlp"},
+            "traces: OTEL_TRACES_EXPORTER is set but CLAUDE_CODE_ENHANCED_TELEMETRY_BETA is not 1 "
+            "(nor ENABLE_ENHANCED_TELEMETRY_BETA): tracing is a beta, so Claude Code exports no spans",
+        ),
+        (
+            {**GRPC, "OTEL_TRACES_EXPORTER": "console", "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "yes"},
+            "traces: OTEL_TRACES_EXPORTER is set but CLAUDE_CODE_ENHANCED_TELEMETRY_BETA is 'yes', not 1 "
+            "(nor ENABLE_ENHANCED_TELEMETRY_BETA): tracing is a beta, so Claude Code exports no spans",
+        ),
+        (
+            {**GRPC, "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1"},
+            "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA is 1 but OTEL_TRACES_EXPORTER is not set: "
+            "no spans are exported",
+        ),
+    ],
+)
+def test_half_configured_tracing_exports_no_spans_and_says_why_once(
+    machine: Machine, environ: dict[str, str], warning: str
+) -> None:
+    config = machine.load(environ)
+
+    assert not config.tracing and config.traces.exporters == ()
+    assert config.warnings == (warning,)
+    if "OTEL_TRACES_EXPORTER" in environ:
+        assert warning.endswith(config.traces.disabled_reason)
+        assert masked_view(config)["traces"]["disabled_reason"] == config.traces.disabled_reason
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        GRPC,  # tracing is off by default: nothing to say
+        {**GRPC, "OTEL_TRACES_EXPORTER": "none"},
+        {**GRPC, "OTEL_TRACES_EXPORTER": "none", "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1"},
+    ],
+)
+def test_tracing_off_on_purpose_is_silent(machine: Machine, environ: dict[str, str]) -> None:
+    config = machine.load(environ)
+
+    assert not config.tracing and config.traces.disabled_reason is None
+    assert config.warnings == ()
+
+
+def test_traces_follow_telemetry_off_and_profiles_without_events(machine: Machine) -> None:
+    off = machine.load({**TRACED, "CLAUDE_CODE_ENABLE_TELEMETRY": "0"})
+    assert not off.tracing and off.traces.disabled_reason == settings.TELEMETRY_OFF_REASON
+    assert not any("TRACES" in w for w in off.warnings)
+
+    seed = machine.load(TRACED, profile="2025-05")
+    assert not seed.tracing
+    assert "OTEL_TRACES_EXPORTER is ignored: this profile's Claude Code exports no traces" in seed.warnings
+
+
+def test_traces_without_a_protocol_say_so_like_the_other_signals(machine: Machine) -> None:
+    environ = {k: v for k, v in TRACED.items() if k != "OTEL_EXPORTER_OTLP_PROTOCOL"}
+
+    config = machine.load(environ)
+
+    assert config.traces.exporters == ("otlp",) and not config.traces.otlp_enabled
+    assert config.traces.disabled_reason == settings.NO_PROTOCOL_REASON
+    assert f"traces: {settings.NO_PROTOCOL_REASON}" in config.warnings
+
+
+def test_bad_traces_exporter_and_interval_are_errors_naming_the_variable(machine: Machine) -> None:
+    with pytest.raises(ConfigError, match="OTEL_TRACES_EXPORTER: unknown exporter 'jaeger'"):
+        machine.load({**TRACED, "OTEL_TRACES_EXPORTER": "jaeger"})
+    with pytest.raises(ConfigError, match="OTEL_TRACES_EXPORT_INTERVAL: '0' is not a positive"):
+        machine.load({**TRACED, "OTEL_TRACES_EXPORT_INTERVAL": "0"})
+
+
+def test_managed_endpoint_locks_the_traces_endpoint_too(machine: Machine) -> None:
+    machine.write(machine.managed, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://managed:4317"})
+
+    config = machine.load({**TRACED, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://mine:4317"})
+
+    assert config.traces.endpoint == "http://managed:4317"
+    assert [r.variable for r in config.removed] == ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+
+
+def test_headers_helper_applies_to_http_traces(machine: Machine) -> None:
+    script = machine.script("helper.sh", 'echo \'{"x-token": "from-helper"}\'\n')
+    machine.write(machine.user_file, otelHeadersHelper=str(script))
+
+    config = machine.load({**TRACED, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"})
+
+    assert ("x-token", "from-helper") in config.traces.headers
+
+
+def test_masked_view_shows_traces_with_secrets_masked(machine: Machine) -> None:
+    environ = {**TRACED, "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "Authorization=Bearer%20trace-secret-5"}
+
+    view = masked_view(machine.load(environ))
+
+    assert "trace-secret-5" not in json.dumps(view)
+    assert view["traces"]["exporters"] == ["otlp"] and view["traces"]["otlp_enabled"] is True
+    assert view["traces"]["enhanced_telemetry_beta"] is True
+    assert view["traces"]["headers"] == {"Authorization": "***"}
+    assert view["traces_export_interval_ms"] == 5000
+    assert view["values"]["OTEL_EXPORTER_OTLP_TRACES_HEADERS"]["value"] == "Authorization=***"

@@ -1,0 +1,336 @@
+"""Derive Claude Code's beta-tracing spans from a compiled timeline, and stamp events with their trace.
+
+Spans are a view of what the events already say, so they are derived from the records, not compiled
+from the steps: each `user_prompt` starts a `claude_code.interaction`, which lasts until the turn's
+last record (before the next prompt or the session's end). Inside it, every `api_request` or
+`api_error` is a `claude_code.llm_request` that ended when the event was emitted and lasted its
+`duration_ms` (the retries' total for an exhausted error); every `tool_decision` is a
+`claude_code.tool`, with a `claude_code.tool.blocked_on_user` child up to the decision and, when the
+tool ran, a `claude_code.tool.execution` child up to its `tool_result`.
+
+Every event emitted while an interaction is active carries that interaction span's ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+
+from claude_telemetry_cli.contract.spans import (
+    BACKGROUND_EVENTS,
+    BLOCKED_ON_USER,
+    EXECUTION,
+    INTERACTION,
+    LLM_REQUEST,
+    REDACTED,
+    SPAN_TYPE,
+    SPANS,
+    TOOL,
+)
+from claude_telemetry_cli.records import (
+    EVENT,
+    AttrValue,
+    Record,
+    SessionInfo,
+    SpanRecord,
+    Timeline,
+    TraceRef,
+    attrs,
+)
+
+__all__ = ["derive_spans"]
+
+_S = 1_000_000  # records' times are whole microseconds (see scenario.compile); spans are computed in them
+_LLM_EVENTS = frozenset({"api_request", "api_error"})
+# Roughly four bytes of text per token: `result_tokens` is documented as approximate.
+_BYTES_PER_TOKEN = 4
+
+
+def derive_spans(timeline: Timeline, *, seed: int | str) -> Timeline:
+    """The timeline with its spans, and its events inside an interaction carrying the interaction's ids.
+
+    Ids are drawn from `seed` (the scenario's), the session's index and its session.id, so the same
+    scenario always produces the same trace and span ids, and one session's ids do not depend on
+    what another session does.
+    """
+    positions: dict[int, list[int]] = {}
+    for i, r in enumerate(timeline.records):
+        positions.setdefault(r.session, []).append(i)
+    records = list(timeline.records)
+    spans: list[tuple[int, int, SpanRecord]] = []  # (depth, creation order, span)
+    for session in timeline.sessions:
+        mine = positions.get(session.index, [])
+        builder = _SessionSpans(session, seed, [timeline.records[i] for i in mine])
+        builder.run()
+        for local, ref in builder.traces.items():
+            records[mine[local]] = dataclasses.replace(records[mine[local]], trace=ref)
+        spans.extend((depth, len(spans), span) for depth, span in builder.spans)
+    # Replayed at their end: at one instant children end before their parent, as they do in the client.
+    spans.sort(key=lambda item: (item[2].end_at, item[2].session, -item[0], item[1]))
+    return dataclasses.replace(timeline, records=tuple(records), spans=tuple(s for _, _, s in spans))
+
+
+def _us(seconds: float) -> int:
+    return round(seconds * _S)
+
+
+def _ms(microseconds: int) -> int:
+    return round(microseconds / 1000)
+
+
+def _int(value: AttrValue | None, default: int = 0) -> int:
+    # tool_result and user_prompt carry numbers as strings, as the real client sends them.
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+
+
+def _standard(record: Record) -> dict[str, AttrValue]:
+    """The standard attributes of an event: everything before `event.name` (compile puts them first)."""
+    out: dict[str, AttrValue] = {}
+    for key, value in record.attributes:
+        if key == "event.name":
+            break
+        out[key] = value
+    return out
+
+
+class _SessionSpans:
+    """The spans of one simulated process, and which of its records carry which trace context."""
+
+    def __init__(self, session: SessionInfo, seed: int | str, records: Sequence[Record]) -> None:
+        self.session = session
+        self.records = records
+        self.rng = random.Random(f"{seed}/spans/{session.index}/{session.session_id}")
+        self.spans: list[tuple[int, SpanRecord]] = []
+        self.traces: dict[int, TraceRef] = {}  # position in `records` -> its interaction's ids
+
+    def _id(self, digits: int) -> str:
+        # All-zero ids are invalid in W3C trace context; a zero draw is (astronomically) replaced.
+        return f"{self.rng.getrandbits(digits * 4) or 1:0{digits}x}"
+
+    def run(self) -> None:
+        prompts = [i for i, r in enumerate(self.records) if r.signal == EVENT and r.name == "user_prompt"]
+        for n, begin in enumerate(prompts):
+            stop = prompts[n + 1] if n + 1 < len(prompts) else len(self.records)
+            self._interaction(begin, stop, n + 1)
+
+    def _span(
+        self,
+        depth: int,
+        name: str,
+        start_us: int,
+        end_us: int,
+        trace: TraceRef,
+        parent: str | None,
+        standard: Mapping[str, AttrValue],
+        own: Mapping[str, AttrValue | None],
+        *,
+        error: str | None = None,
+        span_id: str | None = None,
+    ) -> str:
+        spec = SPANS[name]
+        unknown = set(own) - set(spec.attribute_keys)
+        if unknown:
+            raise AssertionError(f"span {name} has no attributes {sorted(unknown)} in the contract")
+        attributes = {**standard, SPAN_TYPE: name}
+        attributes.update({k: own[k] for k in spec.attribute_keys if own.get(k) is not None})
+        span_id = span_id or self._id(16)
+        failed = error is not None and spec.can_fail
+        self.spans.append(
+            (
+                depth,
+                SpanRecord(
+                    start_at=start_us / _S,
+                    end_at=end_us / _S,
+                    session=self.session.index,
+                    name=name,
+                    trace_id=trace.trace_id,
+                    span_id=span_id,
+                    parent_span_id=parent,
+                    attributes=attrs(attributes),
+                    status="error" if failed else "unset",
+                    status_message=error if failed and error else "",
+                ),
+            )
+        )
+        return span_id
+
+    def _interaction(self, begin: int, stop: int, sequence: int) -> None:
+        records = self.records
+        prompt = records[begin]
+        # The turn's own work: a background record falling inside it does not stretch it.
+        own = [i for i in range(begin, stop) if records[i].name not in BACKGROUND_EVENTS]
+        start_us = _us(prompt.at)
+        end_us = max(_us(records[i].at) for i in own)
+        trace = TraceRef(self._id(32), self._id(16))
+        for i in range(begin, stop):
+            if records[i].signal == EVENT and _us(records[i].at) <= end_us:
+                self.traces[i] = trace
+
+        previous_us = start_us  # when the latest record of the turn was emitted
+        for k, i in enumerate(own):
+            r = records[i]
+            if r.signal == EVENT and r.name in _LLM_EVENTS:
+                self._llm_request(r, own[k + 1 :], trace, start_us)
+            elif r.signal == EVENT and r.name == "tool_decision":
+                # The tool call began when the turn's previous record was emitted (the model's answer
+                # asking for it, or the previous tool's result): the permission check fills the gap.
+                self._tool(r, own[k + 1 :], trace, previous_us)
+            previous_us = _us(r.at)
+
+        given = dict(prompt.attributes)
+        self._span(
+            0,
+            INTERACTION,
+            start_us,
+            end_us,
+            trace,
+            None,
+            _standard(prompt),
+            {
+                "user_prompt": given.get("prompt", REDACTED),
+                "user_prompt_length": _int(given.get("prompt_length")),
+                "interaction.sequence": sequence,
+                "interaction.duration_ms": _ms(end_us - start_us),
+            },
+            span_id=trace.span_id,
+        )
+
+    def _llm_request(self, r: Record, after: list[int], trace: TraceRef, floor_us: int) -> None:
+        given = dict(r.attributes)
+        end_us = _us(r.at)
+        failed = r.name == "api_error"
+        duration_ms = _int(given.get("duration_ms"))
+        # An exhausted error reports its last attempt; the span covers every attempt and the backoff.
+        for i in after:
+            nxt = self.records[i]
+            if _us(nxt.at) != end_us:
+                break
+            if nxt.name == "api_retries_exhausted":
+                duration_ms = _int(dict(nxt.attributes).get("total_retry_duration_ms"), duration_ms)
+                break
+        model = given.get("model")
+        own: dict[str, AttrValue | None] = {
+            "model": model,
+            "gen_ai.system": "anthropic",
+            "gen_ai.request.model": model,
+            "query_source": given.get("query_source"),
+            "speed": given.get("speed") or "normal",
+            "llm_request.context": "interaction",
+            "duration_ms": duration_ms,
+            "client_request_id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+            "attempt": _int(given.get("attempt"), 1) if failed else 1,
+            "success": not failed,
+        }
+        error = None
+        if failed:
+            error = str(given.get("error") or "API error")
+            own["status_code"] = given.get("status_code")
+            own["error"] = error
+        else:
+            has_tool_call = self._tool_call_follows(after)
+            stop_reason = "tool_use" if has_tool_call else "end_turn"
+            own.update(
+                {
+                    "ttft_ms": given.get("ttft_ms"),
+                    "input_tokens": given.get("input_tokens"),
+                    "output_tokens": given.get("output_tokens"),
+                    "cache_read_tokens": given.get("cache_read_tokens"),
+                    "cache_creation_tokens": given.get("cache_creation_tokens"),
+                    "request_id": given.get("request_id"),
+                    "gen_ai.response.id": given.get("request_id"),
+                    "response.has_tool_call": has_tool_call,
+                    "stop_reason": stop_reason,
+                    "gen_ai.response.finish_reasons": (stop_reason,),
+                }
+            )
+        start_us = max(end_us - duration_ms * 1000, floor_us)
+        self._span(1, LLM_REQUEST, start_us, end_us, trace, trace.span_id, _standard(r), own, error=error)
+
+    def _tool_call_follows(self, after: list[int]) -> bool:
+        """Whether the model asked for a tool: a tool_decision comes before the next request."""
+        for i in after:
+            r = self.records[i]
+            if r.signal != EVENT:
+                continue
+            if r.name == "tool_decision":
+                return True
+            if r.name in _LLM_EVENTS:
+                return False
+        return False
+
+    def _tool(self, decision: Record, after: list[int], trace: TraceRef, start_us: int) -> None:
+        given = dict(decision.attributes)
+        tool_use_id = given.get("tool_use_id")
+        result = next(
+            (
+                self.records[i]
+                for i in after
+                if self.records[i].name == "tool_result"
+                and dict(self.records[i].attributes).get("tool_use_id") == tool_use_id
+            ),
+            None,
+        )
+        decided_us = _us(decision.at)
+        end_us = _us(result.at) if result is not None else decided_us
+        standard = _standard(decision)
+        tool_id = self._id(16)  # the children are created first (they end first) and need it
+        self._span(
+            2,
+            BLOCKED_ON_USER,
+            start_us,
+            decided_us,
+            trace,
+            tool_id,
+            standard,
+            {
+                "duration_ms": _ms(decided_us - start_us),
+                "decision": given.get("decision"),
+                "source": given.get("source"),
+            },
+        )
+        result_tokens = None
+        if result is not None:
+            outcome = dict(result.attributes)
+            success = outcome.get("success") == "true"
+            error = None if success else str(outcome.get("error") or outcome.get("error_type") or "Error")
+            size = _int(outcome.get("tool_result_size_bytes"), -1)
+            result_tokens = round(size / _BYTES_PER_TOKEN) if size >= 0 else None
+            self._span(
+                2,
+                EXECUTION,
+                decided_us,
+                end_us,
+                trace,
+                tool_id,
+                standard,
+                {
+                    "duration_ms": _int(outcome.get("duration_ms"), _ms(end_us - decided_us)),
+                    "tool_use_id": tool_use_id,
+                    "gen_ai.tool.call.id": tool_use_id,
+                    "success": success,
+                    "error": error,
+                },
+                error=error,
+            )
+        self._span(
+            1,
+            TOOL,
+            start_us,
+            end_us,
+            trace,
+            trace.span_id,
+            standard,
+            {
+                "tool_name": given.get("tool_name"),
+                "duration_ms": _ms(end_us - start_us),
+                "result_tokens": result_tokens,
+                "tool_use_id": tool_use_id,
+                "gen_ai.tool.call.id": tool_use_id,
+            },
+            span_id=tool_id,
+        )
