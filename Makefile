@@ -31,3 +31,5 @@ demo: install
 
 bench: install-dev
 	$(PYTHON) benchmarks/replay.py
+	$(PYTHON) benchmarks/receiver.py
+	$(PYTHON) benchmarks/generate.py
