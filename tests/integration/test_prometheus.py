@@ -44,7 +44,18 @@ def _start_run(tmp_path, exporters: str, port: int, linger: str = "60s", **extra
     )
 
 
-def _scrape_until(url: str, needle: str, proc: subprocess.Popen, timeout: float = 30) -> str:
+# Every family the feature-branch replay produces: a scrape holding all of them comes after the last
+# measurement, so assertions never race the replay.
+FEATURE_BRANCH = (
+    "claude_code_session_count_total",
+    "claude_code_token_usage_total",
+    "claude_code_cost_usage_total",
+    "claude_code_commit_count_total",
+    "claude_code_pull_request_count_total",
+)
+
+
+def _scrape_until(url: str, needles: tuple[str, ...], proc: subprocess.Popen, timeout: float = 30) -> str:
     deadline = time.monotonic() + timeout
     body = ""
     while time.monotonic() < deadline:
@@ -53,10 +64,10 @@ def _scrape_until(url: str, needle: str, proc: subprocess.Popen, timeout: float 
             body = urllib.request.urlopen(url, timeout=2).read().decode()
         except OSError:
             body = ""
-        if needle in body:
+        if all(needle in body for needle in needles):
             return body
         time.sleep(0.1)
-    raise AssertionError(f"{needle} never appeared at {url}; last scrape:\n{body[:2000]}")
+    raise AssertionError(f"{needles} never all appeared at {url}; last scrape:\n{body[:2000]}")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -87,7 +98,7 @@ def test_prometheus_only_scrape_shows_claude_code_names_without_unit_suffixes(tm
     port = free_port()
     proc = _start_run(tmp_path, "prometheus", port)
     try:
-        body = _scrape_until(f"http://127.0.0.1:{port}/metrics", "claude_code_cost_usage_total", proc)
+        body = _scrape_until(f"http://127.0.0.1:{port}/metrics", FEATURE_BRANCH, proc)
     finally:
         _stop(proc)
     _assert_claude_code_scrape(body)
@@ -103,7 +114,7 @@ def test_otlp_and_prometheus_keep_units_on_otlp_only(tmp_path, otlp_sink):
         OTEL_EXPORTER_OTLP_ENDPOINT=otlp_sink.endpoint,
     )
     try:
-        body = _scrape_until(f"http://127.0.0.1:{port}/metrics", "claude_code_cost_usage_total", proc)
+        body = _scrape_until(f"http://127.0.0.1:{port}/metrics", FEATURE_BRANCH, proc)
         assert otlp_sink.wait_for(lambda s: any(p.name == "claude_code.cost.usage" for p in s.points()))
     finally:
         _stop(proc)
@@ -120,7 +131,7 @@ def test_a_real_prometheus_server_scrapes_the_endpoint(tmp_path):
     proc = _start_run(tmp_path, "prometheus", port, linger="120s")
     prom = None
     try:
-        _scrape_until(f"http://127.0.0.1:{port}/metrics", "claude_code_cost_usage_total", proc)
+        _scrape_until(f"http://127.0.0.1:{port}/metrics", FEATURE_BRANCH, proc)
         config = tmp_path / "prometheus.yml"
         config.write_text(
             "global: {scrape_interval: 1s}\n"
@@ -198,7 +209,7 @@ def test_scrapes_are_counted_in_the_summary(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    _scrape_until(f"http://127.0.0.1:{port}/metrics", "claude_code_session_count_total", proc)
+    _scrape_until(f"http://127.0.0.1:{port}/metrics", ("claude_code_session_count_total",), proc)
     urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
