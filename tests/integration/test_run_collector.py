@@ -188,9 +188,8 @@ def test_interrupting_a_replay_delivers_what_was_recorded_and_exits_130(otlp_sin
     import subprocess
     import sys
 
-    env = otlp_env(
-        otlp_sink.endpoint,
-    )
+    # Events leave after 1 s, so their arrival shows the replay is under way; metrics wait 60 s.
+    env = otlp_env(otlp_sink.endpoint, OTEL_LOGS_EXPORT_INTERVAL="1000")
     proc = subprocess.Popen(
         [sys.executable, "-m", "claude_telemetry_cli", "run", "team-day"],  # hours at real speed
         env=env,
@@ -199,8 +198,8 @@ def test_interrupting_a_replay_delivers_what_was_recorded_and_exits_130(otlp_sin
         stderr=subprocess.PIPE,
         text=True,
     )
-    # session.count is recorded at the first session's start; wait until the replay is under way.
-    time.sleep(3)
+    assert otlp_sink.wait_for(lambda s: s.events(), timeout=60), proc.stderr
+    assert not otlp_sink.points()
     proc.send_signal(getattr(signal, signum))
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

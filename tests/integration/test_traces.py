@@ -135,7 +135,7 @@ def test_receive_verifies_span_counts_and_names_a_missing_span(tmp_path, receive
     bad.write_text(json.dumps({**totals, "spans": {**totals["spans"], INTERACTION: 3}}))
 
     receiver = receivers(tmp_path, "--expect-totals", str(good), "--timeout", "60s")
-    strict = receivers(tmp_path, "--expect-totals", str(bad), "--timeout", "8s")
+    strict = receivers(tmp_path, "--expect-totals", str(bad), "--timeout", "12s")
     for r, protocol in ((receiver, "http/json"), (strict, "grpc")):
         proc = run_cli(
             ["run", "failures", "--instant"], _traced_env(r.endpoint(protocol), protocol), cwd=tmp_path
