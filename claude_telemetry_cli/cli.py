@@ -142,6 +142,21 @@ def _compile(arg: str, config):
     return timeline
 
 
+def _delivered_totals(timeline, config):
+    """What this replay delivers: given the sender's configuration (telemetry enabled), only the
+    signals it exports count; without one (a receiver started on its own) every signal is expected."""
+    from claude_telemetry_cli.records import Totals
+
+    totals = timeline.totals()
+    if not config.enabled:
+        return totals
+    return Totals(
+        totals.metrics if config.metrics.exporters else {},
+        totals.events if config.logs.exporters else {},
+        totals.spans,
+    )
+
+
 def _summary(timeline, result) -> dict:
     totals = timeline.totals()
     sums, series = totals.metric_sums(), totals.series_count()
@@ -518,12 +533,13 @@ def scenarios_totals(
     """The exact totals a replay must deliver: sum per metric name and attribute set, count per event.
 
     The attribute sets depend on the same configuration as `run` (OTEL_METRICS_INCLUDE_*,
-    OTEL_RESOURCE_ATTRIBUTES), so pass the same -e/--env-file options.
+    OTEL_RESOURCE_ATTRIBUTES), so pass the same -e/--env-file options. With the sender's
+    configuration (CLAUDE_CODE_ENABLE_TELEMETRY=1), only the signals it exports are counted.
     """
     from claude_telemetry_cli import output
 
     config = _load_config(profile, env, env_file, managed_settings)
-    data = _compile(file, config).totals().to_json()
+    data = _delivered_totals(_compile(file, config), config).to_json()
     if json_out:
         output.print_json(_stdout(), data)
     else:
@@ -724,7 +740,7 @@ def _expected_totals(expect, expect_totals, profile, env, env_file, managed):
         raise UsageError("--expect and --expect-totals exclude each other; choose one")
     if expect:
         config = _load_config(profile, env, env_file, managed)
-        return _compile(expect, config).totals()
+        return _delivered_totals(_compile(expect, config), config)
     if expect_totals:
         try:
             data = json.loads(expect_totals.read_text(encoding="utf-8"))

@@ -123,6 +123,10 @@ class Reception:
                 self._lock.wait(timeout)
             return self.generation
 
+    def event_total(self) -> int:
+        with self._lock:
+            return self.tally.event_count
+
     def totals(self):
         with self._lock:
             return self.tally.totals()

@@ -221,3 +221,16 @@ def test_catalog_lists_the_contract_for_both_profiles():
     seed = run_json(["catalog", "--profile", "2025-05"], telemetry_env())
     assert len(seed["metrics"]) == 6 and seed["events"] == [] and seed["metric_export_interval_ms"] == 10000
     assert {m["name"]: m["unit"] for m in seed["metrics"]}["claude_code.commit.count"] == "count"
+
+
+def test_totals_count_only_the_signals_the_senders_configuration_exports(tmp_path):
+    everything = run_json(["scenarios", "totals", "quickstart"], telemetry_env(), cwd=tmp_path)
+    assert everything["metrics"] and everything["events"]
+    metrics_only = run_json(
+        ["scenarios", "totals", "quickstart"],
+        telemetry_env(
+            CLAUDE_CODE_ENABLE_TELEMETRY="1", OTEL_METRICS_EXPORTER="otlp", OTEL_EXPORTER_OTLP_PROTOCOL="grpc"
+        ),
+        cwd=tmp_path,
+    )
+    assert metrics_only["metrics"] == everything["metrics"] and metrics_only["events"] == {}
