@@ -187,101 +187,82 @@ def _record(stats: ExportStats, ok: bool, items: int, error: str | None) -> None
             stats.last_error = error or "the exporter reported a failure"
 
 
-class TrackedMetricExporter(MetricExporter):
-    """Delegates to an official exporter on the process's lane and keeps score of requests and points."""
+class _OnLane:
+    """Sends through an official exporter on the process's lane and keeps score of requests and items.
 
-    def __init__(
-        self, inner: MetricExporter, stats: ExportStats, temporality: AggregationTemporality, lane: ExportLane
-    ) -> None:
-        super().__init__(preferred_temporality={Counter: temporality})
+    The SDK hands over a batch and moves on; the request itself runs on the lane, and its outcome
+    (success, or the exporter's own error message after its retries) lands in the shared stats.
+    """
+
+    def _track(self, inner, stats: ExportStats, lane: ExportLane) -> None:
         self.inner = inner
         self.stats = stats
         self.lane = lane
 
-    def export(
-        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs
-    ) -> MetricExportResult:
-        points = _count_points(metrics_data)
-        if points == 0:
-            return MetricExportResult.SUCCESS
+    def _submit(self, items: int, call: Callable[[], object], success: object) -> None:
         with _stats_lock:
             self.stats.requests += 1
 
         def send() -> None:
             try:
-                result = self.inner.export(metrics_data, timeout_millis=timeout_millis)
+                result = call()
                 error = _capture.take()
             except Exception as exc:  # an exporter raising is a failed export, not a crash
-                result, error = MetricExportResult.FAILURE, str(exc)
-            _record(self.stats, result is MetricExportResult.SUCCESS, points, error)
+                result, error = None, str(exc)
+            _record(self.stats, result is success, items, error)
 
         self.lane.run(send)
-        return MetricExportResult.SUCCESS
 
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
         return self.lane.wait(timeout_millis / 1000)
+
+
+class TrackedMetricExporter(_OnLane, MetricExporter):
+    def __init__(
+        self, inner: MetricExporter, stats: ExportStats, temporality: AggregationTemporality, lane: ExportLane
+    ) -> None:
+        MetricExporter.__init__(self, preferred_temporality={Counter: temporality})
+        self._track(inner, stats, lane)
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs
+    ) -> MetricExportResult:
+        points = _count_points(metrics_data)
+        if points:
+            self._submit(
+                points,
+                lambda: self.inner.export(metrics_data, timeout_millis=timeout_millis),
+                MetricExportResult.SUCCESS,
+            )
+        return MetricExportResult.SUCCESS
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs) -> None:
         self.lane.wait()
         self.inner.shutdown(timeout_millis=timeout_millis)
 
 
-class TrackedLogExporter(LogRecordExporter):
+class TrackedLogExporter(_OnLane, LogRecordExporter):
     def __init__(self, inner: LogRecordExporter, stats: ExportStats, lane: ExportLane) -> None:
-        self.inner = inner
-        self.stats = stats
-        self.lane = lane
+        self._track(inner, stats, lane)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        if not batch:
-            return LogRecordExportResult.SUCCESS
-        with _stats_lock:
-            self.stats.requests += 1
-
-        def send() -> None:
-            try:
-                result = self.inner.export(batch)
-                error = _capture.take()
-            except Exception as exc:
-                result, error = LogRecordExportResult.FAILURE, str(exc)
-            _record(self.stats, result is LogRecordExportResult.SUCCESS, len(batch), error)
-
-        self.lane.run(send)
+        if batch:
+            self._submit(len(batch), lambda: self.inner.export(batch), LogRecordExportResult.SUCCESS)
         return LogRecordExportResult.SUCCESS
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return self.lane.wait(timeout_millis / 1000)
 
     def shutdown(self) -> None:
         self.lane.wait()
         self.inner.shutdown()
 
 
-class TrackedSpanExporter(SpanExporter):
+class TrackedSpanExporter(_OnLane, SpanExporter):
     def __init__(self, inner: SpanExporter, stats: ExportStats, lane: ExportLane) -> None:
-        self.inner = inner
-        self.stats = stats
-        self.lane = lane
+        self._track(inner, stats, lane)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if not spans:
-            return SpanExportResult.SUCCESS
-        with _stats_lock:
-            self.stats.requests += 1
-
-        def send() -> None:
-            try:
-                result = self.inner.export(spans)
-                error = _capture.take()
-            except Exception as exc:
-                result, error = SpanExportResult.FAILURE, str(exc)
-            _record(self.stats, result is SpanExportResult.SUCCESS, len(spans), error)
-
-        self.lane.run(send)
+        if spans:
+            self._submit(len(spans), lambda: self.inner.export(spans), SpanExportResult.SUCCESS)
         return SpanExportResult.SUCCESS
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return self.lane.wait(timeout_millis / 1000)
 
     def shutdown(self) -> None:
         self.lane.wait()
