@@ -286,20 +286,49 @@ class ClockedMetricReader(MetricReader):
         self._exporter.shutdown(timeout_millis=timeout_millis)
 
 
-class ClockedLogProcessor(LogRecordProcessor):
-    """A batch processor whose timer is the replay clock: records wait until flush() or a full batch."""
+class _ClockedBatch:
+    """A batch processor whose timer is the replay clock: items wait until flush() or a full batch."""
 
-    def __init__(self, exporter: TrackedLogExporter) -> None:
+    max_batch: int
+
+    def _start_batching(self, exporter) -> None:
         self._exporter = exporter
-        self._pending: list[ReadableLogRecord] = []
+        self._pending: list = []
         self.final_export = True
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
+    def _add(self, item) -> None:
+        self._pending.append(item)
+        if len(self._pending) >= self.max_batch:
+            self.flush()
+
+    def flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            self._exporter.export(batch)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        self.flush()
+        return True
+
+    def shutdown(self) -> None:
+        if self.final_export:
+            self.flush()
+        self._pending.clear()
+        self._exporter.shutdown()
+
+
+class ClockedLogProcessor(_ClockedBatch, LogRecordProcessor):
+    max_batch = MAX_LOG_BATCH
+
+    def __init__(self, exporter: TrackedLogExporter) -> None:
+        self._start_batching(exporter)
+
     def on_emit(self, log_record) -> None:
-        self._pending.append(
+        self._add(
             ReadableLogRecord(
                 log_record=log_record.log_record,
                 resource=log_record.resource,
@@ -307,59 +336,19 @@ class ClockedLogProcessor(LogRecordProcessor):
                 limits=log_record.limits,
             )
         )
-        if len(self._pending) >= MAX_LOG_BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_LOG_BATCH], self._pending[MAX_LOG_BATCH:]
-            self._exporter.export(batch)
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        self.flush()
-        return True
-
-    def shutdown(self) -> None:
-        if self.final_export:
-            self.flush()
-        self._pending.clear()
-        self._exporter.shutdown()
 
 
-class ClockedSpanProcessor(SpanProcessor):
-    """A batch span processor whose timer is the replay clock, like ClockedLogProcessor."""
+class ClockedSpanProcessor(_ClockedBatch, SpanProcessor):
+    max_batch = MAX_SPAN_BATCH
 
     def __init__(self, exporter: TrackedSpanExporter) -> None:
-        self._exporter = exporter
-        self._pending: list[ReadableSpan] = []
-        self.final_export = True
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
+        self._start_batching(exporter)
 
     def on_start(self, span, parent_context=None) -> None:
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
-        self._pending.append(span)
-        if len(self._pending) >= MAX_SPAN_BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_SPAN_BATCH], self._pending[MAX_SPAN_BATCH:]
-            self._exporter.export(batch)
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        self.flush()
-        return True
-
-    def shutdown(self) -> None:
-        if self.final_export:
-            self.flush()
-        self._pending.clear()
-        self._exporter.shutdown()
+        self._add(span)
 
 
 class _ScriptedIds(IdGenerator):
