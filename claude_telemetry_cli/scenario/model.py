@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
@@ -447,6 +447,29 @@ class Auth(_Model):
         return self
 
 
+class _SourcedByPlugin(_PluginRef):
+    """Something loaded from a source; a plugin's comes from one fixed source, others from user settings."""
+
+    _plugin_source: ClassVar[str]
+    _kind: ClassVar[tuple[str, str]]  # (what it is, how the plugin relates to it), for messages
+    # Each subclass declares `source`, with the values its events allow.
+
+    @model_validator(mode="after")
+    def _source_fits_plugin(self) -> _SourcedByPlugin:
+        what, verb = self._kind
+        if self.source == self._plugin_source and self.plugin is None:
+            raise ValueError(f"source: {self._plugin_source} needs the `plugin` that {verb} the {what}")
+        if self.plugin is not None and self.source not in (None, self._plugin_source):
+            raise ValueError(f"a plugin's {what} has source {self._plugin_source}, not {self.source!r}")
+        return self
+
+    @property
+    def effective_source(self) -> str:
+        if self.source is not None:
+            return self.source
+        return self._plugin_source if self.plugin is not None else "userSettings"
+
+
 class McpConnect(_PluginRef):
     """An MCP server connected, disconnected or failed to; the step lasts the attempt."""
 
@@ -488,8 +511,11 @@ class PluginInstall(_Model):
         return is_official(self.name, self.marketplace, self.official)
 
 
-class Skill(_PluginRef):
+class Skill(_SourcedByPlugin):
     """A skill is invoked; it also attributes the API requests that follow, until the next prompt."""
+
+    _plugin_source: ClassVar[str] = "plugin"
+    _kind: ClassVar[tuple[str, str]] = ("skill", "provides")
 
     name: Name
     trigger: Literal["user-slash", "claude-proactive", "nested-skill"] = "claude-proactive"
@@ -497,48 +523,23 @@ class Skill(_PluginRef):
     source: Name | None = None
     kind: Literal["workflow"] | None = None
 
-    @model_validator(mode="after")
-    def _source_fits_plugin(self) -> Skill:
-        if self.source == "plugin" and self.plugin is None:
-            raise ValueError("source: plugin needs the `plugin` that provides the skill")
-        if self.plugin is not None and self.source not in (None, "plugin"):
-            raise ValueError(f"a plugin's skill has source plugin, not {self.source!r}")
-        return self
-
-    @property
-    def effective_source(self) -> str:
-        if self.source is not None:
-            return self.source
-        return "plugin" if self.plugin is not None else "userSettings"
-
 
 class AtMention(_Model):
     type: Literal["file", "directory", "agent", "mcp_resource", "peer"] = "file"
     success: bool = True
 
 
-class HookConfig(_PluginRef):
+class HookConfig(_SourcedByPlugin):
     """A hook declared in settings or by a plugin: one hook_registered event at session start."""
+
+    _plugin_source: ClassVar[str] = "pluginHook"
+    _kind: ClassVar[tuple[str, str]] = ("hook", "contributes")
 
     event: Name
     type: HookType = "command"
     # None: pluginHook for a plugin's hook, else userSettings.
     source: HookSource | None = None
     matcher: Name | None = None
-
-    @model_validator(mode="after")
-    def _source_fits_plugin(self) -> HookConfig:
-        if self.source == "pluginHook" and self.plugin is None:
-            raise ValueError("source: pluginHook needs the `plugin` that contributes the hook")
-        if self.plugin is not None and self.source not in (None, "pluginHook"):
-            raise ValueError(f"a plugin's hook has source pluginHook, not {self.source!r}")
-        return self
-
-    @property
-    def effective_source(self) -> str:
-        if self.source is not None:
-            return self.source
-        return "pluginHook" if self.plugin is not None else "userSettings"
 
 
 class Hook(_Model):
