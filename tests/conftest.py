@@ -47,10 +47,18 @@ def rotel_binary() -> str:
 
 
 class Rotel:
-    """A real OpenTelemetry collector (rotel) forwarding everything it receives over OTLP/gRPC."""
+    """A real OpenTelemetry collector (rotel), forwarding everything it receives over OTLP/gRPC.
 
-    def __init__(self, forward_to: str) -> None:
+    `exporters` replaces the forwarding setup, to build a misconfigured collector; `env` adds
+    ROTEL_* variables. Its log goes to a file: an unread pipe could fill up and stall it.
+    """
+
+    def __init__(self, forward_to: str | None, *, exporters: list[str] | None = None, env=None) -> None:
+        import os
+        import tempfile
+
         self.grpc_port, self.http_port = free_port(), free_port()
+        self._log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             [
                 rotel_binary(),
@@ -59,14 +67,12 @@ class Rotel:
                 f"127.0.0.1:{self.grpc_port}",
                 "--otlp-http-endpoint",
                 f"127.0.0.1:{self.http_port}",
-                "--exporter",
-                "otlp",
-                "--otlp-exporter-endpoint",
-                forward_to,
+                *(exporters or ["--exporter", "otlp", "--otlp-exporter-endpoint", forward_to]),
                 "--batch-timeout",
                 "50ms",
             ],
-            stdout=subprocess.PIPE,
+            env={**os.environ, **(env or {})},
+            stdout=self._log,
             stderr=subprocess.STDOUT,
             text=True,
         )
@@ -78,13 +84,17 @@ class Rotel:
         return f"http://127.0.0.1:{port}"
 
     def stop(self) -> str:
+        """Stop it and return its log."""
         self.proc.terminate()
         try:
-            out, _ = self.proc.communicate(timeout=10)
+            self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, _ = self.proc.communicate()
-        return out or ""
+            self.proc.wait()
+        self._log.seek(0)
+        log = self._log.read()
+        self._log.close()
+        return log
 
 
 @pytest.fixture

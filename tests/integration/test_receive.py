@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import free_port, rotel_binary, wait_for_port
+from tests.conftest import Rotel, free_port, wait_for_port
 from tests.support.cli import otlp_env, run_cli, run_json, telemetry_env
 
 pytestmark = pytest.mark.integration
@@ -105,64 +104,37 @@ def test_receive_expect_totals_file_and_a_readable_diff_on_timeout(tmp_path, rec
 
 def test_ci_recipe_run_through_rotel_into_receive(tmp_path, receivers):
     receiver = receivers(tmp_path, "--expect", "team-day", "--timeout", "90s")
-    rotel = subprocess.Popen(
-        [
-            rotel_binary(),
-            "start",
-            "--otlp-grpc-endpoint",
-            f"127.0.0.1:{(g := free_port())}",
-            "--otlp-http-endpoint",
-            f"127.0.0.1:{free_port()}",
-            "--exporter",
-            "otlp",
-            "--otlp-exporter-endpoint",
-            receiver.endpoint("grpc"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    rotel = Rotel(receiver.endpoint("grpc"))
     try:
-        wait_for_port(g, rotel)
-        proc = run_cli(["run", "team-day", "--instant"], otlp_env(f"http://127.0.0.1:{g}"), cwd=tmp_path)
+        proc = run_cli(["run", "team-day", "--instant"], otlp_env(rotel.endpoint("grpc")), cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         code, data, err = receiver.result(timeout=120)
     finally:
-        rotel.terminate()
-        rotel.wait(timeout=10)
+        rotel.stop()
     assert code == 0, json.dumps(data.get("verdict"), indent=1)[:3000]
     assert data["received"]["sessions"] > 20
 
 
 def test_a_collector_that_loses_the_events_fails_the_verdict(tmp_path, receivers):
     receiver = receivers(tmp_path, "--expect", "quickstart", "--timeout", "12s")
-    g = free_port()
-    env = dict(os.environ, ROTEL_EXPORTER_FWD_ENDPOINT=receiver.endpoint("grpc"))
-    rotel = subprocess.Popen(
-        [
-            rotel_binary(),
-            "start",
-            "--otlp-grpc-endpoint",
-            f"127.0.0.1:{g}",
-            "--otlp-http-endpoint",
-            f"127.0.0.1:{free_port()}",
+    rotel = Rotel(
+        None,
+        # Misconfigured: metrics are forwarded, every log batch goes nowhere.
+        exporters=[
             "--exporters",
             "fwd:otlp,void:blackhole",
             "--exporters-metrics",
             "fwd",
             "--exporters-logs",
-            "void",  # misconfigured: every log batch goes nowhere
+            "void",
         ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        env={"ROTEL_EXPORTER_FWD_ENDPOINT": receiver.endpoint("grpc")},
     )
     try:
-        wait_for_port(g, rotel)
-        run_cli(["run", "quickstart", "--instant"], otlp_env(f"http://127.0.0.1:{g}"), cwd=tmp_path)
+        run_cli(["run", "quickstart", "--instant"], otlp_env(rotel.endpoint("grpc")), cwd=tmp_path)
         code, data, err = receiver.result()
     finally:
-        rotel.terminate()
-        rotel.wait(timeout=10)
+        rotel.stop()
     assert code == 1
     events = {
         m["name"]: (m["expected"], m["received"])
@@ -173,34 +145,17 @@ def test_a_collector_that_loses_the_events_fails_the_verdict(tmp_path, receivers
     assert not [m for m in data["verdict"]["mismatches"] if m["kind"] != "events"]  # the metrics were fine
 
 
-def test_a_collector_stage_that_drops_an_attribute_is_named(tmp_path, receivers, rotel_collector):
+def test_a_collector_stage_that_drops_an_attribute_is_named(tmp_path, receivers):
     from tests.support.faulty_stage import AttributeDroppingStage
 
     receiver = receivers(tmp_path, "--expect", "quickstart", "--timeout", "12s")
     stage = AttributeDroppingStage(receiver.endpoint("grpc"), "model").start()
-    rotel = subprocess.Popen(
-        [
-            rotel_binary(),
-            "start",
-            "--otlp-grpc-endpoint",
-            f"127.0.0.1:{(g := free_port())}",
-            "--otlp-http-endpoint",
-            f"127.0.0.1:{free_port()}",
-            "--exporter",
-            "otlp",
-            "--otlp-exporter-endpoint",
-            stage.endpoint,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    rotel = Rotel(stage.endpoint)
     try:
-        wait_for_port(g, rotel)
-        run_cli(["run", "quickstart", "--instant"], otlp_env(f"http://127.0.0.1:{g}"), cwd=tmp_path)
+        run_cli(["run", "quickstart", "--instant"], otlp_env(rotel.endpoint("grpc")), cwd=tmp_path)
         code, data, err = receiver.result()
     finally:
-        rotel.terminate()
-        rotel.wait(timeout=10)
+        rotel.stop()
         stage.stop()
     assert code == 1
     dropped = {m["name"] for m in data["verdict"]["mismatches"] if m["kind"] == "attribute dropped"}
