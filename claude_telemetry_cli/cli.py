@@ -128,18 +128,38 @@ def _load_config(profile: str, env: list[str] | None, env_files: list[Path] | No
     return settings.load_config(cli_env=cli_env, managed_path=managed, profile=profile)
 
 
-def _compile(arg: str, config):
-    """The timeline a scenario replays as under `config`, spans included when tracing is on."""
-    from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resolve_scenario
+def _compile(arg: str, config, *, keep_records: bool = True, console: Console | None = None):
+    """The scenario compiled as it replays under `config` (spans included when tracing is on), a session
+    at a time into a temporary file; a transient progress bar on `console` while it works."""
+    return _compile_with(arg, config.emit, config.tracing, keep_records=keep_records, console=console)
 
-    scenario = load_scenario(resolve_scenario(arg))
-    timeline = compile_scenario(scenario, config.emit)
-    if config.tracing:
-        from claude_telemetry_cli.scenario.spans import derive_spans
 
-        # Span and trace ids come from the scenario's seed, like every other id.
-        timeline = derive_spans(timeline, seed=scenario.seed)
-    return timeline
+def _compile_with(arg: str, emit, tracing: bool, *, keep_records: bool, console: Console | None):
+    from claude_telemetry_cli.scenario import resolve_scenario
+    from claude_telemetry_cli.scenario.spool import compile_file
+
+    path = resolve_scenario(arg)
+    kwargs = {"tracing": tracing, "keep_records": keep_records}
+    if console is None or not console.is_terminal:
+        return compile_file(path, emit, **kwargs)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn(f"[bold]reading {path.name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sessions"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("read", total=None)
+        return compile_file(
+            path,
+            emit,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            **kwargs,
+        )
 
 
 def _delivered_totals(timeline, config):
@@ -162,7 +182,7 @@ def _summary(timeline, result) -> dict:
     sums, series = totals.metric_sums(), totals.series_count()
     return {
         "scenario": timeline.name,
-        "sessions": len(timeline.sessions),
+        "sessions": timeline.session_count,
         "simulated_seconds": round(result.simulated_seconds, 3),
         "metric_records": result.metric_records,
         "event_records": result.event_records,
@@ -171,7 +191,7 @@ def _summary(timeline, result) -> dict:
         # With tracing only, so a summary without it keeps its shape.
         **(
             {"span_records": result.span_records, "spans": dict(sorted(totals.spans.items()))}
-            if timeline.spans
+            if timeline.has_spans
             else {}
         ),
         "aborted": result.aborted,
@@ -250,7 +270,7 @@ def run(
     contract = get_profile(profile)
     config = _load_config(profile, env, env_file, managed_settings)
     # Everything is loaded and compiled before anything is sent: a bad file sends nothing.
-    timelines = [_compile(arg, config) for arg in scenarios]
+    timelines = [_compile(arg, config, console=None if json_out else err) for arg in scenarios]
     _sigterm_interrupts()
     for w in config.warnings:
         output.warning(err, w)
@@ -293,6 +313,8 @@ def run(
                 )
     finally:
         factory.close()
+        for timeline in timelines:
+            timeline.close()
 
     exporters = [vars(s).copy() for s in factory.stats]
     if json_out:
@@ -329,7 +351,7 @@ def _sigterm_interrupts() -> None:
 
 
 def _replay_with_progress(replay, timeline, factory, clock, *, show: bool, console: Console, **kwargs):
-    if not show or not timeline.records:
+    if not show or not timeline.record_count:
         return replay(timeline, factory, clock, **kwargs)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -342,7 +364,7 @@ def _replay_with_progress(replay, timeline, factory, clock, *, show: bool, conso
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task(timeline.name, total=len(timeline.records))
+        task = progress.add_task(timeline.name, total=timeline.record_count)
         return replay(
             timeline,
             factory,
@@ -477,18 +499,20 @@ def scenarios_validate(
     from claude_telemetry_cli import output
     from claude_telemetry_cli.errors import ScenarioError
     from claude_telemetry_cli.options import EmitOptions
-    from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resolve_scenario
+    from claude_telemetry_cli.scenario import resolve_scenario
 
     err, out, bad = _stderr(), _stdout(), 0
     for arg in files:
         try:
             path = resolve_scenario(arg)
-            timeline = compile_scenario(load_scenario(path), EmitOptions(profile=profile))
+            compiled = _compile_with(
+                str(path), EmitOptions(profile=profile), False, keep_records=False, console=err
+            )
         except ScenarioError as exc:
             output.error(err, exc.message)
             bad += 1
         else:
-            out.print(f"ok  {path}  ({len(timeline.sessions)} sessions, {len(timeline.records)} records)")
+            out.print(f"ok  {path}  ({compiled.session_count} sessions, {compiled.record_count} records)")
     if bad:
         raise typer.Exit(int(ExitCode.BAD_INPUT))
 
@@ -539,7 +563,7 @@ def scenarios_totals(
     from claude_telemetry_cli import output
 
     config = _load_config(profile, env, env_file, managed_settings)
-    data = _delivered_totals(_compile(file, config), config).to_json()
+    data = _delivered_totals(_compile(file, config, keep_records=False, console=_stderr()), config).to_json()
     if json_out:
         output.print_json(_stdout(), data)
     else:
@@ -740,7 +764,7 @@ def _expected_totals(expect, expect_totals, profile, env, env_file, managed):
         raise UsageError("--expect and --expect-totals exclude each other; choose one")
     if expect:
         config = _load_config(profile, env, env_file, managed)
-        return _delivered_totals(_compile(expect, config), config)
+        return _delivered_totals(_compile(expect, config, keep_records=False, console=_stderr()), config)
     if expect_totals:
         try:
             data = json.loads(expect_totals.read_text(encoding="utf-8"))

@@ -619,6 +619,7 @@ class PipelineFactory:
         )
         self._lanes: list[ExportLane] = []
         self._processes: list[SessionProcess] = []
+        self._live_mark = 64
         self._signals = {
             "metrics": self.config.metrics,
             "logs": self.config.logs,
@@ -695,6 +696,13 @@ class PipelineFactory:
             )
 
     def open(self, session: SessionInfo) -> SessionProcess:
+        if len(self._processes) >= 2 * self._live_mark:
+            # A month of sessions opens tens of thousands of processes; keep only those still running
+            # (and lanes still sending), so memory follows the sessions alive at once.
+            self._processes = [p for p in self._processes if not p.closed]
+            live = {id(p._lane) for p in self._processes}
+            self._lanes = [lane for lane in self._lanes if id(lane) in live or not lane.wait(0)]
+            self._live_mark = max(64, len(self._processes))
         metric_exporters: list[TrackedMetricExporter] = []
         log_exporters: list[TrackedLogExporter] = []
         span_exporters: list[TrackedSpanExporter] = []

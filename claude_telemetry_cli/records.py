@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Literal
+from typing import Literal, Protocol
 
 AttrValue = str | bool | int | float | tuple
 Attributes = tuple[tuple[str, AttrValue], ...]
@@ -19,6 +19,8 @@ EVENT: Signal = "event"
 
 def attrs(mapping: Mapping[str, AttrValue]) -> Attributes:
     """Freeze a mapping into the ordered attribute tuple records carry (order is wire order)."""
+    if list not in map(type, mapping.values()):  # the common case, without a Python-level loop
+        return tuple(mapping.items())
     return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in mapping.items())
 
 
@@ -85,6 +87,40 @@ class SessionInfo:
     label: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SessionPlay:
+    """One process as the replay plays it: records in time order, spans in the order they end."""
+
+    info: SessionInfo
+    records: Sequence[Record]
+    spans: Sequence[SpanRecord] = ()
+
+
+class Playable(Protocol):
+    """What replay() plays: a Timeline in memory, or a scenario.spool.CompiledScenario on disk."""
+
+    name: str
+    profile: str
+
+    @property
+    def session_count(self) -> int: ...
+
+    @property
+    def record_count(self) -> int: ...
+
+    @property
+    def has_spans(self) -> bool: ...
+
+    def totals(self) -> Totals: ...
+
+    def plays(self) -> Iterator[SessionPlay]: ...
+
+
+def play_order(info: SessionInfo) -> tuple[float, int]:
+    """Processes start in this order: by start time, then index."""
+    return (info.start_at, info.index)
+
+
 @dataclass(frozen=True)
 class Timeline:
     """A compiled scenario: sessions and their records ordered by time.
@@ -106,6 +142,31 @@ class Timeline:
     def totals(self) -> Totals:
         return Totals.from_records(self.records, self.spans)
 
+    # What replay() and the summaries read; scenario.spool.CompiledScenario offers the same, from disk.
+
+    @property
+    def session_count(self) -> int:
+        return len(self.sessions)
+
+    @property
+    def record_count(self) -> int:
+        return len(self.records)
+
+    @property
+    def has_spans(self) -> bool:
+        return bool(self.spans)
+
+    def plays(self) -> Iterator[SessionPlay]:
+        """Each process with its own records and spans, in the order the processes start."""
+        records: dict[int, list[Record]] = {}
+        spans: dict[int, list[SpanRecord]] = {}
+        for r in self.records:
+            records.setdefault(r.session, []).append(r)
+        for span in self.spans:
+            spans.setdefault(span.session, []).append(span)
+        for info in sorted(self.sessions, key=play_order):
+            yield SessionPlay(info, records.get(info.index, ()), spans.get(info.index, ()))
+
 
 _BY_KEY = itemgetter(0)
 
@@ -124,17 +185,9 @@ class Totals:
 
     @classmethod
     def from_records(cls, records: Iterable[Record], spans: Iterable[SpanRecord] = ()) -> Totals:
-        sums: dict[tuple[str, tuple], list[float]] = {}
-        events: dict[str, int] = {}
-        for r in records:
-            if r.signal == METRIC:
-                sums.setdefault((r.name, _freeze_key(r.attributes)), []).append(float(r.value or 0.0))
-            else:
-                events[r.name] = events.get(r.name, 0) + 1
-        out = cls({k: math.fsum(v) for k, v in sums.items()}, events)
-        for s in spans:
-            out.add_span(s.name)
-        return out
+        builder = TotalsBuilder()
+        builder.add(records, spans)
+        return builder.totals()
 
     def add_metric(self, name: str, attributes: Iterable[tuple[str, AttrValue]], value: float) -> None:
         key = (name, _freeze_key(attributes))
@@ -202,3 +255,25 @@ class Totals:
 
 def _jsonable(v: AttrValue):
     return list(v) if isinstance(v, tuple) else v
+
+
+class TotalsBuilder:
+    """Totals accumulated a session at a time; each sum is exact (fsum of every increment) at the end."""
+
+    def __init__(self) -> None:
+        self._sums: dict[tuple[str, tuple], list[float]] = {}
+        self._events: dict[str, int] = {}
+        self._spans: dict[str, int] = {}
+
+    def add(self, records: Iterable[Record], spans: Iterable[SpanRecord] = ()) -> None:
+        sums, events = self._sums, self._events
+        for r in records:
+            if r.signal == METRIC:
+                sums.setdefault((r.name, _freeze_key(r.attributes)), []).append(float(r.value or 0.0))
+            else:
+                events[r.name] = events.get(r.name, 0) + 1
+        for span in spans:
+            self._spans[span.name] = self._spans.get(span.name, 0) + 1
+
+    def totals(self) -> Totals:
+        return Totals({k: math.fsum(v) for k, v in self._sums.items()}, dict(self._events), dict(self._spans))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from claude_telemetry_cli.clock import Clock
-from claude_telemetry_cli.records import METRIC, Timeline
+from claude_telemetry_cli.records import METRIC, Playable, SessionInfo, SessionPlay
 
 # Order of work due at the same instant: a process starts, records happen, spans end (after the records
 # they enclose), exports run, it exits.
@@ -35,7 +35,7 @@ Progress = Callable[[int, int], None]
 
 
 def replay(
-    timeline: Timeline,
+    timeline: Playable,
     factory,
     clock: Clock,
     *,
@@ -54,27 +54,33 @@ def replay(
     replayed when it ends. `progress` counts records, not spans. With an export failure (the
     exporters have already retried) the replay stops at once.
     """
-    result = ReplayResult(sessions=len(timeline.sessions), stats=factory.stats)
-    total = len(timeline.records)
+    result = ReplayResult(sessions=timeline.session_count, stats=factory.stats)
+    total = timeline.record_count
     queue: list[tuple] = []
     seq = itertools.count()
 
     def push(at: float, kind: int, session: int, payload=None) -> None:
         heapq.heappush(queue, (at, kind, next(seq), session, payload))
 
-    for s in timeline.sessions:
-        push(s.start_at, _START, s.index)
-        push(s.end_at, _END, s.index)
-    for r in timeline.records:
-        push(r.at, _RECORD, r.session, r)
-    for span in timeline.spans:  # in timeline order, so at one instant children end first
-        push(span.end_at, _SPAN, span.session, span)
+    # Processes join the queue as the replay reaches their start, so only those running at once are
+    # held in memory (a spooled month of sessions is read back one process at a time).
+    plays = timeline.plays()
+    upcoming = next(plays, None)
+    sessions: dict[int, SessionInfo] = {}
 
-    if timeline.sessions:
-        factory.start_prometheus(timeline.sessions[0])
+    def admit(play: SessionPlay) -> None:
+        info = play.info
+        sessions[info.index] = info
+        push(info.start_at, _START, info.index)
+        push(info.end_at, _END, info.index)
+        for r in play.records:
+            push(r.at, _RECORD, info.index, r)
+        for span in play.spans:  # in the order they end, so at one instant children end first
+            push(span.end_at, _SPAN, info.index, span)
+
+    if upcoming is not None:
+        factory.start_prometheus(upcoming.info)
     refresh_s = factory.headers_refresh_s
-    if refresh_s:
-        push(refresh_s, _HEADERS, -1)
     processes: dict[int, object] = {}
     log_flush_due: set[int] = set()
     span_flush_due: set[int] = set()
@@ -87,16 +93,24 @@ def replay(
         return None
 
     try:
-        while queue:
+        if upcoming is not None:
+            admit(upcoming)
+            upcoming = next(plays, None)
+            if refresh_s:
+                push(refresh_s, _HEADERS, -1)
+        while queue or upcoming is not None:
+            while upcoming is not None and (not queue or upcoming.info.start_at <= queue[0][0]):
+                admit(upcoming)
+                upcoming = next(plays, None)
             at, kind, _, index, payload = heapq.heappop(queue)
             clock.sleep_until(at)
             if kind == _HEADERS:
-                if queue:  # only while the replay goes on
+                if queue or upcoming is not None:  # only while the replay goes on
                     factory.refresh_headers()
                     push(at + refresh_s, _HEADERS, -1)
                 continue
             if kind == _START:
-                session = timeline.sessions[index]
+                session = sessions[index]
                 proc = factory.open(session)
                 processes[index] = proc
                 # A process exporting at exit needs no tick there; the shutdown collects what is left.
@@ -138,10 +152,11 @@ def replay(
                 proc = processes.get(index)
                 if proc is not None and not proc.closed:
                     proc.export_metrics()
-                    if at + metric_interval_s < timeline.sessions[index].end_at:
+                    if at + metric_interval_s < sessions[index].end_at:
                         push(at + metric_interval_s, _METRIC_TICK, index)
             elif kind == _END:
-                proc = processes.get(index)
+                proc = processes.pop(index, None)
+                sessions.pop(index, None)
                 if proc is not None:
                     proc.shutdown()
             result.simulated_seconds = at

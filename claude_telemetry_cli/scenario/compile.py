@@ -10,7 +10,9 @@ import re
 import string
 import uuid
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from claude_telemetry_cli.contract import (
@@ -56,6 +58,7 @@ from claude_telemetry_cli.scenario.model import (
     Prompt,
     PullRequest,
     Scenario,
+    ScenarioHeader,
     Session,
     Skill,
     Step,
@@ -63,10 +66,10 @@ from claude_telemetry_cli.scenario.model import (
     Tool,
     default_source,
     effective_model,
-    unpriced_requests,
+    unpriced_steps,
 )
 
-__all__ = ["compile_scenario", "scenario_summary", "session_length"]
+__all__ = ["compile_scenario", "compile_sessions", "scenario_summary", "session_length"]
 
 # Time is kept in integer microseconds so offsets add up exactly; Record.at is seconds.
 _MS = 1_000
@@ -150,23 +153,41 @@ _MAPPED_STEPS: dict[str, tuple[str, tuple[tuple[str, str, Any], ...]]] = {
 def compile_scenario(scenario: Scenario, options: EmitOptions | None = None) -> Timeline:
     """Every record every session copy emits, ordered by (time, session, emission order)."""
     options = options or EmitOptions()
-    context = _Context(scenario, options, get_profile(options.profile))
     infos: list[SessionInfo] = []
     records: list[Record] = []
-    for i, entry in enumerate(scenario.sessions):
-        user_id = entry.user.id or _hex(random.Random(f"{scenario.seed}/user/{_identity(entry, i)}"), 64)
+    for info, emitted in compile_sessions(scenario, enumerate(scenario.sessions), options):
+        infos.append(info)
+        records.extend(emitted)
+    # Stable: records of one session at one instant keep their emission order.
+    records.sort(key=lambda r: (r.at, r.session))
+    return Timeline(scenario.name, get_profile(options.profile).name, tuple(infos), tuple(records))
+
+
+def compile_sessions(
+    header: ScenarioHeader, entries: Iterable[tuple[int, Session]], options: EmitOptions | None = None
+) -> Iterator[tuple[SessionInfo, list[Record]]]:
+    """Each simulated process of the session entries, as it is compiled: its SessionInfo and its
+    records in time order (emission order at one instant). `entries` pairs each Session with its
+    index in the file, which seeds its ids; processes are numbered in order from 0."""
+    options = options or EmitOptions()
+    context = _Context(header, options, get_profile(options.profile))
+    count = 0
+    for i, entry in entries:
+        context.check_prices(i, entry)
+        user_id = entry.user.id or _hex(random.Random(f"{header.seed}/user/{_identity(entry, i)}"), 64)
         for k in range(entry.repeat):
             start = _us(entry.start_at) + k * _us(entry.repeat_every)
             label = entry.label or f"sessions[{i}]"
             if entry.repeat > 1:
                 label = f"{label}#{k + 1}"
-            process = _Process(context, entry, (i, k), len(infos), start, user_id, label)
+            process = _Process(context, entry, (i, k), count, start, user_id, label)
+            count += 1
             info, emitted = process.run()
-            infos.append(info)
-            records.extend(emitted)
-    # Stable: records of one session at one instant keep their emission order.
-    records.sort(key=lambda r: (r.at, r.session))
-    return Timeline(scenario.name, context.profile.name, tuple(infos), tuple(records))
+            emitted.sort(key=_AT)
+            yield info, emitted
+
+
+_AT = attrgetter("at")
 
 
 def session_length(session: Session) -> float:
@@ -266,7 +287,7 @@ def _plugins(session: Session) -> list[Plugin]:
 class _Context:
     """What every session of one compilation shares: the profile, the switches, the prices."""
 
-    def __init__(self, scenario: Scenario, options: EmitOptions, profile: Profile) -> None:
+    def __init__(self, scenario: ScenarioHeader, options: EmitOptions, profile: Profile) -> None:
         self.scenario = scenario
         self.options = options
         self.profile = profile
@@ -278,13 +299,15 @@ class _Context:
                 price.cache_read if price.cache_read is not None else price.input * 0.1,
                 price.cache_write if price.cache_write is not None else price.input * 1.25,
             )
-        for i, j, model in unpriced_requests(scenario, set(self.prices)):
-            raise ScenarioError(
-                f"sessions[{i}].steps[{j}].api_request: unknown model {model!r} and no cost_usd; "
-                f"known models: {', '.join(sorted(self.prices))}",
-                path=scenario.name,
-            )
         self._faker = None
+
+    def check_prices(self, index: int, session: Session) -> None:
+        for j, model in unpriced_steps(session, set(self.prices)):
+            raise ScenarioError(
+                f"sessions[{index}].steps[{j}].api_request: unknown model {model!r} and no cost_usd; "
+                f"known models: {', '.join(sorted(self.prices))}",
+                path=self.scenario.name,
+            )
 
     def filler_text(self, length: int, seed: str) -> str:
         """Readable text of exactly `length` characters, the same for the same seed."""

@@ -6,6 +6,8 @@ import difflib
 import re
 import types
 import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,13 @@ from claude_telemetry_cli.scenario.model import (
     SESSION_FIELDS,
     STEP_KINDS,
     Scenario,
+    ScenarioHeader,
+    Session,
     unpriced_requests,
+    unpriced_steps,
 )
 
-__all__ = ["load_scenario", "load_scenario_text"]
+__all__ = ["ScenarioSessions", "load_scenario", "load_scenario_text", "read_sessions"]
 
 
 class _Map(dict):
@@ -52,13 +57,89 @@ class _Seq(list):
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file; ScenarioError names the file and line of the first problem."""
     path = Path(path)
+    return load_scenario_text(_read(path), str(path))
+
+
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(f"cannot read the scenario: {exc.strerror or exc}", path=str(path)) from None
     except UnicodeDecodeError:
         raise ScenarioError("the scenario is not UTF-8 text", path=str(path)) from None
-    return load_scenario_text(text, str(path))
+
+
+@dataclass
+class ScenarioSessions:
+    """A scenario read one session entry at a time: its header, then `entries` yields
+    (index in the file, Session), each validated as it is read, so a large generated file never has
+    all its sessions in memory. Errors (ScenarioError, FILE:LINE) are raised by the iteration."""
+
+    header: ScenarioHeader
+    entries: Iterator[tuple[int, Session]]
+    count: int  # session entries in the file
+    streamed: bool  # False: the file was loaded whole (it uses faker or anchors across sessions)
+
+
+def read_sessions(path: Path) -> ScenarioSessions:
+    """The scenario at `path`, session by session; the same sessions load_scenario() gives.
+
+    A file is read piece by piece when its `sessions:` list is its last top-level key and nothing in
+    it depends on another part of the file: no `{{ faker.* }}` expression (their values follow file
+    order) and no alias. Other files are loaded whole, with the same result.
+    """
+    path = Path(path)
+    text = _read(path)
+    pieces = _split_sessions(text)
+    if pieces is None:
+        scenario = load_scenario_text(text, str(path))
+        entries = iter(enumerate(scenario.sessions))
+        return ScenarioSessions(scenario, entries, len(scenario.sessions), streamed=False)
+    header_text, items = pieces
+    loader = _Loader(str(path))
+    header = loader.load_header(header_text)
+    return ScenarioSessions(header, loader.iter_sessions(text, items), len(items), streamed=True)
+
+
+# `sessions:` as a top-level key with nothing after it on its line: a block sequence follows.
+_SESSIONS_KEY = re.compile(r"^sessions:[ \t]*(?:#.*)?$", re.M)
+# Something that may be an alias (`*name`) or a merge of one; a false alarm only means loading whole.
+_ALIAS = re.compile(r"(?:^|[\s\[{,:])\*[^\s*,\]}]")
+
+
+def _split_sessions(text: str) -> tuple[str, list[tuple[int, int, int]]] | None:
+    """(header text, [(first line, start, end) of each session item]), or None when the file must be
+    loaded whole."""
+    keys = list(_SESSIONS_KEY.finditer(text))
+    if len(keys) != 1 or "{{" in text or _ALIAS.search(text):
+        return None
+    key = keys[0]
+    body = key.end() + 1
+    first = re.compile(r"^( *)-(?: |$)", re.M).search(text, body)
+    if first is None:
+        return None
+    # Only blank and comment lines may come between `sessions:` and the first item.
+    between = text[body : first.start()].splitlines()
+    if any(line.strip() and not line.lstrip().startswith("#") for line in between):
+        return None
+    indent = len(first.group(1))
+    # The list must be the file's last block: no line indented less than its items (or, for items at
+    # column 0, no line at column 0 that is not an item) may follow.
+    if indent == 0:
+        end = re.compile(r"^[^\s#-]", re.M)
+    else:
+        end = re.compile(rf"^ {{0,{indent - 1}}}[^\s#]", re.M)
+    if end.search(text, first.start()):
+        return None
+    item = re.compile(rf"^ {{{indent}}}-(?: |$)", re.M)
+    starts = [m.start() for m in item.finditer(text, first.start())]
+    items = []
+    line = text.count("\n", 0, first.start()) + 1
+    for n, start in enumerate(starts):
+        stop = starts[n + 1] if n + 1 < len(starts) else len(text)
+        items.append((line, start, stop))
+        line += text.count("\n", start, stop)
+    return text[: key.start()], items
 
 
 def load_scenario_text(text: str, source_name: str = "<scenario>") -> Scenario:
@@ -81,9 +162,80 @@ def _compose(text: str):
 class _Loader:
     def __init__(self, source: str) -> None:
         self.source = source
+        # Added to libyaml's 0-based line numbers: 1, or more for a piece of a file parsed on its own.
+        self._base = 1
 
     def fail(self, line: int | None, message: str) -> ScenarioError:
         return ScenarioError(message, path=self.source, line=line)
+
+    def load_header(self, text: str) -> ScenarioHeader:
+        """Everything before `sessions:`, validated; remembers the defaults to merge into each session."""
+        try:
+            node = _compose(text)
+        except yaml.MarkedYAMLError as exc:
+            raise self.fail(*_yaml_problem(exc, text)) from None
+        except yaml.YAMLError as exc:
+            raise self.fail(1, f"invalid YAML: {exc}") from None
+        self._constructor = yaml.constructor.SafeConstructor()
+        self._converted = {}
+        data = self._convert(node) if node is not None else _Map(1)
+        if not isinstance(data, _Map):
+            raise self.fail(
+                node.start_mark.line + self._base, "a scenario is a mapping with version, name, sessions, ..."
+            )
+        self._check_top(data)
+        self._defaults = data.get("defaults")
+        if self._defaults:
+            data["defaults"] = _plain(self._defaults)
+        try:
+            header = ScenarioHeader.model_validate(data)
+        except ValidationError as exc:
+            raise self._explain(exc, data) from None
+        self._known_models = set(MODEL_PRICES) | set(header.prices)
+        self._session_ids: dict[str, int] = {}
+        return header
+
+    def iter_sessions(self, text: str, items: list[tuple[int, int, int]]) -> Iterator[tuple[int, Session]]:
+        for index, (line, start, stop) in enumerate(items):
+            yield index, self.load_session(text[start:stop], line, index)
+
+    def load_session(self, text: str, line: int, index: int) -> Session:
+        """One item of the `sessions:` list, starting at `line` of the file, checked as load() checks it."""
+        self._base = line
+        try:
+            node = _compose(text)
+        except yaml.MarkedYAMLError as exc:
+            raise self.fail(*_yaml_problem(exc, text, line)) from None
+        # The constructor remembers every node it converted; a fresh memory per session keeps the
+        # read of a large file at the size of one session.
+        self._constructor.constructed_objects.clear()
+        self._converted = {}
+        session = self._convert(node)[0]
+        if self._defaults and isinstance(session, _Map):
+            session = _merge(_copy(self._defaults), session)
+        self._check_session_steps(session, index)
+        try:
+            model = Session.model_validate(session)
+        except ValidationError as exc:
+            raise self._explain(exc, session, ("sessions", index), line) from None
+        for j, model_name in unpriced_steps(model, self._known_models):
+            step = session["steps"][j]["api_request"]
+            raise self.fail(
+                step.key_lines.get("model", session["steps"].item_lines[j]),
+                f"sessions[{index}].steps[{j}].api_request: unknown model {model_name!r} and no "
+                f"cost_usd to report; known models: {', '.join(sorted(self._known_models))}; add cost_usd "
+                "to the step or a `prices:` entry for the model",
+            )
+        if model.session_id is not None:
+            key = model.session_id.lower()
+            if key in self._session_ids:
+                raise self.fail(
+                    session.key_lines["session_id"],
+                    f"sessions[{index}] has the session_id of sessions[{self._session_ids[key]}]; "
+                    "two processes never share one session.id",
+                )
+            self._session_ids[key] = index
+        return model
 
     def load(self, text: str) -> Scenario:
         try:
@@ -101,7 +253,7 @@ class _Loader:
         data = self._convert(node)
         if not isinstance(data, _Map):
             raise self.fail(
-                node.start_mark.line + 1, "a scenario is a mapping with version, name, sessions, ..."
+                node.start_mark.line + self._base, "a scenario is a mapping with version, name, sessions, ..."
             )
         self._check_top(data)
         self._faker = None
@@ -133,7 +285,7 @@ class _Loader:
         return value
 
     def _convert_new(self, node: yaml.Node) -> Any:
-        line = node.start_mark.line + 1
+        line = node.start_mark.line + self._base
         if isinstance(node, yaml.MappingNode):
             try:
                 self._constructor.flatten_mapping(node)
@@ -141,7 +293,7 @@ class _Loader:
                 raise self.fail(line, f"invalid YAML merge: {exc.problem}") from None
             out = _Map(line)
             for key_node, value_node in node.value:
-                key_line = key_node.start_mark.line + 1
+                key_line = key_node.start_mark.line + self._base
                 key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
                 if not isinstance(key, str):
                     shown = key if key is not None else "a collection"
@@ -155,15 +307,23 @@ class _Loader:
             seq = _Seq(line)
             for item in node.value:
                 seq.append(self._convert(item))
-                seq.item_lines.append(item.start_mark.line + 1)
+                seq.item_lines.append(item.start_mark.line + self._base)
             return seq
         return self._scalar(node)
 
     def _scalar(self, node: yaml.Node) -> Any:
+        # The common scalars of large generated files, converted as the constructor would, without it.
+        tag, value = node.tag, node.value
+        if tag == _STR and isinstance(node, yaml.ScalarNode):
+            return value
+        if tag == _INT and _DECIMAL.fullmatch(value):
+            return int(value)
+        if tag == _FLOAT and _PLAIN_FLOAT.fullmatch(value):
+            return float(value)
         try:
             return self._constructor.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
-            raise self.fail(node.start_mark.line + 1, f"invalid YAML value: {exc.problem}") from None
+            raise self.fail(node.start_mark.line + self._base, f"invalid YAML value: {exc.problem}") from None
 
     # -- checks that read better before pydantic sees the data -----------------------------------
 
@@ -208,9 +368,11 @@ class _Loader:
         if not isinstance(sessions, _Seq):
             return
         for i, session in enumerate(sessions):
-            steps = session.get("steps") if isinstance(session, _Map) else None
-            if not isinstance(steps, _Seq):
-                continue
+            self._check_session_steps(session, i)
+
+    def _check_session_steps(self, session: Any, i: int) -> None:
+        steps = session.get("steps") if isinstance(session, _Map) else None
+        if isinstance(steps, _Seq):
             for j, step in enumerate(steps):
                 where = f"sessions[{i}].steps[{j}]"
                 line = steps.item_lines[j]
@@ -312,11 +474,16 @@ class _Loader:
 
     # -- pydantic errors -> FILE:LINE messages ---------------------------------------------------
 
-    def _explain(self, exc: ValidationError, data: _Map) -> ScenarioError:
+    def _explain(
+        self, exc: ValidationError, data: Any, prefix: tuple = (), start_line: int = 1
+    ) -> ScenarioError:
+        """`data` is what was validated, found at `prefix` in the file (a session read on its own
+        is at ("sessions", i)), starting at `line`."""
         located = []
         for order, error in enumerate(exc.errors(include_url=False)):
             missing = error["type"] == "missing"
-            path, line, rest, inherited = _locate(data, error["loc"], missing)
+            path, line, rest, inherited = _locate(data, error["loc"], missing, start_line)
+            path = prefix + path
             # A missing field points at its parent's line, often earlier than the typo that caused it.
             located.append(((missing, line, order), line, path, rest, inherited, error))
         _, line, path, rest, inherited, error = min(located, key=lambda item: item[0])
@@ -345,6 +512,12 @@ class _Loader:
             )
 
 
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+# Integers and floats Python reads exactly as YAML 1.1 does (no octal 012, no 1_000, no 1:30).
+_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_PLAIN_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+")
 _EXPRESSION = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _FAKER_CALL = re.compile(r"faker\.([A-Za-z_][A-Za-z0-9_]*)(?:\(\))?")
 # Attributes of a Faker generator that are machinery, not providers of fake values.
@@ -388,14 +561,15 @@ _FAKER_NOT_PROVIDERS = frozenset(
 )
 
 
-def _yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, str]:
+def _yaml_problem(exc: yaml.MarkedYAMLError, text: str, first_line: int = 1) -> tuple[int, str]:
+    """(line, message) of a YAML error in `text`, which starts at `first_line` of the file."""
     mark = exc.problem_mark or exc.context_mark
     # A problem found at the end of the stream is reported past the last line; keep it on a real one.
     line = min(mark.line + 1, max(1, len(text.splitlines()))) if mark else 1
     message = f"invalid YAML: {exc.problem or exc}"
     if exc.context and exc.context_mark is not None:
-        message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
-    return line, message
+        message += f" ({exc.context} started at line {exc.context_mark.line + first_line})"
+    return line + first_line - 1, message
 
 
 def _copy(node: Any) -> Any:
@@ -449,10 +623,10 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _locate(data: Any, loc: tuple, missing: bool) -> tuple[tuple, int, tuple, bool]:
+def _locate(data: Any, loc: tuple, missing: bool, line: int = 1) -> tuple[tuple, int, tuple, bool]:
     """Follow a pydantic error location through the data: path found, its line, unmatched tail, and
     whether the value came from `defaults:`."""
-    line = getattr(data, "line", 1)
+    line = getattr(data, "line", line)
     node = data
     path: list = []
     inherited = False

@@ -799,7 +799,9 @@ class Session(_Model):
 SESSION_FIELDS = tuple(Session.model_fields)
 
 
-class Scenario(_Model):
+class ScenarioHeader(_Model):
+    """Everything in a scenario file but its sessions: what a file read one session at a time starts with."""
+
     version: Literal[1]
     name: Name
     description: str = ""
@@ -808,6 +810,9 @@ class Scenario(_Model):
     prices: dict[str, Price] = Field(default_factory=dict)
     # Already merged into every session by the loader; kept to show what the file said.
     defaults: dict[str, Any] = Field(default_factory=dict)
+
+
+class Scenario(ScenarioHeader):
     sessions: Annotated[list[Session], Field(min_length=1)]
 
     @model_validator(mode="after")
@@ -832,14 +837,18 @@ def effective_model(session: Session, step: ApiRequest | ApiError | ApiRefusal |
 
 def unpriced_requests(scenario: Scenario, known_models: set[str]) -> list[tuple[int, int, str]]:
     """(session, step, model) of every api_request with no cost_usd whose model has no price."""
+    return [
+        (i, j, model)
+        for i, session in enumerate(scenario.sessions)
+        for j, model in unpriced_steps(session, known_models)
+    ]
+
+
+def unpriced_steps(session: Session, known_models: set[str]) -> list[tuple[int, str]]:
+    """(step, model) of every api_request of one session with no cost_usd whose model has no price."""
     out = []
-    for i, session in enumerate(scenario.sessions):
-        for j, step in enumerate(session.steps):
-            body = step.api_request
-            if (
-                body is not None
-                and body.cost_usd is None
-                and effective_model(session, body) not in known_models
-            ):
-                out.append((i, j, effective_model(session, body)))
+    for j, step in enumerate(session.steps):
+        body = step.api_request
+        if body is not None and body.cost_usd is None and effective_model(session, body) not in known_models:
+            out.append((j, effective_model(session, body)))
     return out

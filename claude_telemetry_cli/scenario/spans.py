@@ -40,7 +40,7 @@ from claude_telemetry_cli.records import (
     attrs,
 )
 
-__all__ = ["derive_spans"]
+__all__ = ["derive_spans", "session_spans"]
 
 _S = 1_000_000  # records' times are whole microseconds (see scenario.compile); spans are computed in them
 _LLM_EVENTS = frozenset({"api_request", "api_error"})
@@ -59,17 +59,32 @@ def derive_spans(timeline: Timeline, *, seed: int | str) -> Timeline:
     for i, r in enumerate(timeline.records):
         positions.setdefault(r.session, []).append(i)
     records = list(timeline.records)
-    spans: list[tuple[int, int, SpanRecord]] = []  # (depth, creation order, span)
+    spans: list[SpanRecord] = []
     for session in timeline.sessions:
         mine = positions.get(session.index, [])
-        builder = _SessionSpans(session, seed, [timeline.records[i] for i in mine])
-        builder.run()
-        for local, ref in builder.traces.items():
-            records[mine[local]] = dataclasses.replace(records[mine[local]], trace=ref)
-        spans.extend((depth, len(spans), span) for depth, span in builder.spans)
-    # Replayed at their end: at one instant children end before their parent, as they do in the client.
-    spans.sort(key=lambda item: (item[2].end_at, item[2].session, -item[0], item[1]))
-    return dataclasses.replace(timeline, records=tuple(records), spans=tuple(s for _, _, s in spans))
+        traced, own = session_spans(session, [timeline.records[i] for i in mine], seed=seed)
+        for local, record in enumerate(traced):
+            records[mine[local]] = record
+        spans.extend(own)
+    # Each session's spans are in order already; across sessions, by end time, then session.
+    spans.sort(key=lambda span: (span.end_at, span.session))
+    return dataclasses.replace(timeline, records=tuple(records), spans=tuple(spans))
+
+
+def session_spans(
+    session: SessionInfo, records: Sequence[Record], *, seed: int | str
+) -> tuple[list[Record], list[SpanRecord]]:
+    """One session's records (in time order), those inside an interaction now carrying its trace
+    context, and its spans in the order they are replayed: by end time, and at one instant children
+    before their parent, as they end in the client."""
+    builder = _SessionSpans(session, seed, records)
+    builder.run()
+    traced = list(records)
+    for local, ref in builder.traces.items():
+        traced[local] = dataclasses.replace(traced[local], trace=ref)
+    made = builder.spans  # (depth, span) in creation order
+    order = sorted(range(len(made)), key=lambda n: (made[n][1].end_at, -made[n][0], n))
+    return traced, [made[n][1] for n in order]
 
 
 def _us(seconds: float) -> int:

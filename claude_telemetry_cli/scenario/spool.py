@@ -1,0 +1,130 @@
+"""A scenario file compiled one session at a time into a temporary file, so a month of a large
+organisation replays in the memory of the processes running at once, not of the whole month.
+
+The file is read session by session (loader.read_sessions), each process compiled and, when tracing,
+given its spans; its totals are added up and its records written out. The replay then reads the
+processes back in the order they start. Everything is validated and compiled before anything is
+sent: a bad file sends nothing.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from claude_telemetry_cli.options import EmitOptions
+from claude_telemetry_cli.records import (
+    Record,
+    SessionInfo,
+    SessionPlay,
+    SpanRecord,
+    Totals,
+    TotalsBuilder,
+    play_order,
+)
+
+__all__ = ["CompiledScenario", "compile_file"]
+
+
+class CompiledScenario:
+    """What replay() needs of a scenario (like records.Timeline), with the records on disk."""
+
+    def __init__(self, name: str, profile: str, *, keep_records: bool = True) -> None:
+        self.name = name
+        self.profile = profile
+        self.session_count = 0
+        self.record_count = 0
+        self.span_count = 0
+        self.duration = 0.0
+        self._totals = TotalsBuilder()
+        self._index: list[tuple[tuple[float, int], int, int]] = []  # (play order, offset, size)
+        self._file = tempfile.TemporaryFile(prefix="claude-telemetry-") if keep_records else None
+        self._size = 0
+
+    @property
+    def has_spans(self) -> bool:
+        return self.span_count > 0
+
+    def add(self, info: SessionInfo, records: list[Record], spans: list[SpanRecord]) -> None:
+        self.session_count += 1
+        self.record_count += len(records)
+        self.span_count += len(spans)
+        self.duration = max(self.duration, info.end_at)
+        self._totals.add(records, spans)
+        if self._file is None:
+            return
+        # Plain tuples, in Record's field order: half the time of pickling the dataclasses.
+        rows = [(r.at, r.session, r.signal, r.name, r.value, r.attributes, r.trace) for r in records]
+        blob = pickle.dumps((info, rows, spans), protocol=pickle.HIGHEST_PROTOCOL)
+        self._file.write(blob)
+        self._index.append((play_order(info), self._size, len(blob)))
+        self._size += len(blob)
+
+    def totals(self) -> Totals:
+        return self._totals.totals()
+
+    def plays(self) -> Iterator[SessionPlay]:
+        """Each process with its records and spans, in the order the processes start."""
+        if self._file is None:
+            raise RuntimeError("compiled without its records (keep_records=False)")
+        self._file.flush()
+        for _, offset, size in sorted(self._index):
+            self._file.seek(offset)
+            info, rows, spans = pickle.loads(self._file.read(size))
+            yield SessionPlay(info, [Record(*row) for row in rows], spans)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> CompiledScenario:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def compile_file(
+    path: Path,
+    options: EmitOptions | None = None,
+    *,
+    tracing: bool = False,
+    keep_records: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> CompiledScenario:
+    """Read, validate and compile the scenario at `path`, one session at a time.
+
+    With `tracing`, events inside an interaction carry its trace context and the spans are derived, their
+    ids from the scenario's seed. `keep_records=False` keeps only the counts and totals (for validate and
+    totals). `progress(entries read, entries in the file)` is called as session entries are read.
+    """
+    # Imported here: the loader pulls in pydantic and the compiler its tables.
+    from claude_telemetry_cli.scenario.compile import compile_sessions
+    from claude_telemetry_cli.scenario.loader import read_sessions
+    from claude_telemetry_cli.scenario.spans import session_spans
+
+    options = options or EmitOptions()
+    source = read_sessions(path)
+    entries = source.entries
+    if progress is not None:
+        entries = _counted(entries, source.count, progress)
+    out = CompiledScenario(source.header.name, options.profile, keep_records=keep_records)
+    try:
+        for info, records in compile_sessions(source.header, entries, options):
+            spans: list[SpanRecord] = []
+            if tracing:
+                records, spans = session_spans(info, records, seed=source.header.seed)
+            out.add(info, records, spans)
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
+def _counted(entries, total: int, progress: Callable[[int, int], None]):
+    for n, entry in enumerate(entries, 1):
+        yield entry
+        progress(n, total)
