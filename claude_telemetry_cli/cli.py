@@ -570,6 +570,265 @@ def scenarios_totals(
         output.totals(_stdout(), data)
 
 
+@app.command("load")
+@guarded
+def load_cmd(
+    sessions: Annotated[
+        int,
+        typer.Option("--sessions", min=1, metavar="N", help="Fleet mode: concurrent simulated sessions."),
+    ] = 100,
+    throughput: Annotated[
+        bool,
+        typer.Option(
+            "--throughput",
+            help="Throughput mode: realistic requests in a loop, as fast as accepted or at --rate.",
+        ),
+    ] = False,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", min=0.001, metavar="REQ/S", help="Throughput mode: requests per second."),
+    ] = None,
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            "--batch",
+            min=1,
+            max=100_000,
+            metavar="N",
+            help="Throughput mode: points (or events) per request [100].",
+        ),
+    ] = None,
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            "--interval",
+            metavar="DURATION",
+            help="Fleet mode: metric export interval (default: OTEL_METRIC_EXPORT_INTERVAL, else 60s).",
+        ),
+    ] = None,
+    ramp_up: Annotated[
+        str | None,
+        typer.Option("--ramp-up", metavar="DURATION", help="Fleet mode: start the sessions over this long."),
+    ] = None,
+    session_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--session-rate",
+            min=0.001,
+            metavar="N/S",
+            help="Fleet mode: start this many sessions per second.",
+        ),
+    ] = None,
+    preset: Annotated[
+        str,
+        typer.Option("--preset", metavar="NAME|FILE", help="Generator preset the activity comes from."),
+    ] = "enterprise",
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Same seed, same sessions and identities.")] = 1,
+    duration: Annotated[
+        str, typer.Option("--duration", metavar="DURATION|inf", help="How long to send.")
+    ] = "60s",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, max=1024, metavar="W", help="Worker processes (default: one per core)."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int,
+        typer.Option("--concurrency", min=1, max=1024, metavar="C", help="Requests in flight per worker."),
+    ] = 8,
+    allow_export_failures: Annotated[
+        bool,
+        typer.Option("--allow-export-failures", help="Go on when an export fails; count it in the report."),
+    ] = False,
+    max_error_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--max-error-rate",
+            min=0.0,
+            max=1.0,
+            metavar="R",
+            help="Go on through failures, exit 1 if more than this share of requests failed.",
+        ),
+    ] = None,
+    totals_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--totals-out",
+            metavar="FILE",
+            help="Write the exact totals of what the collector acknowledged, for `receive --expect-totals`.",
+        ),
+    ] = None,
+    export_timeout: Annotated[
+        float,
+        typer.Option(
+            "--export-timeout",
+            min=0.1,
+            metavar="SECONDS",
+            help="Give up on one request after this long, retries included.",
+        ),
+    ] = 10.0,
+    profile: ProfileOpt = "current",
+    env: EnvOpt = None,
+    env_file: EnvFileOpt = None,
+    managed_settings: ManagedOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Generate the load of a fleet of Claude Code sessions against a collector, and measure it.
+
+    Configured like `run`, from CLAUDE_CODE_ENABLE_TELEMETRY, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER,
+    OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf), OTEL_EXPORTER_OTLP_ENDPOINT, headers and TLS.
+
+    Fleet mode (default): --sessions N simulated sessions, each with its own session.id, exporting its
+    metrics every interval and its events as Claude Code does; activity from a generator preset.
+    Throughput mode (--throughput): realistic requests of --batch points, as fast as the collector
+    accepts them or at --rate.
+
+    Examples:
+
+      claude-telemetry load --sessions 5000 --ramp-up 1m --duration 10m
+
+      claude-telemetry load --throughput --batch 200 --duration 30s --workers 4
+
+      claude-telemetry load --sessions 200 --interval 5s --duration 1m --totals-out sent.json
+
+    Exit codes: 0 done; 1 the error rate exceeded --max-error-rate; 2 bad option or configuration;
+    3 an export failed (without --allow-export-failures); 130 interrupted (the report is printed).
+    """
+    import os
+
+    from claude_telemetry_cli import output
+    from claude_telemetry_cli.durations import parse_duration
+    from claude_telemetry_cli.load.runner import LoadSpec, run_load
+
+    def seconds(option: str, value: str | None, *, allow_inf: bool = False) -> float | None:
+        if value is None:
+            return None
+        if allow_inf and value.strip().lower() in ("inf", "infinity", "forever"):
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise UsageError(f"{option}: {exc}") from None
+
+    if not throughput and (rate is not None or batch is not None):
+        raise UsageError(
+            "--rate and --batch are for --throughput mode; fleet mode paces itself by --interval"
+        )
+    if throughput and (interval or ramp_up or session_rate):
+        raise UsageError("--interval, --ramp-up and --session-rate are for fleet mode, not --throughput")
+    if ramp_up is not None and session_rate is not None:
+        raise UsageError("--ramp-up and --session-rate exclude each other; choose one")
+    duration_s = seconds("--duration", duration, allow_inf=True)
+    if duration_s is not None and duration_s <= 0:
+        raise UsageError("--duration: must be more than 0, or inf")
+    interval_s = seconds("--interval", interval)
+    if interval_s is not None and interval_s <= 0:
+        raise UsageError("--interval: must be more than 0")
+    ramp_up_s = seconds("--ramp-up", ramp_up) or 0.0
+    if session_rate is not None:
+        ramp_up_s = sessions / session_rate
+    config = _load_config(profile, env, env_file, managed_settings)
+    if not config.enabled:
+        raise UsageError(
+            "telemetry is off: set CLAUDE_CODE_ENABLE_TELEMETRY=1 (with -e or in the environment)"
+        )
+    if not config.metrics.otlp_enabled and not config.logs.otlp_enabled:
+        reasons = [r for r in (config.metrics.disabled_reason, config.logs.disabled_reason) if r]
+        raise UsageError(
+            "load sends OTLP: set OTEL_METRICS_EXPORTER=otlp and/or OTEL_LOGS_EXPORTER=otlp"
+            + (f" ({'; '.join(reasons)})" if reasons else "")
+        )
+    if totals_out is not None and config.temporality != "delta":
+        raise UsageError("--totals-out needs delta temporality (the default): the verdict adds up deltas")
+    from claude_telemetry_cli.scenario.generate import load_preset
+
+    load_preset(preset)  # an unknown preset is a one-line error before any worker starts
+    spec = LoadSpec(
+        mode="throughput" if throughput else "fleet",
+        config=config,
+        preset=preset,
+        seed=seed,
+        sessions=sessions,
+        ramp_up_s=ramp_up_s,
+        metric_interval_s=interval_s or config.metric_export_interval_ms / 1000,
+        logs_interval_s=config.logs_export_interval_ms / 1000,
+        batch=batch or 100,
+        rate=rate,
+        duration_s=duration_s,
+        workers=workers or os.cpu_count() or 1,
+        concurrency=concurrency,
+        export_timeout_s=export_timeout,
+        track_totals=totals_out is not None,
+        stop_on_failure=not (allow_export_failures or max_error_rate is not None),
+    )
+    err = _stderr()
+    for w in config.warnings:
+        output.warning(err, w)
+    target = None if throughput else sessions
+    title = (
+        f"load: {'throughput' if throughput else f'{sessions:,} sessions'}, {spec.workers} worker(s)"
+        f" -> {config.metrics.endpoint or config.logs.endpoint}"
+    )
+    live = None
+    if not json_out and err.is_terminal:
+        from rich.live import Live
+
+        live = Live(console=err, refresh_per_second=4, transient=True)
+        live.start()
+
+    def update(stats, elapsed) -> None:
+        if live is not None:
+            live.update(
+                output.load_view(output.load_report_data(stats, elapsed, sessions_target=target), title)
+            )
+
+    try:
+        result = run_load(spec, update)
+    finally:
+        if live is not None:
+            live.stop()
+    data = output.load_report_data(result.stats, result.elapsed_s, sessions_target=target)
+    data.update(
+        {
+            "mode": spec.mode,
+            "workers": spec.workers,
+            "destination": {"metrics": config.metrics.endpoint, "logs": config.logs.endpoint},
+            "failure": result.failure,
+            "errors": result.errors,
+            "interrupted": result.interrupted,
+        }
+    )
+    if totals_out is not None and result.totals is not None:
+        try:
+            totals_out.write_text(result.totals.dumps() + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--totals-out {totals_out}: {exc.strerror}") from None
+    too_many = max_error_rate is not None and result.stats.error_rate > max_error_rate
+    data["ok"] = not (result.errors or result.failure or too_many or result.interrupted)
+    if json_out:
+        output.print_json(_stdout(), data)
+    else:
+        output.load_report(_stdout(), data, title)
+    for message in result.errors:
+        output.error(err, message)
+    if result.errors and not result.stats.count():
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
+    if result.interrupted:
+        err.print("interrupted: the report covers what was done until then")
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if result.failure:
+        output.error(err, f"{result.failure} (--allow-export-failures to go on through failures)")
+        raise typer.Exit(int(ExitCode.EXPORT_FAILED))
+    if result.errors:
+        raise typer.Exit(int(ExitCode.EXPORT_FAILED))
+    if too_many:
+        output.error(
+            err, f"error rate {result.stats.error_rate:.2%} is above --max-error-rate {max_error_rate:.2%}"
+        )
+        raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
+
+
 @app.command("generate")
 @guarded
 def generate_cmd(

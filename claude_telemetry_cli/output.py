@@ -306,3 +306,125 @@ def smoke_table(console: Console, scenario: str, cases) -> None:
     passed = sum(c.ok for c in cases)
     colour = "green" if passed == len(cases) else "red"
     console.print(f"[bold {colour}]{passed}/{len(cases)} verified[/]")
+
+
+def load_report_data(stats, elapsed_s: float, *, sessions_target: int | None) -> dict:
+    """The numbers of a load run, as `load --json` prints them and the report shows them."""
+    seconds = max(elapsed_s, 1e-9)
+    by_code: dict[str, dict[str, int]] = {}
+    for (signal, kind, code), n in sorted(stats.requests.items()):
+        by_code.setdefault(kind, {})
+        label = f"{signal} {code}"
+        by_code[kind][label] = by_code[kind].get(label, 0) + n
+    latency = stats.latency
+    sessions = max(stats.sessions_active, 1)
+    return {
+        "seconds": round(elapsed_s, 3),
+        "requests": {
+            "sent": stats.count(),
+            "accepted": stats.count("accepted"),
+            "rejected": stats.count("rejected"),
+            "failed": stats.count("failed"),
+            "retries": stats.retries,
+            "by_outcome": by_code,
+        },
+        "error_rate": round(stats.error_rate, 6),
+        "points": {"sent": stats.points_sent, "acknowledged": stats.points_acked},
+        "events": {"sent": stats.events_sent, "acknowledged": stats.events_acked},
+        "bytes_sent": stats.bytes_sent,
+        "throughput": {
+            "requests_per_s": round(stats.count() / seconds, 1),
+            "points_per_s": round(stats.points_sent / seconds, 1),
+            "events_per_s": round(stats.events_sent / seconds, 1),
+            "bytes_per_s": round(stats.bytes_sent / seconds, 1),
+        },
+        "latency_ms": {
+            "p50": round(latency.percentile(0.5) * 1000, 3),
+            "p90": round(latency.percentile(0.9) * 1000, 3),
+            "p99": round(latency.percentile(0.99) * 1000, 3),
+            "max": round(latency.max_s * 1000, 3),
+        },
+        "sessions": {
+            "target": sessions_target,
+            "active": stats.sessions_active,
+            "started": stats.sessions_started,
+        },
+        "schedule_lag_max_s": round(stats.lag_max_s, 3),
+        "memory": {
+            "peak_rss_bytes": stats.peak_rss_bytes,
+            # What the sessions cost on top of the workers' start-up (interpreter, activity templates).
+            "per_session_bytes": (
+                round(max(0, stats.peak_rss_bytes - stats.baseline_rss_bytes) / sessions)
+                if sessions_target
+                else None
+            ),
+        },
+    }
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} GiB"
+
+
+def load_tables(data: dict, title: str) -> list:
+    """The live view and the final report of `load`: the same tables."""
+    req, thr, lat = data["requests"], data["throughput"], data["latency_ms"]
+    head = Table(title=title, title_justify="left", show_edge=False, show_header=False)
+    head.add_column("what")
+    head.add_column("value", justify="right")
+    failed = req["rejected"] + req["failed"]
+    head.add_row("requests sent", f"{req['sent']:,} ({thr['requests_per_s']:,.1f}/s)")
+    head.add_row("accepted", f"{req['accepted']:,}")
+    head.add_row(
+        "rejected / failed", f"[red]{req['rejected']:,} / {req['failed']:,}[/]" if failed else "0 / 0"
+    )
+    head.add_row("retries", f"{req['retries']:,}")
+    pts, evs = data["points"], data["events"]
+    head.add_row(
+        "points sent / acknowledged",
+        f"{pts['sent']:,} / {pts['acknowledged']:,} ({thr['points_per_s']:,.0f}/s)",
+    )
+    head.add_row(
+        "events sent / acknowledged",
+        f"{evs['sent']:,} / {evs['acknowledged']:,} ({thr['events_per_s']:,.0f}/s)",
+    )
+    head.add_row("bytes sent", f"{_size(data['bytes_sent'])} ({_size(thr['bytes_per_s'])}/s)")
+    head.add_row(
+        "latency p50 / p90 / p99 / max",
+        f"{lat['p50']:.1f} / {lat['p90']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f} ms",
+    )
+    sessions = data["sessions"]
+    if sessions["target"]:
+        head.add_row("sessions active / started", f"{sessions['active']:,} / {sessions['started']:,}")
+        head.add_row("behind schedule (max)", f"{data['schedule_lag_max_s']:.2f} s")
+    memory = data["memory"]
+    if memory["peak_rss_bytes"]:
+        per = f", {_size(memory['per_session_bytes'])}/session" if memory["per_session_bytes"] else ""
+        head.add_row("peak memory (all workers)", f"{_size(memory['peak_rss_bytes'])}{per}")
+    tables = [head]
+    outcomes = data["requests"]["by_outcome"]
+    if any(kind != "accepted" for kind in outcomes):
+        codes = Table(show_edge=False)
+        codes.add_column("outcome")
+        codes.add_column("signal and code")
+        codes.add_column("requests", justify="right")
+        for kind, rows in outcomes.items():
+            for label, n in rows.items():
+                codes.add_row(kind, label, f"{n:,}")
+        tables.append(codes)
+    return tables
+
+
+def load_view(data: dict, title: str):
+    from rich.console import Group
+
+    return Group(*load_tables(data, title))
+
+
+def load_report(console: Console, data: dict, title: str) -> None:
+    for table in load_tables(data, title):
+        console.print(table)

@@ -38,15 +38,12 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
-from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, Profile
+from claude_telemetry_cli.contract import LOGGER_NAME, MAX_LOG_BATCH, METER_NAME, Profile
 from claude_telemetry_cli.contract.spans import MAX_SPAN_BATCH, TRACER_NAME, TRACER_VERSION
 from claude_telemetry_cli.errors import ConfigError, TelemetryError
+from claude_telemetry_cli.otlp.encode import with_event_timestamp
 from claude_telemetry_cli.records import SessionInfo, SpanRecord, TraceRef
 from claude_telemetry_cli.settings import SignalConfig, TelemetryConfig
-
-# The JS SDK's BatchLogRecordProcessor default, which Claude Code uses.
-MAX_LOG_BATCH = 512
-
 
 # --------------------------------------------------------------------------- export accounting
 
@@ -993,16 +990,7 @@ class SessionProcess:
 
 def _with_timestamp(attributes: dict, now_ns: int) -> dict:
     """Insert event.timestamp right after event.name, where Claude Code puts it."""
-    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_ns // 1_000_000_000))
-    iso = f"{iso}.{(now_ns // 1_000_000) % 1000:03d}Z"
-    out: dict = {}
-    for k, v in attributes.items():
-        out[k] = v
-        if k == "event.name":
-            out["event.timestamp"] = iso
-    if "event.timestamp" not in out:
-        out["event.timestamp"] = iso
-    return out
+    return dict(with_event_timestamp(tuple(attributes.items()), now_ns))
 
 
 class PrometheusEndpoint:

@@ -275,5 +275,14 @@ class TotalsBuilder:
         for span in spans:
             self._spans[span.name] = self._spans.get(span.name, 0) + 1
 
+    def add_metric(self, name: str, attributes: Iterable[tuple[str, AttrValue]], value: float) -> None:
+        values = self._sums.setdefault((name, _freeze_key(attributes)), [])
+        values.append(float(value))
+        if len(values) >= 256:  # a long run: keep one exact partial sum, not every increment
+            values[:] = [math.fsum(values)]
+
+    def add_event(self, name: str, count: int = 1) -> None:
+        self._events[name] = self._events.get(name, 0) + count
+
     def totals(self) -> Totals:
         return Totals({k: math.fsum(v) for k, v in self._sums.items()}, dict(self._events), dict(self._spans))

@@ -8,6 +8,8 @@ from claude_telemetry_cli.contract.model import EventSpec, MetricSpec, ModelPric
 SERVICE_NAME = "claude-code"
 METER_NAME = "com.anthropic.claude_code"
 LOGGER_NAME = "com.anthropic.claude_code.events"
+# Events per log export request: the JS SDK's BatchLogRecordProcessor default, which Claude Code uses.
+MAX_LOG_BATCH = 512
 DEFAULT_APP_VERSION = "2.1.331"
 DEFAULT_MODEL = "claude-sonnet-4-5"
 DEFAULT_PROFILE = "current"

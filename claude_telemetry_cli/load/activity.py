@@ -1,0 +1,92 @@
+"""What simulated sessions do under load: compiled sessions of a generator preset, shared as templates.
+
+A fleet of 100,000 sessions cannot hold 100,000 compiled sessions. It holds a pool of templates (the
+sessions of a small generated organisation, compiled exactly as `run` compiles them under the same
+configuration), and each simulated session is a template plus its own identity: its session.id and
+user.id, substituted when its records are encoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from claude_telemetry_cli.options import EmitOptions
+from claude_telemetry_cli.records import METRIC, Attributes, Record, SessionInfo, TraceRef
+
+__all__ = ["IDENTITY_KEYS", "Template", "build_templates"]
+
+# Attributes that are the process's own: substituted per simulated session.
+IDENTITY_KEYS = ("session.id", "user.id")
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """One compiled session, times relative to its start (seconds), in time order."""
+
+    duration: float
+    app_version: str
+    resource: Attributes
+    session_id: str
+    user_id: str
+    metrics: tuple[tuple[float, str, float, Attributes], ...]  # (offset, name, value, attributes)
+    # (offset, name, attributes, trace context: set when compiled with tracing)
+    events: tuple[tuple[float, str, Attributes, TraceRef | None], ...]
+
+    @classmethod
+    def from_compiled(cls, info: SessionInfo, records: list[Record]) -> Template:
+        metrics = []
+        events = []
+        for r in records:
+            offset = r.at - info.start_at
+            if r.signal == METRIC:
+                metrics.append((offset, r.name, float(r.value or 0.0), r.attributes))
+            else:
+                events.append((offset, r.name, r.attributes, r.trace))
+        user_id = next((v for k, v in records[0].attributes if k == "user.id"), "") if records else ""
+        return cls(
+            duration=info.end_at - info.start_at,
+            app_version=info.app_version,
+            resource=info.resource,
+            session_id=info.session_id,
+            user_id=str(user_id),
+            metrics=tuple(metrics),
+            events=tuple(events),
+        )
+
+
+def build_templates(
+    preset: str = "enterprise",
+    *,
+    seed: int = 1,
+    options: EmitOptions | None = None,
+    developers: int = 40,
+    sets: list[str] | None = None,
+) -> list[Template]:
+    """The sessions of one generated working day of `developers` from `preset`, compiled under
+    `options`: the activity simulated sessions draw from."""
+    from claude_telemetry_cli.scenario.compile import compile_sessions
+    from claude_telemetry_cli.scenario.generate import build_params, generate_text, load_preset
+    from claude_telemetry_cli.scenario.loader import load_scenario_text
+
+    # One working day (a Tuesday); a preset's incident, if it has one, falls on it.
+    flags = {"developers": developers, "days": 1, "seed": seed, "start_weekday": 1}
+    if load_preset(preset)[0].incident_day is not None:
+        flags["incident_day"] = 0
+    params = build_params(preset, flags, sets)
+    text, _ = generate_text(params)
+    scenario = load_scenario_text(text, f"<{preset} preset>")
+    out = [
+        Template.from_compiled(info, records)
+        for info, records in compile_sessions(scenario, enumerate(scenario.sessions), options)
+        if records
+    ]
+    return out
+
+
+def session_identity(seed: int, number: int) -> tuple[str, str]:
+    """(session.id, user.id) of simulated session `number`: distinct, and the same for the same seed."""
+    digest = hashlib.sha256(f"{seed}/load/{number}".encode()).digest()
+    session_id = str(uuid.UUID(bytes=digest[:16], version=4))
+    return session_id, hashlib.sha256(digest).hexdigest()

@@ -1,0 +1,288 @@
+"""`claude-telemetry load`: worker processes, each with its engine and its senders; the parent adds up
+their counts for the live view and the final report, and stops them on time.
+
+Every worker ships a snapshot of its counts twice a second and a last one when it is done, with the
+totals of what the collector acknowledged. The parent stops the workers at --duration, at the first
+failed export (unless failures are allowed), or on Ctrl-C; a worker finishes the requests in flight
+within the export timeout, so a run never outlives --duration by more than that and a second.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue as queue_module
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from claude_telemetry_cli.load.stats import LoadStats
+from claude_telemetry_cli.records import Totals
+from claude_telemetry_cli.settings import TelemetryConfig
+
+__all__ = ["LoadResult", "LoadSpec", "run_load"]
+
+_SNAPSHOT_EVERY_S = 0.5
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """Everything a worker needs; sent to each worker process."""
+
+    mode: str  # fleet | throughput
+    config: TelemetryConfig
+    preset: str = "enterprise"
+    seed: int = 1
+    sessions: int = 100
+    ramp_up_s: float = 0.0
+    metric_interval_s: float = 60.0
+    logs_interval_s: float = 5.0
+    batch: int = 100
+    rate: float | None = None
+    duration_s: float | None = 60.0
+    workers: int = 1
+    concurrency: int = 8  # requests in flight per worker
+    export_timeout_s: float = 10.0
+    track_totals: bool = False
+    stop_on_failure: bool = True
+    template_developers: int = 40
+
+
+@dataclass
+class LoadResult:
+    stats: LoadStats
+    elapsed_s: float
+    totals: Totals | None = None
+    interrupted: bool = False
+    failure: str | None = None  # the first failed export, when it stopped the run
+    errors: list[str] = field(default_factory=list)  # workers that could not run
+
+
+def _share(total: int, workers: int, index: int) -> int:
+    return total // workers + (1 if index < total % workers else 0)
+
+
+def _worker(spec: LoadSpec, index: int, out, stop) -> None:
+    """One worker process: build the activity, then produce and send until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    try:
+        _work(spec, index, out, stop)
+    except Exception as exc:  # reported by the parent as one line
+        from claude_telemetry_cli.errors import TelemetryError
+
+        message = exc.message if isinstance(exc, TelemetryError) else f"{type(exc).__name__}: {exc}"
+        out.put(("error", index, message))
+
+
+def _work(spec: LoadSpec, index: int, out, stop) -> None:
+    import resource as rusage
+
+    from claude_telemetry_cli.contract import get_profile
+    from claude_telemetry_cli.load.activity import build_templates
+    from claude_telemetry_cli.load.engine import FleetEngine, ThroughputEngine, add_acknowledged
+    from claude_telemetry_cli.load.transport import build_sender
+    from claude_telemetry_cli.otlp.encode import OtlpEncoder
+    from claude_telemetry_cli.records import TotalsBuilder
+
+    config = spec.config
+    profile = get_profile(config.profile)
+    abort = threading.Event()  # stops retries in flight at shutdown
+    senders = {}
+    if config.metrics.otlp_enabled:
+        senders["metrics"] = build_sender(config.metrics, spec.export_timeout_s, stop=abort)
+    if config.logs.otlp_enabled and profile.emits_events:
+        senders["logs"] = build_sender(config.logs, spec.export_timeout_s, stop=abort)
+    templates = build_templates(
+        spec.preset, seed=spec.seed, options=config.emit, developers=spec.template_developers
+    )
+    encoder = OtlpEncoder(profile, config.temporality)
+    common = {
+        "templates": templates,
+        "encoder": encoder,
+        "seed": spec.seed,
+        "first_number": index,
+        "stride": spec.workers,
+        "track_totals": spec.track_totals,
+        "metrics_on": "metrics" in senders,
+        "logs_on": "logs" in senders,
+    }
+    if spec.mode == "fleet":
+        engine = FleetEngine(
+            sessions=_share(spec.sessions, spec.workers, index),
+            metric_interval_s=spec.metric_interval_s,
+            logs_interval_s=spec.logs_interval_s,
+            ramp_up_s=spec.ramp_up_s,
+            temporality=config.temporality,
+            **common,
+        )
+    else:
+        rate = spec.rate / spec.workers if spec.rate else None
+        engine = ThroughputEngine(batch=spec.batch, rate=rate, **common)
+
+    stats = LoadStats()
+    totals = TotalsBuilder() if spec.track_totals else None
+    lock = threading.Lock()
+    slots = threading.BoundedSemaphore(spec.concurrency)
+    failure: list[str] = []
+    pool = ThreadPoolExecutor(spec.concurrency, thread_name_prefix="load-send")
+
+    def send(request) -> None:
+        try:
+            sender = senders[request.signal]
+            outcome = sender.send(request.body)
+            with lock:
+                stats.record(request.signal, outcome, request.points, request.events, len(request.body))
+                if outcome.ok:
+                    add_acknowledged(totals, request)
+                elif not failure:
+                    failure.append(f"{request.signal} export to {sender.destination} failed: {outcome.code}")
+        finally:
+            slots.release()
+
+    def submit(request) -> None:
+        while not slots.acquire(timeout=0.1):
+            if stop.is_set():
+                return
+        pool.submit(send, request)
+
+    def snapshot() -> dict:
+        with lock:
+            stats.sessions_started = engine.started
+            stats.sessions_active = engine.active
+            stats.lag_max_s = engine.lag_max_s
+            stats.peak_rss_bytes = rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss * 1024
+            return stats.to_json()
+
+    done = threading.Event()
+
+    def report() -> None:
+        while not done.wait(_SNAPSHOT_EVERY_S):
+            out.put(("stats", index, snapshot(), failure[0] if failure else None))
+
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    # What the process holds before its sessions: the memory they cost is what comes on top.
+    stats.baseline_rss_bytes = rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss * 1024
+    out.put(("ready", index, len(templates)))
+    deadline = time.monotonic() + spec.duration_s if spec.duration_s is not None else None
+    should_stop = (lambda: stop.is_set() or bool(failure)) if spec.stop_on_failure else stop.is_set
+    engine.run(submit, should_stop, deadline, stop.wait)
+    # Requests in flight finish (or give up) within the export timeout; retries stop at once if told.
+    pool.shutdown(wait=False)
+    limit = time.monotonic() + spec.export_timeout_s + 1.0
+    acquired = 0
+    while acquired < spec.concurrency and time.monotonic() < limit:
+        if stop.is_set():
+            abort.set()
+        if slots.acquire(timeout=0.1):
+            acquired += 1
+    abort.set()
+    done.set()
+    reporter.join()
+    for sender in senders.values():
+        sender.close()
+    final = snapshot()
+    with lock:
+        totals_json = totals.totals().to_json() if totals is not None else None
+    out.put(("done", index, final, failure[0] if failure else None, totals_json))
+
+
+def run_load(spec: LoadSpec, on_update: Callable[[LoadStats, float], None] | None = None) -> LoadResult:
+    """Run the workers; `on_update(added-up counts, seconds elapsed)` about twice a second."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    stop = ctx.Event()
+    procs = [ctx.Process(target=_worker, args=(spec, i, out, stop), daemon=True) for i in range(spec.workers)]
+    for p in procs:
+        p.start()
+    latest: dict[int, LoadStats] = {}
+    finished: set[int] = set()
+    totals_parts: list[dict] = []
+    result = LoadResult(LoadStats(), 0.0)
+    started = time.monotonic()
+    ready_at: float | None = None
+    hard_stop: float | None = None
+    ready = 0
+
+    def merged() -> LoadStats:
+        total = LoadStats()
+        for s in latest.values():
+            total.merge(s)
+        return total
+
+    def stop_all(grace_s: float) -> None:
+        nonlocal hard_stop
+        stop.set()
+        if hard_stop is None:
+            hard_stop = time.monotonic() + grace_s
+
+    grace = spec.export_timeout_s + 5.0
+    next_update = 0.0
+    while len(finished) < spec.workers:
+        try:
+            try:
+                message = out.get(timeout=0.25)
+            except queue_module.Empty:
+                message = None
+            now = time.monotonic()
+            if message is not None:
+                kind, index = message[0], message[1]
+                if kind == "ready":
+                    ready += 1
+                    if ready == spec.workers:
+                        ready_at = now
+                elif kind == "stats":
+                    latest[index] = LoadStats.from_json(message[2])
+                    if message[3] and spec.stop_on_failure and result.failure is None:
+                        result.failure = message[3]
+                        stop_all(grace)
+                elif kind == "done":
+                    latest[index] = LoadStats.from_json(message[2])
+                    if message[3] and spec.stop_on_failure and result.failure is None:
+                        result.failure = message[3]
+                        stop_all(grace)
+                    if message[4] is not None:
+                        totals_parts.append(message[4])
+                    finished.add(index)
+                elif kind == "error":
+                    result.errors.append(message[2])
+                    finished.add(index)
+                    stop_all(grace)
+            for i, p in enumerate(procs):
+                if i not in finished and not p.is_alive() and p.exitcode not in (None, 0):
+                    result.errors.append(f"worker {i} exited with code {p.exitcode}")
+                    finished.add(i)
+            if (
+                spec.duration_s is not None
+                and ready_at is not None
+                and now > ready_at + spec.duration_s + 1.0
+            ):
+                stop_all(grace)
+            if hard_stop is not None and now > hard_stop:
+                break
+            if on_update is not None and now >= next_update:
+                next_update = now + 0.25
+                on_update(merged(), now - (ready_at or now))
+        except KeyboardInterrupt:
+            result.interrupted = True
+            stop_all(grace)
+    limit = hard_stop if hard_stop is not None else time.monotonic() + grace
+    for p in procs:
+        p.join(timeout=max(0.1, limit - time.monotonic()))
+        if p.is_alive():
+            p.terminate()
+            result.errors.append("a worker did not stop within the shutdown timeout and was terminated")
+    result.stats = merged()
+    result.elapsed_s = time.monotonic() - (ready_at or started)
+    if spec.track_totals:
+        total = Totals()
+        for part in totals_parts:
+            piece = Totals.from_json(part)
+            for key, value in piece.metrics.items():
+                total.metrics[key] = total.metrics.get(key, 0.0) + value
+            for name, n in piece.events.items():
+                total.add_event(name, n)
+        result.totals = total
+    return result

@@ -1,0 +1,150 @@
+"""What a load run counts: requests by outcome and code, points and events sent and acknowledged, bytes,
+latency percentiles, how far the schedule fell behind, and the exact totals of what was acknowledged.
+
+Each worker process keeps one LoadStats and ships snapshots (plain dicts) to the parent, which adds them up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+__all__ = ["LatencyHistogram", "LoadStats"]
+
+# Buckets 2% wide from 10 µs: percentiles within 2% at any scale, in a few hundred integers.
+_BASE = 1.02
+_FLOOR_S = 1e-5
+
+
+@dataclass
+class LatencyHistogram:
+    buckets: Counter = field(default_factory=Counter)
+    count: int = 0
+    max_s: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        index = 0 if seconds <= _FLOOR_S else int(math.log(seconds / _FLOOR_S, _BASE)) + 1
+        self.buckets[index] += 1
+        self.count += 1
+        if seconds > self.max_s:
+            self.max_s = seconds
+
+    def merge(self, other: LatencyHistogram) -> None:
+        self.buckets.update(other.buckets)
+        self.count += other.count
+        self.max_s = max(self.max_s, other.max_s)
+
+    def percentile(self, q: float) -> float:
+        """The upper edge of the bucket holding the q-th quantile (0 < q <= 1), never above the max."""
+        if not self.count:
+            return 0.0
+        rank = max(1, math.ceil(q * self.count))
+        seen = 0
+        for index in sorted(self.buckets):
+            seen += self.buckets[index]
+            if seen >= rank:
+                return min(self.max_s, _FLOOR_S * _BASE**index)
+        return self.max_s
+
+    def to_json(self) -> dict:
+        return {"buckets": dict(self.buckets), "count": self.count, "max_s": self.max_s}
+
+    @classmethod
+    def from_json(cls, data: dict) -> LatencyHistogram:
+        return cls(Counter({int(k): v for k, v in data["buckets"].items()}), data["count"], data["max_s"])
+
+
+@dataclass
+class LoadStats:
+    # (signal, outcome, code) -> requests; outcome is accepted | rejected | failed.
+    requests: Counter = field(default_factory=Counter)
+    retries: int = 0
+    points_sent: int = 0
+    points_acked: int = 0
+    events_sent: int = 0
+    events_acked: int = 0
+    bytes_sent: int = 0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    sessions_started: int = 0
+    sessions_active: int = 0
+    lag_max_s: float = 0.0  # the latest a due export was handed to a sender
+    peak_rss_bytes: int = 0
+    baseline_rss_bytes: int = 0  # after start-up, before the first session
+
+    def record(self, signal: str, outcome, points: int, events: int, size: int) -> None:
+        kind = "accepted" if outcome.ok else ("rejected" if outcome.rejected else "failed")
+        self.requests[(signal, kind, outcome.code)] += 1
+        self.retries += outcome.retries
+        self.points_sent += points
+        self.events_sent += events
+        self.bytes_sent += size
+        if outcome.ok:
+            self.points_acked += points
+            self.events_acked += events
+        self.latency.add(outcome.latency_s)
+
+    def count(self, outcome: str | None = None) -> int:
+        return sum(n for (_, kind, _), n in self.requests.items() if outcome is None or kind == outcome)
+
+    @property
+    def error_rate(self) -> float:
+        total = self.count()
+        return (total - self.count("accepted")) / total if total else 0.0
+
+    def merge(self, other: LoadStats) -> None:
+        self.requests.update(other.requests)
+        for name in (
+            "retries",
+            "points_sent",
+            "points_acked",
+            "events_sent",
+            "events_acked",
+            "bytes_sent",
+            "sessions_started",
+            "sessions_active",
+            "peak_rss_bytes",
+            "baseline_rss_bytes",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.latency.merge(other.latency)
+        self.lag_max_s = max(self.lag_max_s, other.lag_max_s)
+
+    def to_json(self) -> dict:
+        return {
+            "requests": [[s, k, c, n] for (s, k, c), n in sorted(self.requests.items())],
+            "retries": self.retries,
+            "points_sent": self.points_sent,
+            "points_acked": self.points_acked,
+            "events_sent": self.events_sent,
+            "events_acked": self.events_acked,
+            "bytes_sent": self.bytes_sent,
+            "latency": self.latency.to_json(),
+            "sessions_started": self.sessions_started,
+            "sessions_active": self.sessions_active,
+            "lag_max_s": self.lag_max_s,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "baseline_rss_bytes": self.baseline_rss_bytes,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> LoadStats:
+        out = cls(
+            requests=Counter({(s, k, c): n for s, k, c, n in data["requests"]}),
+            latency=LatencyHistogram.from_json(data["latency"]),
+        )
+        for name in (
+            "retries",
+            "points_sent",
+            "points_acked",
+            "events_sent",
+            "events_acked",
+            "bytes_sent",
+            "sessions_started",
+            "sessions_active",
+            "lag_max_s",
+            "peak_rss_bytes",
+            "baseline_rss_bytes",
+        ):
+            setattr(out, name, data[name])
+        return out

@@ -1,0 +1,223 @@
+"""Sending encoded OTLP requests: gRPC and HTTP/protobuf, retried as the OTLP specification says.
+
+Each signal's sender is built from the same resolved configuration `run` uses (endpoint, headers,
+TLS and mTLS files). A send returns an Outcome: accepted, rejected (the collector refused it and a retry
+would not help: HTTP 400, gRPC INVALID_ARGUMENT, ...) or failed (retries exhausted, connection refused,
+timeout). Throttling (HTTP 429/502/503/504, gRPC UNAVAILABLE and RESOURCE_EXHAUSTED) is retried with
+exponential backoff and jitter, waiting at least what the server asked (Retry-After,
+grpc-retry-pushback-ms), within the export timeout.
+"""
+
+from __future__ import annotations
+
+import http.client
+import random
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from claude_telemetry_cli.errors import ConfigError
+from claude_telemetry_cli.settings import SignalConfig
+
+__all__ = ["Outcome", "Sender", "build_sender"]
+
+_GRPC_METHODS = {
+    "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+}
+_RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
+_RETRYABLE_GRPC = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "ABORTED"})
+_BACKOFF_START_S = 0.5
+_BACKOFF_MAX_S = 8.0
+
+
+@dataclass(slots=True)
+class Outcome:
+    ok: bool
+    code: str  # "200", "UNAVAILABLE", "connection refused", ...
+    latency_s: float  # the whole send, retries included
+    retries: int = 0
+    rejected: bool = False  # the collector answered and refused (not worth retrying)
+
+
+class Sender:
+    """Sends one signal's encoded requests; thread-safe, one connection per thread for HTTP."""
+
+    signal: str
+    destination: str
+
+    def __init__(self, timeout_s: float, *, stop: threading.Event | None = None) -> None:
+        self.timeout_s = timeout_s
+        self._stop = stop or threading.Event()
+
+    def send(self, body: bytes) -> Outcome:
+        start = time.perf_counter()
+        deadline = start + self.timeout_s
+        retries = 0
+        backoff = _BACKOFF_START_S
+        while True:
+            ok, code, retryable, wait_s = self._attempt(body, max(0.05, deadline - time.perf_counter()))
+            now = time.perf_counter()
+            if ok or not retryable:
+                return Outcome(ok, code, now - start, retries, rejected=not ok and not retryable)
+            # Exponential backoff with jitter, at least what the server asked for, within the deadline.
+            pause = max(wait_s or 0.0, backoff * random.uniform(0.5, 1.0))
+            if now + pause >= deadline or self._stop.is_set():
+                return Outcome(False, code, now - start, retries)
+            if self._stop.wait(pause):
+                return Outcome(False, code, time.perf_counter() - start, retries)
+            retries += 1
+            backoff = min(backoff * 2, _BACKOFF_MAX_S)
+
+    def _attempt(self, body: bytes, timeout_s: float) -> tuple[bool, str, bool, float | None]:
+        """(accepted, code, worth retrying, seconds the server asked to wait)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class GrpcSender(Sender):
+    def __init__(self, sig: SignalConfig, timeout_s: float, **kwargs) -> None:
+        super().__init__(timeout_s, **kwargs)
+        import grpc
+
+        self._grpc = grpc
+        self.signal = sig.signal
+        endpoint = sig.endpoint or "http://localhost:4317"
+        parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+        target = parts.netloc or parts.path
+        self.destination = endpoint
+        options = [("grpc.max_send_message_length", 64 << 20)]
+        if parts.scheme == "https":
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=_read(sig.certificate),
+                private_key=_read(sig.client_key),
+                certificate_chain=_read(sig.client_certificate),
+            )
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
+        # Bytes in, bytes out: the request is encoded already and the reply is not needed.
+        self._call = self._channel.unary_unary(_GRPC_METHODS[sig.signal])
+        self._metadata = tuple((k.lower(), v) for k, v in sig.headers)
+
+    def _attempt(self, body: bytes, timeout_s: float):
+        grpc = self._grpc
+        try:
+            self._call(body, timeout=timeout_s, metadata=self._metadata)
+            return True, "OK", False, None
+        except grpc.RpcError as exc:
+            code = exc.code().name if exc.code() is not None else "UNKNOWN"
+            wait = None
+            for key, value in exc.trailing_metadata() or ():
+                if key == "grpc-retry-pushback-ms":
+                    try:
+                        wait = int(value) / 1000
+                    except ValueError:
+                        pass
+            return False, code, code in _RETRYABLE_GRPC, wait
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+class HttpSender(Sender):
+    def __init__(self, sig: SignalConfig, timeout_s: float, **kwargs) -> None:
+        super().__init__(timeout_s, **kwargs)
+        self.signal = sig.signal
+        self.destination = sig.endpoint or ""
+        parts = urlsplit(self.destination)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"the {sig.signal} endpoint {self.destination!r} is not an http(s) URL")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._https else 80)
+        self._path = parts.path or "/"
+        self._headers = {"Content-Type": "application/x-protobuf", **dict(sig.headers)}
+        self._context = None
+        if self._https:
+            self._context = ssl.create_default_context(cafile=sig.http_ca_certs)
+            if sig.http_client_cert and sig.http_client_key:
+                self._context.load_cert_chain(
+                    sig.http_client_cert, sig.http_client_key, password=sig.http_client_key_passphrase
+                )
+        self._local = threading.local()
+
+    def _connection(self, timeout_s: float) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._https:
+                conn = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=timeout_s, context=self._context
+                )
+            else:
+                conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout_s)
+            self._local.conn = conn
+        conn.timeout = timeout_s
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout_s)
+        return conn
+
+    def _attempt(self, body: bytes, timeout_s: float):
+        conn = self._connection(timeout_s)
+        try:
+            conn.request("POST", self._path, body, self._headers)
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            self._local.conn = None
+            return False, _describe(exc), True, None
+        status = response.status
+        if 200 <= status < 300:
+            return True, str(status), False, None
+        wait = _retry_after(response.getheader("Retry-After"))
+        return False, str(status), status in _RETRYABLE_HTTP, wait
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)):
+        return "connection reset"
+    return type(exc).__name__
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _read(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def build_sender(sig: SignalConfig, timeout_s: float, *, stop: threading.Event | None = None) -> Sender:
+    if sig.protocol == "grpc":
+        return GrpcSender(sig, timeout_s, stop=stop)
+    if sig.protocol == "http/protobuf":
+        return HttpSender(sig, timeout_s, stop=stop)
+    raise ConfigError(
+        f"load sends OTLP over grpc or http/protobuf; the {sig.signal} protocol is {sig.protocol}"
+        " (set OTEL_EXPORTER_OTLP_PROTOCOL)"
+    )

@@ -1,0 +1,218 @@
+"""Records -> OTLP protobuf request bytes, written directly: the load generator's fast path.
+
+The replay builds one OpenTelemetry SDK pipeline per simulated process, which is faithful but costs
+milliseconds per export. Load generation encodes the same requests straight to the protobuf wire format
+instead, with every attribute and resource encoded once and reused. What it writes is held equal to what
+the SDK path sends (tests/unit/test_encode.py decodes both): the same resource, scopes, metric names,
+descriptions, units, temporality, monotonicity, attributes and values, the same event bodies and
+attributes (event.timestamp included) and trace context.
+
+Field numbers are those of opentelemetry-proto (collector/{metrics,logs}/v1, metrics/v1, logs/v1,
+common/v1, resource/v1).
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, Profile
+from claude_telemetry_cli.records import Attributes, AttrValue, TraceRef
+
+__all__ = ["EventRecord", "MetricPoint", "OtlpEncoder", "with_event_timestamp"]
+
+_DOUBLE = struct.Struct("<d")
+_FIXED64 = struct.Struct("<Q")
+
+# AggregationTemporality in metrics/v1.
+DELTA, CUMULATIVE = 1, 2
+
+
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field (wire type 2): strings, bytes and embedded messages."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _string(number: int, text: str) -> bytes:
+    return _field(number, text.encode()) if text else b""
+
+
+def _any_value(value: AttrValue) -> bytes:
+    """An AnyValue message (common/v1)."""
+    if isinstance(value, str):
+        return _field(1, value.encode())
+    if isinstance(value, bool):
+        return b"\x10" + (b"\x01" if value else b"\x00")
+    if isinstance(value, int):
+        return b"\x18" + _varint(value & 0xFFFFFFFFFFFFFFFF)
+    if isinstance(value, float):
+        return b"\x21" + _DOUBLE.pack(value)
+    if isinstance(value, tuple):
+        # ArrayValue { repeated AnyValue values = 1 }; an empty array is present, with no values.
+        return _field(5, b"".join(_field(1, _any_value(v)) for v in value))
+    raise TypeError(f"cannot encode attribute value {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One data point of a monotonic sum: what a collection of one process reports for one series."""
+
+    name: str
+    attributes: Attributes
+    start_ns: int
+    time_ns: int
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One event as a log record: `attributes` as the client sends them (event.timestamp included)."""
+
+    time_ns: int
+    name: str  # without the claude_code. prefix, which the body carries
+    attributes: Attributes
+    trace: TraceRef | None = None
+
+
+def with_event_timestamp(attributes: Attributes, time_ns: int) -> Attributes:
+    """Insert event.timestamp right after event.name, where Claude Code puts it (millisecond ISO-8601)."""
+    if any(k == "event.timestamp" for k, _ in attributes):
+        return attributes
+    seconds = time_ns // 1_000_000_000
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{(time_ns // 1_000_000) % 1000:03d}Z"
+    out = []
+    for pair in attributes:
+        out.append(pair)
+        if pair[0] == "event.name":
+            out.append(("event.timestamp", iso))
+    if len(out) == len(attributes):
+        out.append(("event.timestamp", iso))
+    return tuple(out)
+
+
+class OtlpEncoder:
+    """Encodes export requests for processes of one contract profile and one temporality.
+
+    Every key/value pair, resource and scope is encoded once and kept: a fleet's sessions share most
+    of their attribute values, so an encoded request is mostly joined bytes.
+    """
+
+    def __init__(self, profile: Profile, temporality: str = "delta", *, cache_limit: int = 200_000) -> None:
+        if temporality not in ("delta", "cumulative"):
+            raise ValueError(f"temporality must be delta or cumulative, got {temporality!r}")
+        self.profile = profile
+        self._temporality = b"\x10" + bytes((DELTA if temporality == "delta" else CUMULATIVE,))
+        # Metric { name = 1, description = 2, unit = 3 } up to its data, per metric name.
+        self._metric_heads = {
+            spec.name: _string(1, spec.name) + _string(2, spec.description) + _string(3, spec.unit)
+            for spec in profile.metrics.values()
+        }
+        self._pairs: dict[tuple, bytes] = {}
+        self._cache_limit = cache_limit
+        self._scopes: dict[tuple[str, str], bytes] = {}
+        self._bodies: dict[str, bytes] = {}
+
+    # -- pieces ----------------------------------------------------------------------------------
+
+    def key_value(self, key: str, value: AttrValue) -> bytes:
+        """A KeyValue message, from the cache. The type is part of the key: True is not 1."""
+        cache_key = (key, type(value), value)
+        encoded = self._pairs.get(cache_key)
+        if encoded is None:
+            encoded = _field(1, key.encode()) + _field(2, _any_value(value))
+            if len(self._pairs) >= self._cache_limit:
+                self._pairs.clear()
+            self._pairs[cache_key] = encoded
+        return encoded
+
+    def attributes(self, number: int, attributes: Iterable[tuple[str, AttrValue]]) -> bytes:
+        """Each pair as a repeated KeyValue field `number`."""
+        head = _varint(number << 3 | 2)
+        out = []
+        for key, value in attributes:
+            kv = self.key_value(key, value)
+            out.append(head + _varint(len(kv)) + kv)
+        return b"".join(out)
+
+    def resource(self, attributes: Attributes) -> bytes:
+        """A Resource message; callers keep it per process."""
+        return self.attributes(1, attributes)
+
+    def _scope(self, name: str, version: str) -> bytes:
+        scope = self._scopes.get((name, version))
+        if scope is None:
+            scope = self._scopes[(name, version)] = _field(1, _string(1, name) + _string(2, version))
+        return scope
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def metrics_request(self, groups: Sequence[tuple[bytes, str, Sequence[MetricPoint]]]) -> bytes:
+        """An ExportMetricsServiceRequest: per group (encoded resource, client version, points), one
+        ResourceMetrics with Claude Code's meter scope; points of one metric share one Metric, in the
+        order their names first appear."""
+        out = []
+        for resource, version, points in groups:
+            by_metric: dict[str, list[bytes]] = {}
+            for p in points:
+                point = (
+                    self.attributes(7, p.attributes)
+                    + b"\x11"
+                    + _FIXED64.pack(p.start_ns)
+                    + b"\x19"
+                    + _FIXED64.pack(p.time_ns)
+                    + b"\x21"
+                    + _DOUBLE.pack(p.value)
+                )
+                by_metric.setdefault(p.name, []).append(_field(1, point))
+            metrics = b"".join(
+                _field(
+                    2,
+                    self._metric_heads[name]
+                    + _field(7, b"".join(data_points) + self._temporality + b"\x18\x01"),
+                )
+                for name, data_points in by_metric.items()
+            )
+            scope_metrics = _field(2, self._scope(METER_NAME, version) + metrics)
+            out.append(_field(1, _field(1, resource) + scope_metrics))
+        return b"".join(out)
+
+    def logs_request(self, groups: Sequence[tuple[bytes, str, Sequence[EventRecord]]]) -> bytes:
+        """An ExportLogsServiceRequest: per group (encoded resource, client version, events), one
+        ResourceLogs with Claude Code's event logger scope."""
+        out = []
+        for resource, version, events in groups:
+            records = []
+            for e in events:
+                stamp = _FIXED64.pack(e.time_ns)
+                record = b"\x09" + stamp + _field(5, self._body(e.name)) + self.attributes(6, e.attributes)
+                if e.trace is not None:
+                    # flags (fixed32) carry the sampled bit; then trace_id and span_id as raw bytes.
+                    record += (
+                        b"\x45\x01\x00\x00\x00"
+                        + _field(9, bytes.fromhex(e.trace.trace_id))
+                        + _field(10, bytes.fromhex(e.trace.span_id))
+                    )
+                record += b"\x59" + stamp  # observed_time_unix_nano = 11, the same instant
+                records.append(_field(2, record))
+            scope_logs = _field(2, self._scope(LOGGER_NAME, version) + b"".join(records))
+            out.append(_field(1, _field(1, resource) + scope_logs))
+        return b"".join(out)
+
+    def _body(self, name: str) -> bytes:
+        body = self._bodies.get(name)
+        if body is None:
+            body = self._bodies[name] = _field(1, f"claude_code.{name}".encode())
+        return body

@@ -1,0 +1,199 @@
+"""The load path encodes OTLP itself; what it sends must be what the SDK path (`run`) sends for the same
+activity: the same resource, scopes, metric names, descriptions, units, temporality, attributes and values,
+the same event bodies and attributes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+from claude_telemetry_cli.clock import InstantClock
+from claude_telemetry_cli.contract import get_profile
+from claude_telemetry_cli.load.activity import Template
+from claude_telemetry_cli.load.engine import FleetEngine
+from claude_telemetry_cli.otlp.decode import any_value
+from claude_telemetry_cli.otlp.encode import OtlpEncoder
+from claude_telemetry_cli.pipeline import PipelineFactory
+from claude_telemetry_cli.replay import replay
+from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resolve_scenario
+from claude_telemetry_cli.scenario.spans import derive_spans
+from claude_telemetry_cli.settings import load_config
+from tests.support.otlp_sink import OtlpSink
+
+METRIC_INTERVAL_S = 60.0
+LOGS_INTERVAL_S = 5.0
+
+
+def _attrs(kvs, drop=()) -> tuple:
+    return tuple((kv.key, any_value(kv.value)) for kv in kvs if kv.key not in drop)
+
+
+def _metric_points(requests) -> Counter:
+    """Every data point with everything about it but its timestamps."""
+    out: Counter = Counter()
+    for request in requests:
+        for rm in request.resource_metrics:
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    assert m.WhichOneof("data") == "sum"
+                    for p in m.sum.data_points:
+                        out[
+                            (
+                                _attrs(rm.resource.attributes),
+                                rm.schema_url,
+                                sm.scope.name,
+                                sm.scope.version,
+                                sm.schema_url,
+                                m.name,
+                                m.description,
+                                m.unit,
+                                m.sum.aggregation_temporality,
+                                m.sum.is_monotonic,
+                                _attrs(p.attributes),
+                                p.WhichOneof("value"),
+                                getattr(p, p.WhichOneof("value")),
+                                p.flags,
+                                len(p.exemplars),
+                            )
+                        ] += 1
+    return out
+
+
+def _log_records(requests) -> Counter:
+    out: Counter = Counter()
+    for request in requests:
+        for rl in request.resource_logs:
+            for sl in rl.scope_logs:
+                for r in sl.log_records:
+                    keys = [kv.key for kv in r.attributes]
+                    # event.timestamp right after event.name, in Claude Code's millisecond format.
+                    stamp = keys.index("event.timestamp")
+                    assert keys[stamp - 1] == "event.name"
+                    assert len(r.attributes[stamp].value.string_value) == len("2026-11-24T21:52:10.671Z")
+                    assert r.time_unix_nano == r.observed_time_unix_nano
+                    assert r.time_unix_nano % 1_000_000 == 0
+                    out[
+                        (
+                            _attrs(rl.resource.attributes),
+                            sl.scope.name,
+                            sl.scope.version,
+                            r.body.string_value,
+                            r.severity_number,
+                            r.severity_text,
+                            r.event_name,
+                            _attrs(r.attributes, drop=("event.timestamp",)),
+                            r.trace_id,
+                            r.span_id,
+                            r.flags,
+                        )
+                    ] += 1
+    return out
+
+
+def _sdk_requests(timeline, temporality: str, home, *, tracing: bool = False):
+    sink = OtlpSink().start()
+    try:
+        environ = {
+            "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+            "OTEL_METRICS_EXPORTER": "otlp",
+            "OTEL_LOGS_EXPORTER": "otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint,
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": temporality,
+        }
+        if tracing:
+            environ.update({"CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1", "OTEL_TRACES_EXPORTER": "otlp"})
+        config = load_config(environ=environ, home=home, cwd=home)
+        factory = PipelineFactory(config, get_profile("current"))
+        try:
+            result = replay(
+                timeline,
+                factory,
+                InstantClock(),
+                metric_interval_s=METRIC_INTERVAL_S,
+                logs_interval_s=LOGS_INTERVAL_S,
+            )
+        finally:
+            factory.close()
+        assert not result.export_failed
+        return list(sink.metric_requests), list(sink.log_requests)
+    finally:
+        sink.stop()
+
+
+class _VirtualTime:
+    """The engine's clock, advanced instantly by its waits."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.now += seconds
+        return False
+
+
+def _load_requests(timeline, temporality: str):
+    encoder = OtlpEncoder(get_profile("current"), temporality)
+    metric_requests, log_requests = [], []
+    for play in timeline.plays():
+        template = Template.from_compiled(play.info, list(play.records))
+        time = _VirtualTime()
+        engine = FleetEngine(
+            [template],
+            encoder,
+            sessions=1,
+            metric_interval_s=METRIC_INTERVAL_S,
+            logs_interval_s=LOGS_INTERVAL_S,
+            temporality=temporality,
+            own_identity=True,
+            replace_ended=False,
+            clock=time.clock,
+        )
+        sent = []
+        deadline = time.now + template.duration + 1.0
+        engine.run(sent.append, lambda: False, deadline, time.wait)
+        for request in sent:
+            if request.signal == "metrics":
+                metric_requests.append(ExportMetricsServiceRequest.FromString(request.body))
+            else:
+                log_requests.append(ExportLogsServiceRequest.FromString(request.body))
+    return metric_requests, log_requests
+
+
+@pytest.mark.parametrize(
+    ("scenario", "temporality", "tracing"),
+    [
+        ("team-day", "delta", False),
+        ("feature-branch", "cumulative", False),
+        ("feature-branch", "delta", True),
+    ],
+)
+def test_the_load_path_sends_what_the_sdk_path_sends(scenario, temporality, tracing, tmp_path):
+    scenario = load_scenario(resolve_scenario(scenario))
+    timeline = compile_scenario(scenario)
+    if tracing:
+        # Events inside an interaction carry its trace context.
+        timeline = derive_spans(timeline, seed=scenario.seed)
+        assert any(r.trace for r in timeline.records)
+    sdk_metrics, sdk_logs = _sdk_requests(timeline, temporality, tmp_path, tracing=tracing)
+    load_metrics, load_logs = _load_requests(timeline, temporality)
+    assert sdk_metrics and sdk_logs
+    want_points, got_points = _metric_points(sdk_metrics), _metric_points(load_metrics)
+    assert got_points == want_points, (
+        f"only the SDK sent: {list((want_points - got_points).items())[:3]}\n"
+        f"only the load path sent: {list((got_points - want_points).items())[:3]}"
+    )
+    want_logs, got_logs = _log_records(sdk_logs), _log_records(load_logs)
+    assert got_logs == want_logs, (
+        f"only the SDK sent: {list((want_logs - got_logs).items())[:2]}\n"
+        f"only the load path sent: {list((got_logs - want_logs).items())[:2]}"
+    )
+    # One request per export, as many as the SDK made.
+    assert len(load_metrics) == len(sdk_metrics)
+    assert len(load_logs) == len(sdk_logs)
