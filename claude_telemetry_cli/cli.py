@@ -739,12 +739,24 @@ def load_cmd(
             "load sends OTLP: set OTEL_METRICS_EXPORTER=otlp and/or OTEL_LOGS_EXPORTER=otlp"
             + (f" ({'; '.join(reasons)})" if reasons else "")
         )
+    for sig in (config.metrics, config.logs):
+        if sig.otlp_enabled and sig.protocol not in ("grpc", "http/protobuf"):
+            raise UsageError(
+                f"load sends OTLP over grpc or http/protobuf; the {sig.signal} protocol is {sig.protocol}"
+                " (set OTEL_EXPORTER_OTLP_PROTOCOL)"
+            )
     if totals_out is not None and config.temporality != "delta":
         raise UsageError("--totals-out needs delta temporality (the default): the verdict adds up deltas")
     from claude_telemetry_cli.scenario.generate import load_preset
 
     load_preset(preset)  # an unknown preset is a one-line error before any worker starts
+    from claude_telemetry_cli.load.activity import build_templates
+
+    err = _stderr()
+    with err.status(f"compiling the activity of the {preset} preset", spinner="dots"):
+        templates = build_templates(preset, seed=seed, options=config.emit)
     spec = LoadSpec(
+        templates=tuple(templates),
         mode="throughput" if throughput else "fleet",
         config=config,
         preset=preset,
@@ -762,7 +774,6 @@ def load_cmd(
         track_totals=totals_out is not None,
         stop_on_failure=not (allow_export_failures or max_error_rate is not None),
     )
-    err = _stderr()
     for w in config.warnings:
         output.warning(err, w)
     target = None if throughput else sessions
@@ -1025,15 +1036,28 @@ def _expected_totals(expect, expect_totals, profile, env, env_file, managed):
         config = _load_config(profile, env, env_file, managed)
         return _delivered_totals(_compile(expect, config, keep_records=False, console=_stderr()), config)
     if expect_totals:
+
+        def parse(text: str) -> Totals:
+            try:
+                return Totals.from_json(json.loads(text))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise UsageError(
+                    f"--expect-totals {expect_totals}: not a totals file from `scenarios totals --json`"
+                    f" or `load --totals-out` ({exc})"
+                ) from None
+
+        if not expect_totals.exists():
+            # `load --totals-out` writes it when the load ends; until then there is nothing to compare.
+            from claude_telemetry_cli.receiver.watch import TotalsFile
+
+            if not expect_totals.parent.is_dir():
+                raise UsageError(f"--expect-totals: no directory {expect_totals.parent} for {expect_totals}")
+            _stderr().print(f"waiting for {expect_totals} to be written", highlight=False)
+            return TotalsFile(expect_totals, parse)
         try:
-            data = json.loads(expect_totals.read_text(encoding="utf-8"))
-            return Totals.from_json(data)
-        except FileNotFoundError:
-            raise UsageError(f"--expect-totals: file not found: {expect_totals}") from None
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise UsageError(
-                f"--expect-totals {expect_totals}: not a totals file from `scenarios totals --json` ({exc})"
-            ) from None
+            return parse(expect_totals.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UsageError(f"--expect-totals {expect_totals}: {exc.strerror}") from None
     return None
 
 
@@ -1059,6 +1083,8 @@ def _watch_with_view(reception, *, expected, timeout_s, show: bool, console: Con
 def _receiving_title(expected) -> str:
     if expected is None:
         return "receiving"
+    if not hasattr(expected, "metrics"):
+        return f"receiving, waiting for {expected.path}"
     return f"receiving, expecting {len(expected.metrics)} series and {sum(expected.events.values())} events"
 
 
@@ -1154,7 +1180,7 @@ def receive(
         output.print_json(
             _stdout(),
             {
-                "ok": verdict.ok if verdict else None,
+                "ok": verdict.ok if verdict else (False if expected is not None else None),
                 "timed_out": outcome.timed_out,
                 "interrupted": outcome.interrupted,
                 "seconds": round(outcome.seconds, 3),
@@ -1170,6 +1196,9 @@ def receive(
     if outcome.interrupted:
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     if verdict is not None and not verdict.ok:
+        raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
+    if expected is not None and verdict is None:
+        output.error(err, f"--expect-totals: {expected.path} was never written; nothing to verify")
         raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
 
 

@@ -125,3 +125,14 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(project)
     return {"home": home, "project": project, "managed": tmp_path / "managed" / "managed-settings.json"}
+
+
+@pytest.fixture
+def receivers():
+    """Start `receive` subprocesses (tests.support.receiver.Receiver); each is killed at the end."""
+    from tests.support.receiver import Receiver
+
+    started: list[Receiver] = []
+    yield lambda *a, **k: started.append(Receiver(*a, **k)) or started[-1]
+    for r in started:
+        r.kill()

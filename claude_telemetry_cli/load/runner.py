@@ -48,6 +48,8 @@ class LoadSpec:
     track_totals: bool = False
     stop_on_failure: bool = True
     template_developers: int = 40
+    # The activity, built once by the parent (activity.build_templates) and shipped to every worker.
+    templates: tuple = ()
 
 
 @dataclass
@@ -94,7 +96,7 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
         senders["metrics"] = build_sender(config.metrics, spec.export_timeout_s, stop=abort)
     if config.logs.otlp_enabled and profile.emits_events:
         senders["logs"] = build_sender(config.logs, spec.export_timeout_s, stop=abort)
-    templates = build_templates(
+    templates = spec.templates or build_templates(
         spec.preset, seed=spec.seed, options=config.emit, developers=spec.template_developers
     )
     encoder = OtlpEncoder(profile, config.temporality)
@@ -254,12 +256,11 @@ def run_load(spec: LoadSpec, on_update: Callable[[LoadStats, float], None] | Non
                 if i not in finished and not p.is_alive() and p.exitcode not in (None, 0):
                     result.errors.append(f"worker {i} exited with code {p.exitcode}")
                     finished.add(i)
-            if (
-                spec.duration_s is not None
-                and ready_at is not None
-                and now > ready_at + spec.duration_s + 1.0
-            ):
-                stop_all(grace)
+            # At --duration the workers stop producing and give requests in flight the export timeout;
+            # one not done by then and a few seconds more is stopped, then terminated.
+            overdue = ready_at is not None and spec.duration_s is not None
+            if overdue and now > ready_at + spec.duration_s + grace:
+                stop_all(2.0)
             if hard_stop is not None and now > hard_stop:
                 break
             if on_update is not None and now >= next_update:

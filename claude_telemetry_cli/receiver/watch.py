@@ -19,10 +19,37 @@ class WatchResult:
     seconds: float = 0.0
 
 
+class TotalsFile:
+    """Expected totals from a file that may be written after the receiver started (`load --totals-out`):
+    read when it appears, and again whenever it changes."""
+
+    def __init__(self, path, load: Callable[[str], Totals]) -> None:
+        self.path = path
+        self._load = load
+        self._stamp = None
+        self.totals: Totals | None = None
+
+    def poll(self) -> bool:
+        """Whether the totals changed since the last poll."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return False
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp == self._stamp:
+            return False
+        text = self.path.read_text(encoding="utf-8")
+        if not text.endswith("\n"):
+            return False  # still being written
+        self._stamp = stamp
+        self.totals = self._load(text)
+        return True
+
+
 def watch(
     reception: Reception,
     *,
-    expected: Totals | None,
+    expected: Totals | TotalsFile | None,
     timeout_s: float | None,
     on_tick: Callable[[], None] | None = None,
     poll_s: float = 0.25,
@@ -32,8 +59,13 @@ def watch(
 
     A full comparison costs time proportional to the series expected, so under a heavy stream it
     runs only when the event count already matches, and at most every four times its own cost:
-    the receiver's threads, not the verdict, get the CPU.
+    the receiver's threads, not the verdict, get the CPU. With a TotalsFile, nothing is compared
+    until the file exists; each new version of it is compared afresh.
     """
+    source = expected if isinstance(expected, TotalsFile) else None
+    if source is not None:
+        source.poll()
+        expected = source.totals
     started = clock()
     deadline = None if timeout_s is None else started + timeout_s
     generation = -1
@@ -50,6 +82,10 @@ def watch(
             )
             if on_tick is not None:
                 on_tick()
+            if source is not None and source.poll():
+                expected = source.totals
+                expected_events = sum(expected.events.values())
+                pending, next_compare = True, clock()
             pending = pending or seen != generation
             generation = seen
             if pending and expected is not None and clock() >= next_compare:

@@ -1,0 +1,48 @@
+"""`claude-telemetry receive` in a subprocess, on free ports: the verdict behind a collector."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import free_port, wait_for_port
+from tests.support.cli import telemetry_env
+
+
+class Receiver:
+    def __init__(self, tmp_path, *args: str, env=None) -> None:
+        self.grpc_port, self.http_port = free_port(), free_port()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "claude_telemetry_cli",
+                "receive",
+                "--grpc-port",
+                str(self.grpc_port),
+                "--http-port",
+                str(self.http_port),
+                "--json",
+                *args,
+            ],
+            env=env or telemetry_env(),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for_port(self.grpc_port, self.proc)
+        wait_for_port(self.http_port, self.proc)
+
+    def endpoint(self, protocol: str) -> str:
+        return f"http://127.0.0.1:{self.grpc_port if protocol == 'grpc' else self.http_port}"
+
+    def result(self, timeout: float = 60) -> tuple[int, dict, str]:
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, json.loads(out) if out.strip() else {}, err
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
