@@ -1,0 +1,237 @@
+"""Load generation: data points per second into rotel's blackhole, against a raw floor and a naive SDK loop.
+
+    python benchmarks/load.py [--seconds S] [--batch N] [--concurrency C] [--fleet N,N,...] [--interval S]
+
+All in one run, against the same rotel (a Rust OpenTelemetry collector, blackhole exporter), over gRPC:
+
+  - raw floor: one realistic pre-encoded request (a --batch-point request of `load --throughput`),
+    sent in a loop by a minimal grpc client with --concurrency threads: the most any Python sender can do;
+  - naive SDK loop: what a user would write by hand, an OpenTelemetry MeterProvider with the official
+    OTLP exporter, adding --batch points of the same series and flushing, in a loop;
+  - `claude-telemetry load --throughput --workers 1`: one worker process, so the figure is per core.
+
+It prints points per second for each and the ratios (targets: load >= 0.8 x floor, >= 4 x naive).
+With --fleet it then runs fleet mode in one worker for each session count at --interval, ramping the
+sessions up over one interval, and reports how far the schedule fell behind and the memory per session:
+the largest count whose lag stays under a second is what one process sustains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+GRPC_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_rotel() -> tuple[subprocess.Popen, int]:
+    import rotel
+
+    binary = pathlib.Path(rotel.__file__).parent / "rotel-agent"
+    grpc_port, http_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "start",
+            "--otlp-grpc-endpoint",
+            f"127.0.0.1:{grpc_port}",
+            "--otlp-http-endpoint",
+            f"127.0.0.1:{http_port}",
+            "--exporter",
+            "blackhole",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", grpc_port)) == 0:
+                return proc, grpc_port
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("rotel did not start")
+
+
+def realistic_request(batch: int) -> tuple[bytes, list]:
+    """The first full metrics request of load's throughput pool, and its points."""
+    from claude_telemetry_cli.contract import get_profile
+    from claude_telemetry_cli.load.activity import build_templates
+    from claude_telemetry_cli.load.engine import ThroughputEngine
+    from claude_telemetry_cli.otlp.encode import OtlpEncoder
+
+    templates = build_templates("enterprise")
+    engine = ThroughputEngine(
+        templates, OtlpEncoder(get_profile("current")), batch=batch, logs_on=False, track_totals=True
+    )
+    request = next(r for r in engine.build_pool() if r.points == batch)
+    return request.body, request.metric_items
+
+
+def raw_floor(port: int, body: bytes, points: int, seconds: float, threads: int) -> float:
+    import grpc
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    grpc.channel_ready_future(channel).result(timeout=10)
+    export = channel.unary_unary(GRPC_METHOD)
+    counts = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def loop(i: int) -> None:
+        while time.monotonic() < stop:
+            export(body, timeout=10)
+            counts[i] += 1
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.monotonic() - started
+    channel.close()
+    return sum(counts) * points / elapsed
+
+
+def naive_sdk(port: int, items: list, seconds: float) -> float:
+    """A MeterProvider and the official exporter; add the request's points, flush, repeat."""
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics import Counter, MeterProvider
+    from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    exporter = OTLPMetricExporter(
+        endpoint=f"http://127.0.0.1:{port}",
+        insecure=True,
+        preferred_temporality={Counter: AggregationTemporality.DELTA},
+    )
+    reader = InMemoryMetricReader(preferred_temporality={Counter: AggregationTemporality.DELTA})
+    provider = MeterProvider(resource=Resource({"service.name": "claude-code"}), metric_readers=[reader])
+    meter = provider.get_meter("com.anthropic.claude_code")
+    counters = {name: meter.create_counter(name) for name in {n for n, _, _ in items}}
+    exported = 0
+    stop = time.monotonic() + seconds
+    started = time.monotonic()
+    while time.monotonic() < stop:
+        for name, attributes, value in items:
+            counters[name].add(value, dict(attributes))
+        exporter.export(reader.get_metrics_data())
+        exported += 1
+    elapsed = time.monotonic() - started
+    exporter.shutdown()
+    provider.shutdown()
+    return exported * len(items) / elapsed
+
+
+def run_load(port: int, args: list[str], *, events: bool) -> dict:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+        "PYTHONPATH": str(ROOT),
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+    }
+    if events:
+        env["OTEL_LOGS_EXPORTER"] = "otlp"
+    proc = subprocess.run(
+        [sys.executable, "-m", "claude_telemetry_cli", "load", "--json", "--workers", "1", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"load failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+    return json.loads(proc.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput measurement")
+    parser.add_argument("--batch", type=int, default=100, help="points per request")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (floor and load)")
+    parser.add_argument("--fleet", default="", help="session counts for fleet mode, e.g. 2000,5000,10000")
+    parser.add_argument("--interval", type=float, default=60.0, help="fleet mode's metric export interval")
+    opts = parser.parse_args()
+
+    rotel, port = start_rotel()
+    try:
+        body, items = realistic_request(opts.batch)
+        print(
+            f"request: {len(items)} points, {len(body):,} bytes; {opts.seconds:g}s each, into rotel"
+        )
+        floor = raw_floor(port, body, len(items), opts.seconds, opts.concurrency)
+        floor_1 = raw_floor(port, body, len(items), opts.seconds, 1)
+        naive = naive_sdk(port, items, opts.seconds)
+        data = run_load(
+            port,
+            [
+                "--throughput",
+                "--batch",
+                str(opts.batch),
+                "--concurrency",
+                str(opts.concurrency),
+                "--duration",
+                f"{opts.seconds:g}s",
+            ],
+            events=False,  # metric points only, like the floor and the SDK loop
+        )
+        load = data["throughput"]["points_per_s"]
+        print(f"{'raw floor, ' + str(opts.concurrency) + ' threads':<34} {floor:>12,.0f} points/s")
+        print(f"{'raw floor, 1 thread':<34} {floor_1:>12,.0f} points/s")
+        print(f"{'naive SDK loop':<34} {naive:>12,.0f} points/s")
+        print(f"{'load --throughput (1 worker)':<34} {load:>12,.0f} points/s")
+        print(f"load / raw floor   = {load / floor:.2f}  (target >= 0.80)")
+        print(f"load / naive SDK   = {load / naive:.2f}  (target >= 4)")
+        for n in [int(x) for x in opts.fleet.split(",") if x.strip()]:
+            duration = opts.interval * 2.2
+            data = run_load(
+                port,
+                [
+                    "--sessions",
+                    str(n),
+                    "--interval",
+                    f"{opts.interval:g}s",
+                    "--ramp-up",
+                    f"{opts.interval:g}s",
+                    "--duration",
+                    f"{duration:g}s",
+                    "--concurrency",
+                    str(opts.concurrency),
+                    "--allow-export-failures",
+                ],
+                events=True,
+            )
+            memory = data["memory"]
+            verdict = "keeps up" if data["schedule_lag_max_s"] < 1.0 else "falls behind"
+            lag = data["schedule_lag_max_s"]
+            print(
+                f"fleet {n:>7,} sessions @ {opts.interval:g}s: lag max {lag:6.2f}s ({verdict}),"
+                f" {data['throughput']['requests_per_s']:,.0f} req/s,"
+                f" peak {memory['peak_rss_bytes'] / 2**20:,.0f} MiB,"
+                f" {memory['per_session_bytes'] or 0:,} B/session, failed {data['requests']['failed']}"
+            )
+    finally:
+        rotel.kill()
+        rotel.wait()
+
+
+if __name__ == "__main__":
+    main()
