@@ -33,3 +33,4 @@ bench: install-dev
 	$(PYTHON) benchmarks/replay.py
 	$(PYTHON) benchmarks/receiver.py
 	$(PYTHON) benchmarks/generate.py
+	$(PYTHON) benchmarks/load.py --fleet 2000,5000,10000

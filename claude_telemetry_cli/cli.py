@@ -134,12 +134,14 @@ def _compile(arg: str, config, *, keep_records: bool = True, console: Console | 
     return _compile_with(arg, config.emit, config.tracing, keep_records=keep_records, console=console)
 
 
-def _compile_with(arg: str, emit, tracing: bool, *, keep_records: bool, console: Console | None):
+def _compile_with(
+    arg: str, emit, tracing: bool, *, keep_records: bool, console: Console | None, totals: bool = True
+):
     from claude_telemetry_cli.scenario import resolve_scenario
     from claude_telemetry_cli.scenario.spool import compile_file
 
     path = resolve_scenario(arg)
-    kwargs = {"tracing": tracing, "keep_records": keep_records}
+    kwargs = {"tracing": tracing, "keep_records": keep_records, "totals": totals}
     if console is None or not console.is_terminal:
         return compile_file(path, emit, **kwargs)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -506,7 +508,7 @@ def scenarios_validate(
         try:
             path = resolve_scenario(arg)
             compiled = _compile_with(
-                str(path), EmitOptions(profile=profile), False, keep_records=False, console=err
+                str(path), EmitOptions(profile=profile), False, keep_records=False, totals=False, console=err
             )
         except ScenarioError as exc:
             output.error(err, exc.message)

@@ -31,14 +31,14 @@ __all__ = ["CompiledScenario", "compile_file"]
 class CompiledScenario:
     """What replay() needs of a scenario (like records.Timeline), with the records on disk."""
 
-    def __init__(self, name: str, profile: str, *, keep_records: bool = True) -> None:
+    def __init__(self, name: str, profile: str, *, keep_records: bool = True, totals: bool = True) -> None:
         self.name = name
         self.profile = profile
         self.session_count = 0
         self.record_count = 0
         self.span_count = 0
         self.duration = 0.0
-        self._totals = TotalsBuilder()
+        self._totals = TotalsBuilder() if totals else None
         self._index: list[tuple[tuple[float, int], int, int]] = []  # (play order, offset, size)
         self._file = tempfile.TemporaryFile(prefix="claude-telemetry-") if keep_records else None
         self._size = 0
@@ -52,7 +52,8 @@ class CompiledScenario:
         self.record_count += len(records)
         self.span_count += len(spans)
         self.duration = max(self.duration, info.end_at)
-        self._totals.add(records, spans)
+        if self._totals is not None:
+            self._totals.add(records, spans)
         if self._file is None:
             return
         # Plain tuples, in Record's field order: half the time of pickling the dataclasses.
@@ -63,6 +64,8 @@ class CompiledScenario:
         self._size += len(blob)
 
     def totals(self) -> Totals:
+        if self._totals is None:
+            raise RuntimeError("compiled without totals (totals=False)")
         return self._totals.totals()
 
     def plays(self) -> Iterator[SessionPlay]:
@@ -93,13 +96,15 @@ def compile_file(
     *,
     tracing: bool = False,
     keep_records: bool = True,
+    totals: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> CompiledScenario:
     """Read, validate and compile the scenario at `path`, one session at a time.
 
-    With `tracing`, events inside an interaction carry its trace context and the spans are derived, their
-    ids from the scenario's seed. `keep_records=False` keeps only the counts and totals (for validate and
-    totals). `progress(entries read, entries in the file)` is called as session entries are read.
+    With `tracing`, events inside an interaction carry its trace context and the spans are derived,
+    their ids from the scenario's seed. `keep_records=False` keeps only the counts and totals (for
+    `scenarios totals`); `totals=False` skips the totals too (for `scenarios validate`).
+    `progress(entries read, entries in the file)` is called as session entries are read.
     """
     # Imported here: the loader pulls in pydantic and the compiler its tables.
     from claude_telemetry_cli.scenario.compile import compile_sessions
@@ -111,7 +116,7 @@ def compile_file(
     entries = source.entries
     if progress is not None:
         entries = _counted(entries, source.count, progress)
-    out = CompiledScenario(source.header.name, options.profile, keep_records=keep_records)
+    out = CompiledScenario(source.header.name, options.profile, keep_records=keep_records, totals=totals)
     try:
         for info, records in compile_sessions(source.header, entries, options):
             spans: list[SpanRecord] = []
