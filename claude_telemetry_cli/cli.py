@@ -796,6 +796,7 @@ def load_cmd(
                 output.load_view(output.load_report_data(stats, elapsed, sessions_target=target), title)
             )
 
+    _sigterm_interrupts()  # a cancelled CI job gets the report and exit 130, like Ctrl-C
     try:
         result = run_load(spec, update)
     finally:

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 
 from claude_telemetry_cli.contract import MAX_LOG_BATCH
 from claude_telemetry_cli.load.activity import Template, session_identity
-from claude_telemetry_cli.otlp.encode import EventRecord, MetricPoint, OtlpEncoder, with_event_timestamp
+from claude_telemetry_cli.otlp.encode import (
+    EventRecord,
+    MetricPoint,
+    OtlpEncoder,
+    timestamp_attribute,
+    with_event_timestamp,
+)
 from claude_telemetry_cli.records import Attributes, TotalsBuilder
 
 __all__ = ["FleetEngine", "Request", "ThroughputEngine"]
@@ -48,6 +54,61 @@ def _swap(attributes: Attributes, session_id: str, user_id: str) -> Attributes:
     )
 
 
+class _Prepared:
+    """A template encoded once: each series' and each event's attribute block, with the template's own
+    identity in them. A session's requests are assembled from these bytes, and its own session.id and
+    user.id (the same lengths) replace the template's in the finished request."""
+
+    __slots__ = (
+        "template",
+        "resource",
+        "series_names",
+        "series_attributes",
+        "series_blocks",
+        "metric_rows",
+        "event_rows",
+        "identity",
+    )
+
+    def __init__(self, template: Template, encoder: OtlpEncoder) -> None:
+        self.template = template
+        self.resource = encoder.resource(template.resource)
+        index: dict[tuple[str, Attributes], int] = {}
+        self.series_names: list[str] = []
+        self.series_attributes: list[Attributes] = []
+        self.series_blocks: list[bytes] = []
+        self.metric_rows: list[tuple[float, int, float]] = []  # (offset, series, value)
+        for offset, name, value, attributes in template.metrics:
+            key = (name, attributes)
+            series = index.get(key)
+            if series is None:
+                series = index[key] = len(self.series_names)
+                self.series_names.append(name)
+                self.series_attributes.append(attributes)
+                self.series_blocks.append(encoder.attributes(7, attributes))
+            self.metric_rows.append((offset, series, value))
+        # (offset, name, attributes, block before event.timestamp, block after it or None, trace)
+        self.event_rows: list[tuple] = []
+        for offset, name, attributes, trace in template.events:
+            keys = [k for k, _ in attributes]
+            if "event.timestamp" in keys:
+                before, after = encoder.attributes(6, attributes), None
+            else:
+                cut = keys.index("event.name") + 1 if "event.name" in keys else len(keys)
+                before = encoder.attributes(6, attributes[:cut])
+                after = encoder.attributes(6, attributes[cut:])
+            self.event_rows.append((offset, name, attributes, before, after, trace))
+        self.identity = (template.session_id.encode(), template.user_id.encode())
+
+    def identity_like(self, seed: int, number: int) -> tuple[str, str]:
+        """Session `number`'s own session.id and user.id, as long as the template's, so they can take
+        their place in encoded bytes."""
+        session_id, user_id = session_identity(seed, number)
+        want = len(self.identity[1])
+        user_id = (user_id * (want // len(user_id) + 1))[:want]
+        return session_id, user_id
+
+
 def pick_template(templates: Sequence[Template], seed: int, number: int) -> Template:
     """The activity of simulated session `number`: the same for the same seed."""
     return templates[random.Random(f"{seed}/load/template/{number}").randrange(len(templates))]
@@ -59,7 +120,8 @@ class _Session:
         "template",
         "session_id",
         "user_id",
-        "resource",
+        "identity_bytes",
+        "prepared",
         "start",
         "metric_cursor",
         "event_cursor",
@@ -68,11 +130,12 @@ class _Session:
         "log_flush_due",
     )
 
-    def __init__(self, number: int, template: Template, start: float, identity: tuple[str, str], resource):
+    def __init__(self, number: int, prepared: _Prepared, start: float, identity: tuple[str, str]):
         self.number = number
-        self.template = template
+        self.prepared = prepared
+        self.template = prepared.template
         self.session_id, self.user_id = identity
-        self.resource = resource
+        self.identity_bytes = (self.session_id.encode(), self.user_id.encode())
         self.start = start
         self.metric_cursor = 0
         self.event_cursor = 0
@@ -109,7 +172,7 @@ class FleetEngine:
     active: int = 0
     lag_max_s: float = 0.0
     _queue: list = field(default_factory=list)
-    _resources: dict = field(default_factory=dict)
+    _prepared: dict = field(default_factory=dict)
 
     def run(self, submit: Submit, should_stop: Callable[[], bool], deadline: float | None, wait) -> None:
         """Play until `deadline` (a clock value; None: until stopped). `wait(seconds)` sleeps and returns
@@ -151,15 +214,15 @@ class FleetEngine:
         number = self._next_number
         self._next_number += self.stride
         template = pick_template(self.templates, self.seed, number)
-        resource = self._resources.get(id(template))
-        if resource is None:
-            resource = self._resources[id(template)] = self.encoder.resource(template.resource)
+        prepared = self._prepared.get(id(template))
+        if prepared is None:
+            prepared = self._prepared[id(template)] = _Prepared(template, self.encoder)
         identity = (
             (template.session_id, template.user_id)
             if self.own_identity
-            else session_identity(self.seed, number)
+            else prepared.identity_like(self.seed, number)
         )
-        s = _Session(number, template, due, identity, resource)
+        s = _Session(number, prepared, due, identity)
         s.last_export_ns = self._ns(due)
         if self.temporality == "cumulative":
             s.running = {}
@@ -201,53 +264,72 @@ class FleetEngine:
     # -- encoding --------------------------------------------------------------------------------
 
     def _export_metrics(self, s: _Session, due: float, submit: Submit) -> None:
-        records = s.template.metrics
+        prepared = s.prepared
+        rows = prepared.metric_rows
         elapsed = due - s.start
         i = s.metric_cursor
-        sums: dict[tuple[str, Attributes], float] = {}
-        while i < len(records) and records[i][0] <= elapsed:
-            _, name, value, attributes = records[i]
-            key = (name, attributes)
-            sums[key] = sums.get(key, 0.0) + value
+        sums: dict[int, float] = {}
+        while i < len(rows) and rows[i][0] <= elapsed:
+            _, series, value = rows[i]
+            sums[series] = sums.get(series, 0.0) + value
             i += 1
         s.metric_cursor = i
         now_ns = self._ns(due)
         if s.running is not None:
-            for key, value in sums.items():
-                s.running[key] = s.running.get(key, 0.0) + value
+            for series, value in sums.items():
+                s.running[series] = s.running.get(series, 0.0) + value
             # A cumulative reader reports every series seen so far, from the process start.
-            series, start_ns = s.running, self._ns(s.start)
+            reported, start_ns = s.running, self._ns(s.start)
         else:
-            series, start_ns = sums, s.last_export_ns
+            reported, start_ns = sums, s.last_export_ns
         s.last_export_ns = now_ns
         if not sums:
             return  # a collection with nothing new sends nothing
-        points = [
-            MetricPoint(name, _swap(attributes, s.session_id, s.user_id), start_ns, now_ns, value)
-            for (name, attributes), value in series.items()
-        ]
-        body = self.encoder.metrics_request([(s.resource, s.template.app_version, points)])
-        items = [(p.name, p.attributes, p.value) for p in points] if self.track_totals else None
-        submit(Request("metrics", body, points=len(points), metric_items=items))
+        names, blocks = prepared.series_names, prepared.series_blocks
+        by_metric: dict[str, list[bytes]] = {}
+        for series, value in reported.items():
+            point = self.encoder.point(blocks[series], start_ns, now_ns, value)
+            by_metric.setdefault(names[series], []).append(point)
+        body = self.encoder.metrics_group(prepared.resource, s.template.app_version, by_metric)
+        items = None
+        if self.track_totals:
+            items = [
+                (names[k], _swap(prepared.series_attributes[k], s.session_id, s.user_id), v)
+                for k, v in reported.items()
+            ]
+        submit(Request("metrics", self._own(s, body), points=len(reported), metric_items=items))
 
     def _export_events(self, s: _Session, due: float, submit: Submit) -> None:
-        records = s.template.events
+        prepared = s.prepared
+        rows = prepared.event_rows
         elapsed = due - s.start
         i = s.event_cursor
-        batch: list[EventRecord] = []
-        while i < len(records) and records[i][0] <= elapsed:
-            offset, name, attributes, trace = records[i]
+        records: list[bytes] = []
+        names: list[str] = []
+        while i < len(rows) and rows[i][0] <= elapsed:
+            offset, name, _, before, after, trace = rows[i]
             at_ns = self._ns(s.start + offset)
             at_ns -= at_ns % 1_000_000  # Claude Code stamps events to the millisecond
-            swapped = with_event_timestamp(_swap(attributes, s.session_id, s.user_id), at_ns)
-            batch.append(EventRecord(at_ns, name, swapped, trace))
+            block = before if after is None else before + timestamp_attribute(at_ns) + after
+            records.append(self.encoder.log_record(at_ns, name, block, trace))
+            names.append(name)
             i += 1
         s.event_cursor = i
-        for n in range(0, len(batch), MAX_LOG_BATCH):
-            chunk = batch[n : n + MAX_LOG_BATCH]
-            body = self.encoder.logs_request([(s.resource, s.template.app_version, chunk)])
-            names = [e.name for e in chunk] if self.track_totals else None
-            submit(Request("logs", body, events=len(chunk), event_names=names))
+        for n in range(0, len(records), MAX_LOG_BATCH):
+            chunk = records[n : n + MAX_LOG_BATCH]
+            body = self.encoder.logs_group(prepared.resource, s.template.app_version, chunk)
+            tracked = names[n : n + MAX_LOG_BATCH] if self.track_totals else None
+            submit(Request("logs", self._own(s, body), events=len(chunk), event_names=tracked))
+
+    @staticmethod
+    def _own(s: _Session, body: bytes) -> bytes:
+        """The request with the session's identity in place of the template's (same lengths)."""
+        (template_sid, template_uid), (sid, uid) = s.prepared.identity, s.identity_bytes
+        if sid != template_sid and template_sid:
+            body = body.replace(template_sid, sid)
+        if uid != template_uid and template_uid:
+            body = body.replace(template_uid, uid)
+        return body
 
 
 @dataclass

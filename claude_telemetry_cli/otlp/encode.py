@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, Profile
 from claude_telemetry_cli.records import Attributes, AttrValue, TraceRef
 
-__all__ = ["EventRecord", "MetricPoint", "OtlpEncoder", "with_event_timestamp"]
+__all__ = [
+    "EventRecord",
+    "MetricPoint",
+    "OtlpEncoder",
+    "event_timestamp",
+    "timestamp_attribute",
+    "with_event_timestamp",
+]
 
 _DOUBLE = struct.Struct("<d")
 _FIXED64 = struct.Struct("<Q")
@@ -91,8 +98,7 @@ def with_event_timestamp(attributes: Attributes, time_ns: int) -> Attributes:
     """Insert event.timestamp right after event.name, where Claude Code puts it (millisecond ISO-8601)."""
     if any(k == "event.timestamp" for k, _ in attributes):
         return attributes
-    seconds = time_ns // 1_000_000_000
-    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{(time_ns // 1_000_000) % 1000:03d}Z"
+    iso = event_timestamp(time_ns)
     out = []
     for pair in attributes:
         out.append(pair)
@@ -157,7 +163,55 @@ class OtlpEncoder:
             scope = self._scopes[(name, version)] = _field(1, _string(1, name) + _string(2, version))
         return scope
 
-    # -- requests --------------------------------------------------------------------------------
+    # -- requests, from encoded pieces -----------------------------------------------------------
+    #
+    # The load generator keeps each series' and each event's attribute block encoded (attributes()),
+    # so a request is assembled from bytes; metrics_request() and logs_request() go the same way.
+
+    @staticmethod
+    def point(attribute_block: bytes, start_ns: int, time_ns: int, value: float) -> bytes:
+        """One NumberDataPoint, as a Sum's data_points field; `attribute_block` is attributes(7, ...)."""
+        return _field(
+            1,
+            attribute_block
+            + b"\x11"
+            + _FIXED64.pack(start_ns)
+            + b"\x19"
+            + _FIXED64.pack(time_ns)
+            + b"\x21"
+            + _DOUBLE.pack(value),
+        )
+
+    def metrics_group(self, resource: bytes, version: str, by_metric: dict[str, list[bytes]]) -> bytes:
+        """One ResourceMetrics (as the request's field 1): the meter scope, one monotonic Sum per metric
+        name with its points, in the order given."""
+        metrics = b"".join(
+            _field(
+                2, self._metric_heads[name] + _field(7, b"".join(points) + self._temporality + b"\x18\x01")
+            )
+            for name, points in by_metric.items()
+        )
+        return _field(1, _field(1, resource) + _field(2, self._scope(METER_NAME, version) + metrics))
+
+    def log_record(self, time_ns: int, name: str, attribute_block: bytes, trace: TraceRef | None) -> bytes:
+        """One LogRecord, as a ScopeLogs log_records field; `attribute_block` is attributes(6, ...)."""
+        stamp = _FIXED64.pack(time_ns)
+        record = b"\x09" + stamp + _field(5, self._body(name)) + attribute_block
+        if trace is not None:
+            # flags (fixed32) carry the sampled bit; then trace_id and span_id as raw bytes.
+            record += (
+                b"\x45\x01\x00\x00\x00"
+                + _field(9, bytes.fromhex(trace.trace_id))
+                + _field(10, bytes.fromhex(trace.span_id))
+            )
+        return _field(2, record + b"\x59" + stamp)  # observed_time_unix_nano = 11, the same instant
+
+    def logs_group(self, resource: bytes, version: str, records: Sequence[bytes]) -> bytes:
+        """One ResourceLogs (as the request's field 1): the event logger scope and its records."""
+        scope_logs = _field(2, self._scope(LOGGER_NAME, version) + b"".join(records))
+        return _field(1, _field(1, resource) + scope_logs)
+
+    # -- requests, from records ------------------------------------------------------------------
 
     def metrics_request(self, groups: Sequence[tuple[bytes, str, Sequence[MetricPoint]]]) -> bytes:
         """An ExportMetricsServiceRequest: per group (encoded resource, client version, points), one
@@ -167,52 +221,43 @@ class OtlpEncoder:
         for resource, version, points in groups:
             by_metric: dict[str, list[bytes]] = {}
             for p in points:
-                point = (
-                    self.attributes(7, p.attributes)
-                    + b"\x11"
-                    + _FIXED64.pack(p.start_ns)
-                    + b"\x19"
-                    + _FIXED64.pack(p.time_ns)
-                    + b"\x21"
-                    + _DOUBLE.pack(p.value)
-                )
-                by_metric.setdefault(p.name, []).append(_field(1, point))
-            metrics = b"".join(
-                _field(
-                    2,
-                    self._metric_heads[name]
-                    + _field(7, b"".join(data_points) + self._temporality + b"\x18\x01"),
-                )
-                for name, data_points in by_metric.items()
-            )
-            scope_metrics = _field(2, self._scope(METER_NAME, version) + metrics)
-            out.append(_field(1, _field(1, resource) + scope_metrics))
+                point = self.point(self.attributes(7, p.attributes), p.start_ns, p.time_ns, p.value)
+                by_metric.setdefault(p.name, []).append(point)
+            out.append(self.metrics_group(resource, version, by_metric))
         return b"".join(out)
 
     def logs_request(self, groups: Sequence[tuple[bytes, str, Sequence[EventRecord]]]) -> bytes:
         """An ExportLogsServiceRequest: per group (encoded resource, client version, events), one
         ResourceLogs with Claude Code's event logger scope."""
-        out = []
-        for resource, version, events in groups:
-            records = []
-            for e in events:
-                stamp = _FIXED64.pack(e.time_ns)
-                record = b"\x09" + stamp + _field(5, self._body(e.name)) + self.attributes(6, e.attributes)
-                if e.trace is not None:
-                    # flags (fixed32) carry the sampled bit; then trace_id and span_id as raw bytes.
-                    record += (
-                        b"\x45\x01\x00\x00\x00"
-                        + _field(9, bytes.fromhex(e.trace.trace_id))
-                        + _field(10, bytes.fromhex(e.trace.span_id))
-                    )
-                record += b"\x59" + stamp  # observed_time_unix_nano = 11, the same instant
-                records.append(_field(2, record))
-            scope_logs = _field(2, self._scope(LOGGER_NAME, version) + b"".join(records))
-            out.append(_field(1, _field(1, resource) + scope_logs))
-        return b"".join(out)
+        return b"".join(
+            self.logs_group(
+                resource,
+                version,
+                [
+                    self.log_record(e.time_ns, e.name, self.attributes(6, e.attributes), e.trace)
+                    for e in events
+                ],
+            )
+            for resource, version, events in groups
+        )
 
     def _body(self, name: str) -> bytes:
         body = self._bodies.get(name)
         if body is None:
             body = self._bodies[name] = _field(1, f"claude_code.{name}".encode())
         return body
+
+
+def event_timestamp(time_ns: int) -> str:
+    """Claude Code's event.timestamp: ISO-8601 UTC to the millisecond."""
+    seconds = time_ns // 1_000_000_000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{(time_ns // 1_000_000) % 1000:03d}Z"
+
+
+_TIMESTAMP_KEY = _field(1, b"event.timestamp")
+
+
+def timestamp_attribute(time_ns: int) -> bytes:
+    """The event.timestamp KeyValue as a LogRecord attributes field (6), not cached: it is always new."""
+    kv = _TIMESTAMP_KEY + _field(2, _field(1, event_timestamp(time_ns).encode()))
+    return _field(6, kv)

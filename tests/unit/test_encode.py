@@ -197,3 +197,55 @@ def test_the_load_path_sends_what_the_sdk_path_sends(scenario, temporality, trac
     # One request per export, as many as the SDK made.
     assert len(load_metrics) == len(sdk_metrics)
     assert len(load_logs) == len(sdk_logs)
+
+
+def test_each_simulated_session_carries_its_own_identity_and_nothing_else_changes():
+    timeline = compile_scenario(load_scenario(resolve_scenario("feature-branch")))
+    play = next(timeline.plays())
+    template = Template.from_compiled(play.info, list(play.records))
+    encoder = OtlpEncoder(get_profile("current"))
+
+    def decoded(own_identity: bool):
+        time = _VirtualTime()
+        engine = FleetEngine(
+            [template],
+            encoder,
+            sessions=3,
+            metric_interval_s=METRIC_INTERVAL_S,
+            logs_interval_s=LOGS_INTERVAL_S,
+            own_identity=own_identity,
+            replace_ended=False,
+            clock=time.clock,
+        )
+        sent = []
+        engine.run(sent.append, lambda: False, time.now + template.duration + 1.0, time.wait)
+        metrics = [ExportMetricsServiceRequest.FromString(r.body) for r in sent if r.signal == "metrics"]
+        logs = [ExportLogsServiceRequest.FromString(r.body) for r in sent if r.signal == "logs"]
+        return sent, _metric_points(metrics), _log_records(logs)
+
+    sent, points, events = decoded(own_identity=False)
+    _, template_points, template_events = decoded(own_identity=True)
+
+    def identities(counter, position):
+        return {
+            (dict(key[position])["session.id"], dict(key[position])["user.id"])
+            for key in counter
+            if "session.id" in dict(key[position])
+        }
+
+    def without_identity(counter, position):
+        out = Counter()
+        for key, n in counter.items():
+            attrs = tuple((k, v) for k, v in key[position] if k not in ("session.id", "user.id"))
+            out[key[:position] + (attrs,) + key[position + 1 :]] += n
+        return out
+
+    ids = identities(points, 10) | identities(events, 7)
+    assert len(ids) == 3
+    assert (template.session_id, template.user_id) not in ids
+    assert all(len(sid) == 36 and len(uid) == len(template.user_id) for sid, uid in ids)
+    assert all(template.session_id.encode() not in r.body for r in sent)
+    # The same three sessions with the template's own identity: the same telemetry, identity aside.
+    assert without_identity(points, 10) == without_identity(template_points, 10)
+    assert without_identity(events, 7) == without_identity(template_events, 7)
+    assert sum(points.values()) == sum(template_points.values()) > 0
