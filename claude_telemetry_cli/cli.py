@@ -610,7 +610,12 @@ def load_cmd(
     ] = None,
     ramp_up: Annotated[
         str | None,
-        typer.Option("--ramp-up", metavar="DURATION", help="Fleet mode: start the sessions over this long."),
+        typer.Option(
+            "--ramp-up",
+            metavar="DURATION",
+            help="Fleet mode: start the sessions over this long (default: one export interval, so their "
+            "exports do not come in waves; 0 starts them all at once).",
+        ),
     ] = None,
     session_rate: Annotated[
         float | None,
@@ -727,7 +732,7 @@ def load_cmd(
     interval_s = seconds("--interval", interval)
     if interval_s is not None and interval_s <= 0:
         raise UsageError("--interval: must be more than 0")
-    ramp_up_s = seconds("--ramp-up", ramp_up) or 0.0
+    ramp_up_s = seconds("--ramp-up", ramp_up)
     if session_rate is not None:
         ramp_up_s = sessions / session_rate
     config = _load_config(profile, env, env_file, managed_settings)
@@ -764,7 +769,9 @@ def load_cmd(
         preset=preset,
         seed=seed,
         sessions=sessions,
-        ramp_up_s=ramp_up_s,
+        ramp_up_s=ramp_up_s
+        if ramp_up_s is not None
+        else (interval_s or config.metric_export_interval_ms / 1000),
         metric_interval_s=interval_s or config.metric_export_interval_ms / 1000,
         logs_interval_s=config.logs_export_interval_ms / 1000,
         batch=batch or 100,

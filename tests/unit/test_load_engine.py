@@ -1,0 +1,136 @@
+"""The load engines' schedule, the retry policy and the latency percentiles, in virtual time."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+from claude_telemetry_cli.contract import get_profile
+from claude_telemetry_cli.load.activity import Template, build_templates
+from claude_telemetry_cli.load.engine import FleetEngine, ThroughputEngine
+from claude_telemetry_cli.load.stats import LatencyHistogram
+from claude_telemetry_cli.load.transport import Sender
+from claude_telemetry_cli.otlp.encode import OtlpEncoder
+
+
+@pytest.fixture(scope="module")
+def templates() -> list[Template]:
+    return build_templates("small-team", developers=6)
+
+
+class _VirtualTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.now += seconds
+        return False
+
+
+def _fleet(templates, time, **kwargs) -> FleetEngine:
+    kwargs.setdefault("metric_interval_s", 60.0)
+    kwargs.setdefault("logs_interval_s", 5.0)
+    return FleetEngine(templates, OtlpEncoder(get_profile("current")), clock=time.clock, **kwargs)
+
+
+def test_sessions_start_evenly_over_the_ramp_up_and_export_on_their_own_cadence(templates):
+    time = _VirtualTime()
+    engine = _fleet(templates, time, sessions=40, ramp_up_s=40.0)
+    first_export: dict[bytes, float] = {}
+
+    def submit(request):
+        if request.signal == "metrics":
+            body = ExportMetricsServiceRequest.FromString(request.body)
+            point = body.resource_metrics[0].scope_metrics[0].metrics[0].sum.data_points[0]
+            sid = next(kv.value.string_value for kv in point.attributes if kv.key == "session.id")
+            first_export.setdefault(sid, time.now)
+
+    engine.run(submit, lambda: False, 100.0, time.wait)
+    assert engine.started == 40
+    # Each session's first metric export is one interval after its start: spread over 60..100 s.
+    times = sorted(first_export.values())
+    assert len(times) >= 35
+    assert 60.0 <= times[0] < 62.0 and 98.0 <= times[-1] <= 100.0
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert max(gaps) < 5.0
+    assert engine.lag_max_s < 0.3
+
+
+def test_an_ended_session_is_replaced_by_a_fresh_one(templates):
+    time = _VirtualTime()
+    engine = _fleet(templates, time, sessions=5)
+    longest = max(t.duration for t in templates)
+    engine.run(lambda r: None, lambda: False, 2.5 * longest, time.wait)
+    assert engine.active == 5
+    assert engine.started > 5
+
+
+def test_the_throughput_pool_fills_requests_to_the_batch_size(templates):
+    engine = ThroughputEngine(templates, OtlpEncoder(get_profile("current")), batch=50, track_totals=True)
+    pool = engine.build_pool()
+    metrics = [r for r in pool if r.signal == "metrics"]
+    logs = [r for r in pool if r.signal == "logs"]
+    assert metrics and logs
+    assert all(r.points <= 50 for r in metrics) and sum(r.points == 50 for r in metrics) >= len(metrics) - 1
+    assert all(r.events <= 50 for r in logs)
+    for r in metrics:
+        decoded = ExportMetricsServiceRequest.FromString(r.body)
+        points = sum(
+            len(m.sum.data_points)
+            for rm in decoded.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+        )
+        assert points == r.points == len(r.metric_items)
+
+
+class _Scripted(Sender):
+    """A sender whose attempts answer from a script: (ok, code, retryable, wait)."""
+
+    signal = "metrics"
+    destination = "scripted"
+
+    def __init__(self, answers, timeout_s: float) -> None:
+        super().__init__(timeout_s)
+        self.answers = list(answers)
+        self.attempts = 0
+
+    def _attempt(self, body, timeout_s):
+        self.attempts += 1
+        return self.answers.pop(0)
+
+
+def test_throttling_is_retried_and_a_refusal_is_not():
+    throttled = _Scripted(
+        [(False, "429", True, 0.05), (False, "429", True, 0.05), (True, "200", False, None)], 5
+    )
+    outcome = throttled.send(b"x")
+    assert outcome.ok and outcome.retries == 2 and throttled.attempts == 3
+    refused = _Scripted([(False, "400", False, None)], 5)
+    outcome = refused.send(b"x")
+    assert not outcome.ok and outcome.rejected and refused.attempts == 1
+
+
+def test_retries_give_up_at_the_export_timeout():
+    forever = _Scripted([(False, "UNAVAILABLE", True, 0.2)] * 100, timeout_s=0.5)
+    outcome = forever.send(b"x")
+    assert not outcome.ok and not outcome.rejected and outcome.code == "UNAVAILABLE"
+    assert outcome.latency_s < 0.8
+    assert forever.attempts <= 4
+
+
+def test_latency_percentiles_are_within_two_percent():
+    rng = random.Random(3)
+    values = sorted(rng.lognormvariate(-5, 1.2) for _ in range(20_000))
+    histogram = LatencyHistogram()
+    for v in values:
+        histogram.add(v)
+    for q in (0.5, 0.9, 0.99):
+        exact = values[int(q * len(values)) - 1]
+        assert abs(histogram.percentile(q) - exact) / exact < 0.025
+    assert histogram.percentile(1.0) == histogram.max_s == values[-1]
