@@ -643,7 +643,7 @@ def load_cmd(
     concurrency: Annotated[
         int,
         typer.Option("--concurrency", min=1, max=1024, metavar="C", help="Requests in flight per worker."),
-    ] = 8,
+    ] = 16,
     allow_export_failures: Annotated[
         bool,
         typer.Option("--allow-export-failures", help="Go on when an export fails; count it in the report."),

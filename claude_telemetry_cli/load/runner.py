@@ -43,7 +43,7 @@ class LoadSpec:
     rate: float | None = None
     duration_s: float | None = 60.0
     workers: int = 1
-    concurrency: int = 8  # requests in flight per worker
+    concurrency: int = 16  # requests in flight per worker
     export_timeout_s: float = 10.0
     track_totals: bool = False
     stop_on_failure: bool = True
@@ -130,24 +130,30 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     failure: list[str] = []
     pool = ThreadPoolExecutor(spec.concurrency, thread_name_prefix="load-send")
 
-    def send(request) -> None:
-        try:
-            sender = senders[request.signal]
-            outcome = sender.send(request.body)
-            with lock:
-                stats.record(request.signal, outcome, request.points, request.events, len(request.body))
-                if outcome.ok:
-                    add_acknowledged(totals, request)
-                elif not failure:
-                    failure.append(f"{request.signal} export to {sender.destination} failed: {outcome.code}")
-        finally:
-            slots.release()
-
     def submit(request) -> None:
         while not slots.acquire(timeout=0.1):
             if stop.is_set():
                 return
-        pool.submit(send, request)
+        sender = senders[request.signal]
+
+        def done(outcome) -> None:
+            try:
+                with lock:
+                    stats.record(request.signal, outcome, request.points, request.events, len(request.body))
+                    if outcome.ok:
+                        add_acknowledged(totals, request)
+                    elif not failure:
+                        failure.append(
+                            f"{request.signal} export to {sender.destination} failed: {outcome.code}"
+                        )
+            finally:
+                slots.release()
+
+        try:
+            sender.submit(request.body, done, pool)
+        except Exception:
+            slots.release()
+            raise
 
     def snapshot() -> dict:
         with lock:
@@ -172,7 +178,6 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     should_stop = (lambda: stop.is_set() or bool(failure)) if spec.stop_on_failure else stop.is_set
     engine.run(submit, should_stop, deadline, stop.wait)
     # Requests in flight finish (or give up) within the export timeout; retries stop at once if told.
-    pool.shutdown(wait=False)
     limit = time.monotonic() + spec.export_timeout_s + 1.0
     acquired = 0
     while acquired < spec.concurrency and time.monotonic() < limit:
@@ -184,7 +189,8 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     done.set()
     reporter.join()
     for sender in senders.values():
-        sender.close()
+        sender.close()  # cancels what is still in flight: its callback counts it as failed
+    pool.shutdown(wait=False, cancel_futures=True)
     final = snapshot()
     with lock:
         totals_json = totals.totals().to_json() if totals is not None else None
