@@ -10,6 +10,7 @@ within the export timeout, so a run never outlives --duration by more than that 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue as queue_module
 import signal
 import threading
@@ -62,6 +63,17 @@ class LoadResult:
     errors: list[str] = field(default_factory=list)  # workers that could not run
 
 
+def _rss_bytes() -> int:
+    """This process's resident memory now (sampled with each snapshot, so the peak is within 0.5 s)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _share(total: int, workers: int, index: int) -> int:
     return total // workers + (1 if index < total % workers else 0)
 
@@ -79,8 +91,6 @@ def _worker(spec: LoadSpec, index: int, out, stop) -> None:
 
 
 def _work(spec: LoadSpec, index: int, out, stop) -> None:
-    import resource as rusage
-
     from claude_telemetry_cli.contract import get_profile
     from claude_telemetry_cli.load.activity import build_templates
     from claude_telemetry_cli.load.engine import FleetEngine, ThroughputEngine, add_acknowledged
@@ -160,7 +170,7 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
             stats.sessions_started = engine.started
             stats.sessions_active = engine.active
             stats.lag_max_s = engine.lag_max_s
-            stats.peak_rss_bytes = rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss * 1024
+            stats.peak_rss_bytes = max(stats.peak_rss_bytes, _rss_bytes())
             return stats.to_json()
 
     done = threading.Event()
@@ -172,7 +182,7 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     reporter = threading.Thread(target=report, daemon=True)
     reporter.start()
     # What the process holds before its sessions: the memory they cost is what comes on top.
-    stats.baseline_rss_bytes = rusage.getrusage(rusage.RUSAGE_SELF).ru_maxrss * 1024
+    stats.baseline_rss_bytes = _rss_bytes()
     out.put(("ready", index, len(templates)))
     deadline = time.monotonic() + spec.duration_s if spec.duration_s is not None else None
     should_stop = (lambda: stop.is_set() or bool(failure)) if spec.stop_on_failure else stop.is_set
