@@ -8,17 +8,12 @@ user.id, substituted when its records are encoded.
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from dataclasses import dataclass
 
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.records import METRIC, Attributes, Record, SessionInfo, TraceRef
 
-__all__ = ["IDENTITY_KEYS", "Template", "build_templates"]
-
-# Attributes that are the process's own: substituted per simulated session.
-IDENTITY_KEYS = ("session.id", "user.id")
+__all__ = ["Template", "build_templates"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +78,3 @@ def build_templates(
         if records
     ]
     return out
-
-
-def session_identity(seed: int, number: int) -> tuple[str, str]:
-    """(session.id, user.id) of simulated session `number`: distinct, and the same for the same seed."""
-    digest = hashlib.sha256(f"{seed}/load/{number}".encode()).digest()
-    session_id = str(uuid.UUID(bytes=digest[:16], version=4))
-    return session_id, hashlib.sha256(digest).hexdigest()

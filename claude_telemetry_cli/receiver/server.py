@@ -296,6 +296,9 @@ def _ended_without_us(context) -> bool:
 
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
+    # Many senders connecting at once (a load test, Locust workers) would overflow the default backlog
+    # of 5 and wait for the kernel's SYN retry, a second each.
+    request_queue_size = 128
 
     def __init__(self, owner: OtlpServer, address: tuple[str, int], context: ssl.SSLContext | None) -> None:
         self.owner = owner

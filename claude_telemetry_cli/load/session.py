@@ -1,0 +1,310 @@
+"""One simulated Claude Code session: what it exports, and when. The one implementation of a session's
+schedule, used by fleet mode (engine.FleetEngine plays thousands from one queue) and by Locust (each user
+plays one and sleeps until its next export).
+
+A session is a template (activity.py) with its own session.id and user.id. It exports its metrics every
+metric interval from its start (one delta per series with something new; with cumulative temporality,
+every series seen so far), its events a logs interval after the first one pending (at most
+MAX_LOG_BATCH per request), and at its end the events, then the metrics, still pending: what the replay
+does with the OpenTelemetry SDK, which tests/unit/test_encode.py holds it to.
+
+Templates are encoded once (_Prepared): each series' and each event's attribute block, with the
+template's own identity in them. A request is assembled from those bytes, and the session's own ids
+(the same lengths) replace the template's in the finished request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from claude_telemetry_cli.contract import MAX_LOG_BATCH
+from claude_telemetry_cli.load.activity import Template
+from claude_telemetry_cli.otlp.encode import OtlpEncoder, timestamp_attribute
+from claude_telemetry_cli.records import Attributes
+
+__all__ = ["Request", "SessionContext", "SessionPlayer", "pick_template", "session_identity"]
+
+
+@dataclass(slots=True)
+class Request:
+    signal: str  # metrics | logs
+    body: bytes
+    points: int = 0
+    events: int = 0
+    # What it carries, for the totals of what was acknowledged: (name, attributes, value) per point,
+    # event names; None unless totals are tracked.
+    metric_items: list | None = None
+    event_names: list | None = None
+
+
+def pick_template(templates: Sequence[Template], seed: int, number: int) -> Template:
+    """The activity of simulated session `number`: the same for the same seed."""
+    return templates[random.Random(f"{seed}/load/template/{number}").randrange(len(templates))]
+
+
+def session_identity(seed: int, number: int, user_id_length: int = 64) -> tuple[str, str]:
+    """(session.id, user.id) of simulated session `number`: distinct, and the same for the same seed."""
+    digest = hashlib.sha256(f"{seed}/load/{number}".encode()).digest()
+    session_id = str(uuid.UUID(bytes=digest[:16], version=4))
+    user_id = hashlib.sha256(digest).hexdigest()
+    return session_id, (user_id * (user_id_length // 64 + 1))[:user_id_length]
+
+
+def swap_identity(attributes: Attributes, session_id: str, user_id: str) -> Attributes:
+    """The template's attributes with a session's own identity."""
+    return tuple(
+        (k, session_id if k == "session.id" else user_id if k == "user.id" else v) for k, v in attributes
+    )
+
+
+class _Prepared:
+    """A template encoded once."""
+
+    __slots__ = (
+        "template",
+        "resource",
+        "series_names",
+        "series_attributes",
+        "series_blocks",
+        "metric_rows",
+        "event_rows",
+        "identity",
+    )
+
+    def __init__(self, template: Template, encoder: OtlpEncoder) -> None:
+        self.template = template
+        self.resource = encoder.resource(template.resource)
+        index: dict[tuple[str, Attributes], int] = {}
+        self.series_names: list[str] = []
+        self.series_attributes: list[Attributes] = []
+        self.series_blocks: list[bytes] = []
+        self.metric_rows: list[tuple[float, int, float]] = []  # (offset, series, value)
+        for offset, name, value, attributes in template.metrics:
+            key = (name, attributes)
+            series = index.get(key)
+            if series is None:
+                series = index[key] = len(self.series_names)
+                self.series_names.append(name)
+                self.series_attributes.append(attributes)
+                self.series_blocks.append(encoder.attributes(7, attributes))
+            self.metric_rows.append((offset, series, value))
+        # (offset, name, block before event.timestamp, block after it or None when it is there, trace)
+        self.event_rows: list[tuple] = []
+        for offset, name, attributes, trace in template.events:
+            keys = [k for k, _ in attributes]
+            if "event.timestamp" in keys:
+                before, after = encoder.attributes(6, attributes), None
+            else:
+                cut = keys.index("event.name") + 1 if "event.name" in keys else len(keys)
+                before = encoder.attributes(6, attributes[:cut])
+                after = encoder.attributes(6, attributes[cut:])
+            self.event_rows.append((offset, name, before, after, trace))
+        self.identity = (template.session_id.encode(), template.user_id.encode())
+
+
+@dataclass
+class SessionContext:
+    """What the sessions of one process share: the encoder, the intervals, the clock's origin."""
+
+    encoder: OtlpEncoder
+    metric_interval_s: float
+    logs_interval_s: float
+    clock0: float  # a clock value (time.monotonic) ...
+    wall0_ns: int  # ... and the wall time it stands for, which the exports carry
+    temporality: str = "delta"
+    metrics_on: bool = True
+    logs_on: bool = True
+    track_totals: bool = False
+    _prepared: dict = field(default_factory=dict)
+
+    def ns(self, t: float) -> int:
+        return self.wall0_ns + round((t - self.clock0) * 1e9)
+
+    def begin(
+        self,
+        templates: Sequence[Template],
+        seed: int,
+        number: int,
+        start: float,
+        *,
+        own_identity: bool = False,
+    ) -> SessionPlayer:
+        """Simulated session `number`, starting at clock value `start`. With `own_identity` it keeps the
+        template's ids (to replay one recorded session as it was)."""
+        template = pick_template(templates, seed, number)
+        prepared = self._prepared.get(id(template))
+        if prepared is None:
+            prepared = self._prepared[id(template)] = _Prepared(template, self.encoder)
+        if own_identity:
+            identity = (template.session_id, template.user_id)
+        else:
+            identity = session_identity(seed, number, len(template.user_id))
+        return SessionPlayer(self, prepared, number, identity, start)
+
+
+# Work due at one instant: events before metrics at exit, as Claude Code flushes.
+_EVENT_PENDING, _LOG_FLUSH, _METRIC_TICK, _END = range(4)
+
+
+class SessionPlayer:
+    """The exports of one simulated session, one scheduled step at a time: `next_due` is when the next
+    step is due (a clock value), `step()` does it and returns the requests to send, in order; after the
+    end step `ended` is True. The times exported are the scheduled ones, whenever step() is called."""
+
+    __slots__ = (
+        "ctx",
+        "prepared",
+        "number",
+        "session_id",
+        "user_id",
+        "_identity",
+        "start",
+        "end",
+        "ended",
+        "_metric_cursor",
+        "_event_cursor",
+        "_last_export_ns",
+        "_running",
+        "_log_flush_due",
+        "_queue",
+        "_seq",
+    )
+
+    def __init__(
+        self, ctx: SessionContext, prepared: _Prepared, number: int, identity: tuple[str, str], start: float
+    ) -> None:
+        self.ctx = ctx
+        self.prepared = prepared
+        self.number = number
+        self.session_id, self.user_id = identity
+        self._identity = (self.session_id.encode(), self.user_id.encode())
+        self.start = start
+        template = prepared.template
+        self.end = start + template.duration
+        self.ended = False
+        self._metric_cursor = 0
+        self._event_cursor = 0
+        self._last_export_ns = ctx.ns(start)
+        self._running: dict[int, float] | None = {} if ctx.temporality == "cumulative" else None
+        self._log_flush_due = False
+        self._queue: list[tuple[float, int, int]] = []
+        self._seq = 0
+        if ctx.metrics_on and template.metrics and start + ctx.metric_interval_s < self.end:
+            self._push(start + ctx.metric_interval_s, _METRIC_TICK)
+        if ctx.logs_on and template.events:
+            self._push(start + template.events[0][0], _EVENT_PENDING)
+        self._push(self.end, _END)
+
+    @property
+    def template(self) -> Template:
+        return self.prepared.template
+
+    @property
+    def next_due(self) -> float | None:
+        return self._queue[0][0] if self._queue else None
+
+    def _push(self, due: float, kind: int) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (due, kind, self._seq))
+
+    def step(self) -> list[Request]:
+        if not self._queue:
+            return []
+        due, kind, _ = heapq.heappop(self._queue)
+        ctx = self.ctx
+        out: list[Request] = []
+        if kind == _METRIC_TICK:
+            self._export_metrics(due, out)
+            if due + ctx.metric_interval_s < self.end:
+                self._push(due + ctx.metric_interval_s, _METRIC_TICK)
+        elif kind == _EVENT_PENDING:
+            if not self._log_flush_due:
+                self._log_flush_due = True
+                self._push(due + ctx.logs_interval_s, _LOG_FLUSH)
+        elif kind == _LOG_FLUSH:
+            self._log_flush_due = False
+            self._export_events(due, out)
+            rows = self.prepared.event_rows
+            if self._event_cursor < len(rows):
+                self._push(self.start + rows[self._event_cursor][0], _EVENT_PENDING)
+        else:  # the exit: events, then metrics; a log flush still scheduled has nothing left to send
+            if ctx.logs_on:
+                self._export_events(due, out)
+            if ctx.metrics_on:
+                self._export_metrics(due, out)
+            self._queue.clear()
+            self.ended = True
+        return out
+
+    def _export_metrics(self, due: float, out: list[Request]) -> None:
+        ctx, prepared = self.ctx, self.prepared
+        rows = prepared.metric_rows
+        elapsed = due - self.start
+        i = self._metric_cursor
+        sums: dict[int, float] = {}
+        while i < len(rows) and rows[i][0] <= elapsed:
+            _, series, value = rows[i]
+            sums[series] = sums.get(series, 0.0) + value
+            i += 1
+        self._metric_cursor = i
+        now_ns = ctx.ns(due)
+        if self._running is not None:
+            for series, value in sums.items():
+                self._running[series] = self._running.get(series, 0.0) + value
+            # A cumulative reader reports every series seen so far, from the process start.
+            reported, start_ns = self._running, ctx.ns(self.start)
+        else:
+            reported, start_ns = sums, self._last_export_ns
+        self._last_export_ns = now_ns
+        if not sums:
+            return  # a collection with nothing new sends nothing
+        names, blocks = prepared.series_names, prepared.series_blocks
+        by_metric: dict[str, list[bytes]] = {}
+        for series, value in reported.items():
+            by_metric.setdefault(names[series], []).append(
+                ctx.encoder.point(blocks[series], start_ns, now_ns, value)
+            )
+        body = ctx.encoder.metrics_group(prepared.resource, prepared.template.app_version, by_metric)
+        items = None
+        if ctx.track_totals:
+            items = [
+                (names[k], swap_identity(prepared.series_attributes[k], self.session_id, self.user_id), v)
+                for k, v in reported.items()
+            ]
+        out.append(Request("metrics", self._own(body), points=len(reported), metric_items=items))
+
+    def _export_events(self, due: float, out: list[Request]) -> None:
+        ctx, prepared = self.ctx, self.prepared
+        rows = prepared.event_rows
+        elapsed = due - self.start
+        i = self._event_cursor
+        records: list[bytes] = []
+        names: list[str] = []
+        while i < len(rows) and rows[i][0] <= elapsed:
+            offset, name, before, after, trace = rows[i]
+            at_ns = ctx.ns(self.start + offset)
+            at_ns -= at_ns % 1_000_000  # Claude Code stamps events to the millisecond
+            block = before if after is None else before + timestamp_attribute(at_ns) + after
+            records.append(ctx.encoder.log_record(at_ns, name, block, trace))
+            names.append(name)
+            i += 1
+        self._event_cursor = i
+        for n in range(0, len(records), MAX_LOG_BATCH):
+            chunk = records[n : n + MAX_LOG_BATCH]
+            body = ctx.encoder.logs_group(prepared.resource, prepared.template.app_version, chunk)
+            tracked = names[n : n + MAX_LOG_BATCH] if ctx.track_totals else None
+            out.append(Request("logs", self._own(body), events=len(chunk), event_names=tracked))
+
+    def _own(self, body: bytes) -> bytes:
+        """The request with this session's identity in place of the template's (same lengths)."""
+        (template_sid, template_uid), (sid, uid) = self.prepared.identity, self._identity
+        if template_sid and sid != template_sid:
+            body = body.replace(template_sid, sid)
+        if template_uid and uid != template_uid:
+            body = body.replace(template_uid, uid)
+        return body
