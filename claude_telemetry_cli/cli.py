@@ -736,24 +736,9 @@ def load_cmd(
     if session_rate is not None:
         ramp_up_s = sessions / session_rate
     config = _load_config(profile, env, env_file, managed_settings)
-    if not config.enabled:
-        raise UsageError(
-            "telemetry is off: set CLAUDE_CODE_ENABLE_TELEMETRY=1 (with -e or in the environment)"
-        )
-    if not config.metrics.otlp_enabled and not config.logs.otlp_enabled:
-        reasons = [r for r in (config.metrics.disabled_reason, config.logs.disabled_reason) if r]
-        raise UsageError(
-            "load sends OTLP: set OTEL_METRICS_EXPORTER=otlp and/or OTEL_LOGS_EXPORTER=otlp"
-            + (f" ({'; '.join(reasons)})" if reasons else "")
-        )
-    for sig in (config.metrics, config.logs):
-        if sig.otlp_enabled and sig.protocol not in ("grpc", "http/protobuf"):
-            raise UsageError(
-                f"load sends OTLP over grpc or http/protobuf; the {sig.signal} protocol is {sig.protocol}"
-                " (set OTEL_EXPORTER_OTLP_PROTOCOL)"
-            )
-    if totals_out is not None and config.temporality != "delta":
-        raise UsageError("--totals-out needs delta temporality (the default): the verdict adds up deltas")
+    from claude_telemetry_cli.load import check_load_config
+
+    check_load_config(config, totals=totals_out is not None)
     from claude_telemetry_cli.scenario.generate import load_preset
 
     load_preset(preset)  # an unknown preset is a one-line error before any worker starts

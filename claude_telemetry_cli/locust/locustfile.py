@@ -148,27 +148,11 @@ class Settings:
 
 def load_checked_config(profile: str):
     """The telemetry configuration of this process's environment, as `load` requires it."""
+    from claude_telemetry_cli.load import check_load_config
     from claude_telemetry_cli.settings import load_config
 
     config = load_config(profile=profile)
-    if not config.enabled:
-        raise UsageError("telemetry is off: set CLAUDE_CODE_ENABLE_TELEMETRY=1")
-    if not config.metrics.otlp_enabled and not config.logs.otlp_enabled:
-        reasons = [r for r in (config.metrics.disabled_reason, config.logs.disabled_reason) if r]
-        raise UsageError(
-            "no signal is exported over OTLP: "
-            + (
-                "; ".join(reasons)
-                if reasons
-                else "set OTEL_METRICS_EXPORTER=otlp and/or OTEL_LOGS_EXPORTER=otlp"
-            )
-        )
-    for sig in (config.metrics, config.logs):
-        if sig.otlp_enabled and sig.protocol not in _REQUEST_TYPES:
-            raise UsageError(
-                f"the Locust load sends OTLP over grpc or http/protobuf; the {sig.signal} protocol is"
-                f" {sig.protocol} (set OTEL_EXPORTER_OTLP_PROTOCOL)"
-            )
+    check_load_config(config)
     return config
 
 
@@ -179,10 +163,9 @@ def check_settings(options) -> tuple[Settings, object]:
     config = load_checked_config(str(getattr(options, "ct_profile", "current")))
     settings = Settings.parse(options, config)
     if settings.totals_out is not None:
-        if config.temporality != "delta":
-            raise UsageError(
-                "--ct-totals-out needs delta temporality (the default): the verdict adds up deltas"
-            )
+        from claude_telemetry_cli.load import check_load_config
+
+        check_load_config(config, totals=True)
         if not settings.totals_out.parent.is_dir():
             raise UsageError(f"--ct-totals-out: no directory {settings.totals_out.parent}")
     load_preset(settings.preset)
