@@ -32,6 +32,21 @@ __all__ = ["FleetEngine", "Request", "ThroughputEngine", "add_acknowledged"]
 Submit = Callable[[Request], None]
 
 
+class _Polled:
+    """should_stop(), asked at most 20 times a second: a stop event shared between processes costs a
+    system call, too much to ask for every request."""
+
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        self._should_stop = should_stop
+        self._next = float("-inf")
+
+    def __call__(self, now: float) -> bool:
+        if now < self._next:
+            return False
+        self._next = now + 0.05
+        return self._should_stop()
+
+
 @dataclass
 class FleetEngine:
     templates: Sequence[Template]
@@ -83,14 +98,11 @@ class FleetEngine:
             )
         heapq.heapify(queue)
         number = self.first_number
-        check_at = t0
+        stopping = _Polled(should_stop)
         while queue:
             now = self.clock()
-            if now >= check_at:
-                # A stop event shared between processes costs a system call: look at it 20 times a second.
-                if should_stop():
-                    break
-                check_at = now + 0.05
+            if stopping(now):
+                break
             due, _, session = queue[0]
             if deadline is not None and due >= deadline:
                 break
@@ -206,14 +218,11 @@ class ThroughputEngine:
             return
         t0 = self.clock()
         sent = 0
-        check_at = t0
+        stopping = _Polled(should_stop)
         while True:
             now = self.clock()
-            if now >= check_at:
-                # A stop event shared between processes costs a system call: look at it 20 times a second.
-                if should_stop():
-                    break
-                check_at = now + 0.05
+            if stopping(now):
+                break
             if deadline is not None and now >= deadline:
                 break
             if self.rate:

@@ -55,6 +55,21 @@ class LatencyHistogram:
         return cls(Counter({int(k): v for k, v in data["buckets"].items()}), data["count"], data["max_s"])
 
 
+# Counts that add up across workers.
+_ADDED = (
+    "retries",
+    "points_sent",
+    "points_acked",
+    "events_sent",
+    "events_acked",
+    "bytes_sent",
+    "sessions_started",
+    "sessions_active",
+    "peak_rss_bytes",
+    "baseline_rss_bytes",
+)
+
+
 @dataclass
 class LoadStats:
     # (signal, outcome, code) -> requests; outcome is accepted | rejected | failed.
@@ -94,18 +109,7 @@ class LoadStats:
 
     def merge(self, other: LoadStats) -> None:
         self.requests.update(other.requests)
-        for name in (
-            "retries",
-            "points_sent",
-            "points_acked",
-            "events_sent",
-            "events_acked",
-            "bytes_sent",
-            "sessions_started",
-            "sessions_active",
-            "peak_rss_bytes",
-            "baseline_rss_bytes",
-        ):
+        for name in _ADDED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.latency.merge(other.latency)
         self.lag_max_s = max(self.lag_max_s, other.lag_max_s)
@@ -113,18 +117,8 @@ class LoadStats:
     def to_json(self) -> dict:
         return {
             "requests": [[s, k, c, n] for (s, k, c), n in sorted(self.requests.items())],
-            "retries": self.retries,
-            "points_sent": self.points_sent,
-            "points_acked": self.points_acked,
-            "events_sent": self.events_sent,
-            "events_acked": self.events_acked,
-            "bytes_sent": self.bytes_sent,
             "latency": self.latency.to_json(),
-            "sessions_started": self.sessions_started,
-            "sessions_active": self.sessions_active,
-            "lag_max_s": self.lag_max_s,
-            "peak_rss_bytes": self.peak_rss_bytes,
-            "baseline_rss_bytes": self.baseline_rss_bytes,
+            **{name: getattr(self, name) for name in (*_ADDED, "lag_max_s")},
         }
 
     @classmethod
@@ -133,18 +127,6 @@ class LoadStats:
             requests=Counter({(s, k, c): n for s, k, c, n in data["requests"]}),
             latency=LatencyHistogram.from_json(data["latency"]),
         )
-        for name in (
-            "retries",
-            "points_sent",
-            "points_acked",
-            "events_sent",
-            "events_acked",
-            "bytes_sent",
-            "sessions_started",
-            "sessions_active",
-            "lag_max_s",
-            "peak_rss_bytes",
-            "baseline_rss_bytes",
-        ):
+        for name in (*_ADDED, "lag_max_s"):
             setattr(out, name, data[name])
         return out

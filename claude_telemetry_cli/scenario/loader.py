@@ -168,14 +168,18 @@ class _Loader:
     def fail(self, line: int | None, message: str) -> ScenarioError:
         return ScenarioError(message, path=self.source, line=line)
 
+    def _compose(self, text: str, first_line: int = 1):
+        """The YAML node tree of `text` (which starts at `first_line` of the file), or FILE:LINE."""
+        try:
+            return _compose(text)
+        except yaml.MarkedYAMLError as exc:
+            raise self.fail(*_yaml_problem(exc, text, first_line)) from None
+        except yaml.YAMLError as exc:
+            raise self.fail(first_line, f"invalid YAML: {exc}") from None
+
     def load_header(self, text: str) -> ScenarioHeader:
         """Everything before `sessions:`, validated; remembers the defaults to merge into each session."""
-        try:
-            node = _compose(text)
-        except yaml.MarkedYAMLError as exc:
-            raise self.fail(*_yaml_problem(exc, text)) from None
-        except yaml.YAMLError as exc:
-            raise self.fail(1, f"invalid YAML: {exc}") from None
+        node = self._compose(text)
         self._constructor = yaml.constructor.SafeConstructor()
         self._converted = {}
         data = self._convert(node) if node is not None else _Map(1)
@@ -202,10 +206,7 @@ class _Loader:
     def load_session(self, text: str, line: int, index: int) -> Session:
         """One item of the `sessions:` list, starting at `line` of the file, checked as load() checks it."""
         self._base = line
-        try:
-            node = _compose(text)
-        except yaml.MarkedYAMLError as exc:
-            raise self.fail(*_yaml_problem(exc, text, line)) from None
+        node = self._compose(text, line)
         # The constructor remembers every node it converted; a fresh memory per session keeps the
         # read of a large file at the size of one session.
         self._constructor.constructed_objects.clear()
@@ -238,12 +239,7 @@ class _Loader:
         return model
 
     def load(self, text: str) -> Scenario:
-        try:
-            node = _compose(text)
-        except yaml.MarkedYAMLError as exc:
-            raise self.fail(*_yaml_problem(exc, text)) from None
-        except yaml.YAMLError as exc:
-            raise self.fail(1, f"invalid YAML: {exc}") from None
+        node = self._compose(text)
         if node is None:
             raise self.fail(1, "the scenario is empty; it needs at least `version: 1` and `sessions:`")
         self._constructor = yaml.constructor.SafeConstructor()
