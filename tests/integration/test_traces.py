@@ -19,7 +19,6 @@ from claude_telemetry_cli.contract.spans import (
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resolve_scenario
 from claude_telemetry_cli.scenario.spans import derive_spans
-from tests.integration.test_receive import Receiver
 from tests.support.cli import otlp_env, run_cli, run_json, telemetry_env
 
 pytestmark = pytest.mark.integration
@@ -42,14 +41,6 @@ def _traced_env(endpoint: str, protocol: str, **extra: str) -> dict[str, str]:
         OTEL_TRACES_EXPORT_INTERVAL="1000",
         **extra,
     )
-
-
-@pytest.fixture
-def receivers():
-    started: list[Receiver] = []
-    yield lambda *a, **k: started.append(Receiver(*a, **k)) or started[-1]
-    for r in started:
-        r.kill()
 
 
 def _expected_span_counts(name: str) -> dict[str, int]:
