@@ -699,6 +699,9 @@ def load_cmd(
 
       claude-telemetry load --sessions 200 --interval 5s --duration 1m --totals-out sent.json
 
+    More than one machine: `locust -f claude_telemetry_cli/locust/locustfile.py` runs the same sessions
+    on Locust's master and workers (see the README).
+
     Exit codes: 0 done; 1 the error rate exceeded --max-error-rate; 2 bad option or configuration;
     3 an export failed (without --allow-export-failures); 130 interrupted (the report is printed).
     """
