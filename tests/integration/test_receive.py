@@ -175,7 +175,7 @@ def test_receive_requires_the_header_it_was_told_to(tmp_path, receivers):
     "args, fragment",
     [
         (["--expect", "quickstart", "--expect-totals", "x.json"], "exclude each other"),
-        (["--expect-totals", "missing.json"], "missing.json"),
+        (["--expect-totals", "no-dir/sent.json"], "no directory"),
         (["--require-header", "nope"], "NAME=VALUE"),
         (["--tls-cert", "cert.pem"], "--tls-key"),
         (["--timeout", "soon"], "--timeout"),
@@ -187,6 +187,27 @@ def test_receive_bad_options_are_one_line_and_exit_2(tmp_path, args, fragment):
     assert proc.returncode == 2
     [line] = proc.stderr.strip().splitlines()
     assert fragment in line
+
+
+def test_a_totals_file_never_written_fails_the_verdict(tmp_path):
+    proc = run_cli(
+        [
+            "receive",
+            "--grpc-port",
+            "0",
+            "--http-port",
+            "0",
+            "--expect-totals",
+            "sent.json",
+            "--timeout",
+            "2s",
+        ],
+        telemetry_env(),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+    assert "waiting for sent.json" in proc.stderr
+    assert "sent.json was never written" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_receive_port_in_use_is_a_clear_error(tmp_path, otlp_sink):
