@@ -846,7 +846,9 @@ class SessionProcess:
         ]
         resource = Resource(dict(session.resource))
         self._readers = [ClockedMetricReader(e, temporality) for e in metric_exporters]
-        self._meter_provider = MeterProvider(resource=resource, metric_readers=self._readers)
+        self._meter_provider = MeterProvider(
+            resource=resource, metric_readers=self._readers, shutdown_on_exit=False
+        )
         meter = self._meter_provider.get_meter(METER_NAME, version=session.app_version)
         self._counters = {}
         for spec in profile.metrics.values():
@@ -857,7 +859,7 @@ class SessionProcess:
         self._processors = [ClockedLogProcessor(e) for e in log_exporters]
         self._logger = None
         if self._processors:
-            self._logger_provider = LoggerProvider(resource=resource)
+            self._logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
             for p in self._processors:
                 self._logger_provider.add_log_record_processor(p)
             self._logger = self._logger_provider.get_logger(LOGGER_NAME, version=session.app_version)
