@@ -785,11 +785,15 @@ def load_cmd(
         live = Live(console=err, refresh_per_second=4, transient=True)
         live.start()
 
+    from claude_telemetry_cli.load.stats import RecentRates
+
+    recent = RecentRates()
+
     def update(stats, elapsed) -> None:
         if live is not None:
-            live.update(
-                output.load_view(output.load_report_data(stats, elapsed, sessions_target=target), title)
-            )
+            data = output.load_report_data(stats, elapsed, sessions_target=target)
+            data["recent"] = recent.update(stats, elapsed)
+            live.update(output.load_view(data, title))
 
     _sigterm_interrupts()  # a cancelled CI job gets the report and exit 130, like Ctrl-C
     try:

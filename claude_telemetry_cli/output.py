@@ -377,6 +377,13 @@ def load_tables(data: dict, title: str) -> list:
     head.add_column("what")
     head.add_column("value", justify="right")
     failed = req["rejected"] + req["failed"]
+    if "recent" in data:  # the live view: the last seconds, not the average since the start
+        now = data["recent"]
+        head.add_row(
+            "now",
+            f"{now['requests_per_s']:,.0f} req/s, {now['points_per_s']:,.0f} points/s,"
+            f" {now['events_per_s']:,.0f} events/s",
+        )
     head.add_row("requests sent", f"{req['sent']:,} ({thr['requests_per_s']:,.1f}/s)")
     head.add_row("accepted", f"{req['accepted']:,}")
     head.add_row(

@@ -10,7 +10,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-__all__ = ["LatencyHistogram", "LoadStats"]
+__all__ = ["LatencyHistogram", "LoadStats", "RecentRates"]
 
 # Buckets 2% wide from 10 µs: percentiles within 2% at any scale, in a few hundred integers.
 _BASE = 1.02
@@ -130,3 +130,27 @@ class LoadStats:
         for name in (*_ADDED, "lag_max_s"):
             setattr(out, name, data[name])
         return out
+
+
+class RecentRates:
+    """Requests, points and events per second over the last `window_s` seconds, for the live view
+    (the report's throughput is the average over the whole run)."""
+
+    def __init__(self, window_s: float = 3.0) -> None:
+        self.window_s = window_s
+        self._samples: list[tuple[float, int, int, int]] = []
+
+    def update(self, stats: LoadStats, elapsed_s: float) -> dict[str, float]:
+        sample = (elapsed_s, stats.count(), stats.points_sent, stats.events_sent)
+        self._samples.append(sample)
+        while len(self._samples) > 2 and elapsed_s - self._samples[1][0] >= self.window_s:
+            self._samples.pop(0)
+        first = self._samples[0]
+        span = elapsed_s - first[0]
+        if span <= 0:
+            return {"requests_per_s": 0.0, "points_per_s": 0.0, "events_per_s": 0.0}
+        return {
+            "requests_per_s": (sample[1] - first[1]) / span,
+            "points_per_s": (sample[2] - first[2]) / span,
+            "events_per_s": (sample[3] - first[3]) / span,
+        }

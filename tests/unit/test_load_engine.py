@@ -134,3 +134,16 @@ def test_latency_percentiles_are_within_two_percent():
         exact = values[int(q * len(values)) - 1]
         assert abs(histogram.percentile(q) - exact) / exact < 0.025
     assert histogram.percentile(1.0) == histogram.max_s == values[-1]
+
+
+def test_the_live_view_rate_follows_the_last_seconds_not_the_whole_run():
+    from claude_telemetry_cli.load.stats import LoadStats, RecentRates
+
+    stats, recent = LoadStats(), RecentRates(window_s=3.0)
+    rates = {}
+    for second in range(1, 21):
+        # 100 points a second for ten seconds, then 1,000 a second.
+        stats.points_sent += 100 if second <= 10 else 1_000
+        rates[second] = recent.update(stats, float(second))["points_per_s"]
+    assert rates[10] == pytest.approx(100)
+    assert rates[20] == pytest.approx(1_000)  # the average since the start would be 550
