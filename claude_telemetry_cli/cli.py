@@ -144,24 +144,10 @@ def _compile_with(
     kwargs = {"tracing": tracing, "keep_records": keep_records, "totals": totals}
     if console is None or not console.is_terminal:
         return compile_file(path, emit, **kwargs)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from claude_telemetry_cli.output import progress_bar
 
-    with Progress(
-        TextColumn(f"[bold]reading {path.name}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("sessions"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("read", total=None)
-        return compile_file(
-            path,
-            emit,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-            **kwargs,
-        )
+    with progress_bar(console, f"reading {path.name}", "sessions") as update:
+        return compile_file(path, emit, progress=update, **kwargs)
 
 
 def _delivered_totals(timeline, config):
@@ -355,25 +341,10 @@ def _sigterm_interrupts() -> None:
 def _replay_with_progress(replay, timeline, factory, clock, *, show: bool, console: Console, **kwargs):
     if not show or not timeline.record_count:
         return replay(timeline, factory, clock, **kwargs)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from claude_telemetry_cli.output import progress_bar
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("records"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(timeline.name, total=timeline.record_count)
-        return replay(
-            timeline,
-            factory,
-            clock,
-            progress=lambda done, _t: progress.update(task, completed=done),
-            **kwargs,
-        )
+    with progress_bar(console, timeline.name, "records", timeline.record_count) as update:
+        return replay(timeline, factory, clock, progress=lambda done, _total: update(done), **kwargs)
 
 
 def _linger(url: str, seconds: float, console: Console, *, quiet: bool) -> None:

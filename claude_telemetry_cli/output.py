@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +24,31 @@ def error(console: Console, message: str) -> None:
 
 def warning(console: Console, message: str) -> None:
     console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def progress_bar(
+    console: Console, description: str, unit: str, total: int | None = None
+) -> Iterator[Callable]:
+    """A transient progress bar "DESCRIPTION [bar] done/total UNIT elapsed" on `console`; yields
+    `update(done, total=None)` (a total given later replaces the first)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+
+        def update(done: int, total: int | None = None) -> None:
+            progress.update(task, completed=done, **({} if total is None else {"total": total}))
+
+        yield update
 
 
 def _fmt_value(v: float) -> str:

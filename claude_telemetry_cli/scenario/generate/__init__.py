@@ -90,16 +90,7 @@ def generate_with_progress(params: GenerateParams, target, *, show: bool, consol
     """generate(), with a transient progress bar of days on `console` when `show`."""
     if not show:
         return generate(params, target)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from claude_telemetry_cli.output import progress_bar
 
-    with Progress(
-        TextColumn("[bold]generating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("days"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("days", total=params.days)
-        return generate(params, target, lambda done, _total: progress.update(task, completed=done))
+    with progress_bar(console, "generating", "days", params.days) as update:
+        return generate(params, target, lambda done, _total: update(done))
