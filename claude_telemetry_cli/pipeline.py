@@ -41,6 +41,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from claude_telemetry_cli.contract import LOGGER_NAME, MAX_LOG_BATCH, METER_NAME, Profile
 from claude_telemetry_cli.contract.spans import MAX_SPAN_BATCH, TRACER_NAME, TRACER_VERSION
 from claude_telemetry_cli.errors import ConfigError, TelemetryError
+from claude_telemetry_cli.grpc_tls import grpc_credentials
 from claude_telemetry_cli.otlp.encode import with_event_timestamp
 from claude_telemetry_cli.records import SessionInfo, SpanRecord, TraceRef
 from claude_telemetry_cli.settings import SignalConfig, TelemetryConfig
@@ -437,16 +438,7 @@ class _KeyMaterial:
             self._dir = None
 
 
-def _read(path: str | None) -> bytes | None:
-    if not path:
-        return None
-    with open(path, "rb") as fh:
-        return fh.read()
-
-
 def _grpc_exporter_kwargs(sig: SignalConfig, timeout_s: float) -> dict:
-    import grpc
-
     endpoint = sig.endpoint or "http://localhost:4317"
     secure = endpoint.startswith("https://")
     kwargs: dict = {
@@ -457,11 +449,7 @@ def _grpc_exporter_kwargs(sig: SignalConfig, timeout_s: float) -> dict:
         "timeout": timeout_s,
     }
     if secure:
-        kwargs["credentials"] = grpc.ssl_channel_credentials(
-            root_certificates=_read(sig.certificate),
-            private_key=_read(sig.client_key),
-            certificate_chain=_read(sig.client_certificate),
-        )
+        kwargs["credentials"] = grpc_credentials(sig)
     return kwargs
 
 

@@ -105,12 +105,9 @@ class GrpcSender(Sender):
         self.destination = endpoint
         options = [("grpc.max_send_message_length", 64 << 20)]
         if parts.scheme == "https":
-            credentials = grpc.ssl_channel_credentials(
-                root_certificates=_read(sig.certificate),
-                private_key=_read(sig.client_key),
-                certificate_chain=_read(sig.client_certificate),
-            )
-            self._channel = grpc.secure_channel(target, credentials, options=options)
+            from claude_telemetry_cli.grpc_tls import grpc_credentials
+
+            self._channel = grpc.secure_channel(target, grpc_credentials(sig), options=options)
         else:
             self._channel = grpc.insecure_channel(target, options=options)
         # Bytes in, bytes out: the request is encoded already and the reply is not needed.
@@ -237,16 +234,6 @@ def _retry_after(value: str | None) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
-
-
-def _read(path: str | None) -> bytes | None:
-    if not path:
-        return None
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def build_sender(sig: SignalConfig, timeout_s: float, *, stop: threading.Event | None = None) -> Sender:
