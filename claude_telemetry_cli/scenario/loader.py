@@ -23,7 +23,6 @@ from claude_telemetry_cli.scenario.model import (
     Scenario,
     ScenarioHeader,
     Session,
-    unpriced_requests,
     unpriced_steps,
 )
 
@@ -219,14 +218,7 @@ class _Loader:
             model = Session.model_validate(session)
         except ValidationError as exc:
             raise self._explain(exc, session, ("sessions", index), line) from None
-        for j, model_name in unpriced_steps(model, self._known_models):
-            step = session["steps"][j]["api_request"]
-            raise self.fail(
-                step.key_lines.get("model", session["steps"].item_lines[j]),
-                f"sessions[{index}].steps[{j}].api_request: unknown model {model_name!r} and no "
-                f"cost_usd to report; known models: {', '.join(sorted(self._known_models))}; add cost_usd "
-                "to the step or a `prices:` entry for the model",
-            )
+        self._check_session_prices(model, session, index, self._known_models)
         if model.session_id is not None:
             key = model.session_id.lower()
             if key in self._session_ids:
@@ -497,12 +489,16 @@ class _Loader:
 
     def _check_prices(self, scenario: Scenario, data: _Map) -> None:
         known = set(MODEL_PRICES) | set(scenario.prices)
-        for i, j, model in unpriced_requests(scenario, known):
-            step = data["sessions"][i]["steps"][j]["api_request"]
-            line = step.key_lines.get("model", data["sessions"][i]["steps"].item_lines[j])
+        for i, session in enumerate(scenario.sessions):
+            self._check_session_prices(session, data["sessions"][i], i, known)
+
+    def _check_session_prices(self, session: Session, raw: _Map, index: int, known: set[str]) -> None:
+        """An api_request with no cost_usd needs a model with a price; the error is at its model line."""
+        for j, model in unpriced_steps(session, known):
+            step = raw["steps"][j]["api_request"]
             raise self.fail(
-                line,
-                f"sessions[{i}].steps[{j}].api_request: unknown model {model!r} and no "
+                step.key_lines.get("model", raw["steps"].item_lines[j]),
+                f"sessions[{index}].steps[{j}].api_request: unknown model {model!r} and no "
                 f"cost_usd to report; known models: {', '.join(sorted(known))}; add cost_usd "
                 "to the step or a `prices:` entry for the model",
             )

@@ -835,15 +835,6 @@ def effective_model(session: Session, step: ApiRequest | ApiError | ApiRefusal |
     return step.model or session.model
 
 
-def unpriced_requests(scenario: Scenario, known_models: set[str]) -> list[tuple[int, int, str]]:
-    """(session, step, model) of every api_request with no cost_usd whose model has no price."""
-    return [
-        (i, j, model)
-        for i, session in enumerate(scenario.sessions)
-        for j, model in unpriced_steps(session, known_models)
-    ]
-
-
 def unpriced_steps(session: Session, known_models: set[str]) -> list[tuple[int, str]]:
     """(step, model) of every api_request of one session with no cost_usd whose model has no price."""
     out = []
