@@ -131,6 +131,29 @@ class FleetEngine:
             heapq.heappush(queue, (session.next_due, order, session))
 
 
+class _Packer:
+    """Fills requests of `batch` items from (resource, client version, items) groups, several sessions
+    per request when they are small; `make(groups)` builds a full request, appended to `out`."""
+
+    def __init__(self, batch: int, make: Callable[[list], Request], out: list[Request]) -> None:
+        self.batch, self.make, self.out = batch, make, out
+        self.groups: list[tuple[bytes, str, list]] = []
+        self.pending = 0
+
+    def add(self, resource: bytes, version: str, items: list) -> None:
+        while items:
+            taken, items = items[: self.batch - self.pending], items[self.batch - self.pending :]
+            self.groups.append((resource, version, taken))
+            self.pending += len(taken)
+            if self.pending >= self.batch:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.groups:
+            self.out.append(self.make(self.groups))
+            self.groups, self.pending = [], 0
+
+
 @dataclass
 class ThroughputEngine:
     """A pool of realistic requests of about `batch` points (or events) each, sent round and round."""
@@ -157,10 +180,8 @@ class ThroughputEngine:
         packed into requests of up to `batch` items, several sessions per request when they are small."""
         now_ns = self.wall_ns()
         start_ns = now_ns - 60_000_000_000
-        metric_groups: list[tuple[bytes, str, list[MetricPoint]]] = []
-        event_groups: list[tuple[bytes, str, list[EventRecord]]] = []
         pool: list[Request] = []
-        pending_points = pending_events = 0
+        metrics, logs = _Packer(self.batch, self._metrics, pool), _Packer(self.batch, self._logs, pool)
         for k in range(self.pool_sessions):
             number = self.first_number + k * self.stride
             template = pick_template(self.templates, self.seed, number)
@@ -169,34 +190,20 @@ class ThroughputEngine:
             sums: dict[tuple[str, Attributes], float] = {}
             for _, name, value, attributes in template.metrics:
                 sums[(name, attributes)] = sums.get((name, attributes), 0.0) + value
-            points = [
-                MetricPoint(name, swap_identity(a, sid, uid), start_ns, now_ns, v)
-                for (name, a), v in sums.items()
-            ]
-            events = [
-                EventRecord(now_ns, name, with_event_timestamp(swap_identity(a, sid, uid), now_ns))
-                for _, name, a, _ in template.events
-            ]
-            while points and self.metrics_on:
-                room = self.batch - pending_points
-                metric_groups.append((resource, template.app_version, points[:room]))
-                pending_points += len(points[:room])
-                points = points[room:]
-                if pending_points >= self.batch:
-                    pool.append(self._metrics(metric_groups))
-                    metric_groups, pending_points = [], 0
-            while events and self.logs_on:
-                room = self.batch - pending_events
-                event_groups.append((resource, template.app_version, events[:room]))
-                pending_events += len(events[:room])
-                events = events[room:]
-                if pending_events >= self.batch:
-                    pool.append(self._logs(event_groups))
-                    event_groups, pending_events = [], 0
-        if metric_groups:
-            pool.append(self._metrics(metric_groups))
-        if event_groups:
-            pool.append(self._logs(event_groups))
+            if self.metrics_on:
+                points = [
+                    MetricPoint(name, swap_identity(a, sid, uid), start_ns, now_ns, v)
+                    for (name, a), v in sums.items()
+                ]
+                metrics.add(resource, template.app_version, points)
+            if self.logs_on:
+                events = [
+                    EventRecord(now_ns, name, with_event_timestamp(swap_identity(a, sid, uid), now_ns))
+                    for _, name, a, _ in template.events
+                ]
+                logs.add(resource, template.app_version, events)
+        metrics.flush()
+        logs.flush()
         self.started = self.active = self.pool_sessions
         return pool
 
