@@ -22,6 +22,7 @@ from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resol
 from claude_telemetry_cli.scenario.spans import derive_spans
 from claude_telemetry_cli.settings import load_config
 from tests.support.otlp_sink import OtlpSink
+from tests.support.virtual_time import VirtualTime
 
 METRIC_INTERVAL_S = 60.0
 LOGS_INTERVAL_S = 5.0
@@ -124,26 +125,12 @@ def _sdk_requests(timeline, temporality: str, home, *, tracing: bool = False):
         sink.stop()
 
 
-class _VirtualTime:
-    """The engine's clock, advanced instantly by its waits."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def wait(self, seconds: float) -> bool:
-        self.now += seconds
-        return False
-
-
 def _load_requests(timeline, temporality: str):
     encoder = OtlpEncoder(get_profile("current"), temporality)
     metric_requests, log_requests = [], []
     for play in timeline.plays():
         template = Template.from_compiled(play.info, list(play.records))
-        time = _VirtualTime()
+        time = VirtualTime(1000.0)
         engine = FleetEngine(
             [template],
             encoder,
@@ -206,7 +193,7 @@ def test_each_simulated_session_carries_its_own_identity_and_nothing_else_change
     encoder = OtlpEncoder(get_profile("current"))
 
     def decoded(own_identity: bool):
-        time = _VirtualTime()
+        time = VirtualTime(1000.0)
         engine = FleetEngine(
             [template],
             encoder,

@@ -13,23 +13,12 @@ from claude_telemetry_cli.load.engine import FleetEngine, ThroughputEngine
 from claude_telemetry_cli.load.stats import LatencyHistogram
 from claude_telemetry_cli.load.transport import Sender
 from claude_telemetry_cli.otlp.encode import OtlpEncoder
+from tests.support.virtual_time import VirtualTime
 
 
 @pytest.fixture(scope="module")
 def templates() -> list[Template]:
     return build_templates("small-team", developers=6)
-
-
-class _VirtualTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def wait(self, seconds: float) -> bool:
-        self.now += seconds
-        return False
 
 
 def _fleet(templates, time, **kwargs) -> FleetEngine:
@@ -39,7 +28,7 @@ def _fleet(templates, time, **kwargs) -> FleetEngine:
 
 
 def test_sessions_start_evenly_over_the_ramp_up_and_export_on_their_own_cadence(templates):
-    time = _VirtualTime()
+    time = VirtualTime()
     engine = _fleet(templates, time, sessions=40, ramp_up_s=40.0)
     first_export: dict[bytes, float] = {}
 
@@ -62,7 +51,7 @@ def test_sessions_start_evenly_over_the_ramp_up_and_export_on_their_own_cadence(
 
 
 def test_an_ended_session_is_replaced_by_a_fresh_one(templates):
-    time = _VirtualTime()
+    time = VirtualTime()
     engine = _fleet(templates, time, sessions=5)
     longest = max(t.duration for t in templates)
     engine.run(lambda r: None, lambda: False, 2.5 * longest, time.wait)
