@@ -23,6 +23,7 @@ from claude_telemetry_cli.scenario.model import (
     Scenario,
     ScenarioHeader,
     Session,
+    claim_session_id,
     unpriced_steps,
 )
 
@@ -219,15 +220,8 @@ class _Loader:
         except ValidationError as exc:
             raise self._explain(exc, session, ("sessions", index), line) from None
         self._check_session_prices(model, session, index, self._known_models)
-        if model.session_id is not None:
-            key = model.session_id.lower()
-            if key in self._session_ids:
-                raise self.fail(
-                    session.key_lines["session_id"],
-                    f"sessions[{index}] has the session_id of sessions[{self._session_ids[key]}]; "
-                    "two processes never share one session.id",
-                )
-            self._session_ids[key] = index
+        if problem := claim_session_id(self._session_ids, model, index):
+            raise self.fail(session.key_lines["session_id"], problem)
         return model
 
     def load(self, text: str) -> Scenario:

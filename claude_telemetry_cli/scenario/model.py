@@ -819,16 +819,23 @@ class Scenario(ScenarioHeader):
     def _distinct_session_ids(self) -> Scenario:
         seen: dict[str, int] = {}
         for i, session in enumerate(self.sessions):
-            if session.session_id is None:
-                continue
-            key = session.session_id.lower()
-            if key in seen:
-                raise ValueError(
-                    f"sessions[{i}] has the session_id of sessions[{seen[key]}]; "
-                    "two processes never share one session.id"
-                )
-            seen[key] = i
+            if problem := claim_session_id(seen, session, i):
+                raise ValueError(problem)
         return self
+
+
+def claim_session_id(seen: dict[str, int], session: Session, index: int) -> str | None:
+    """Remember session `index`'s session_id in `seen`; the problem, if an earlier session has it."""
+    if session.session_id is None:
+        return None
+    key = session.session_id.lower()
+    if key in seen:
+        return (
+            f"sessions[{index}] has the session_id of sessions[{seen[key]}]; "
+            "two processes never share one session.id"
+        )
+    seen[key] = index
+    return None
 
 
 def effective_model(session: Session, step: ApiRequest | ApiError | ApiRefusal | Subagent) -> str:
