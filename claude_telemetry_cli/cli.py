@@ -785,7 +785,7 @@ def load_cmd(
     )
     if totals_out is not None and result.totals is not None:
         try:
-            totals_out.write_text(result.totals.dumps() + "\n", encoding="utf-8")
+            result.totals.write(totals_out)
         except OSError as exc:
             raise UsageError(f"--totals-out {totals_out}: {exc.strerror}") from None
     too_many = max_error_rate is not None and result.stats.error_rate > max_error_rate

@@ -242,6 +242,39 @@ class Totals:
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=False)
 
+    @classmethod
+    def sum_of(cls, parts: Iterable[Totals]) -> Totals:
+        """The totals of several senders (workers) added up; each sum exact."""
+        builder = TotalsBuilder()
+        for part in parts:
+            for (name, attributes), value in part.metrics.items():
+                builder.add_metric(name, attributes, value)
+            for name, count in part.events.items():
+                builder.add_event(name, count)
+            for name, count in part.spans.items():
+                builder.add_span(name, count)
+        return builder.totals()
+
+    def write(self, path) -> None:
+        """Write the totals file (JSON and a final newline) whole, then rename it into place, so a
+        `receive --expect-totals` waiting for it never reads half a file. OSError as os raises it."""
+        import os
+        import tempfile
+        from pathlib import Path
+
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.dumps() + "\n")
+            umask = os.umask(0o022)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # as an ordinary file would be, not mkstemp's owner-only mode
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
     def equals(self, other: Totals, *, rel_tol: float = 1e-9, abs_tol: float = 1e-9) -> bool:
         if self.events != other.events or self.spans != other.spans:
             return False
@@ -283,6 +316,9 @@ class TotalsBuilder:
 
     def add_event(self, name: str, count: int = 1) -> None:
         self._events[name] = self._events.get(name, 0) + count
+
+    def add_span(self, name: str, count: int = 1) -> None:
+        self._spans[name] = self._spans.get(name, 0) + count
 
     def totals(self) -> Totals:
         return Totals({k: math.fsum(v) for k, v in self._sums.items()}, dict(self._events), dict(self._spans))

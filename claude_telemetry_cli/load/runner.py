@@ -294,12 +294,5 @@ def run_load(spec: LoadSpec, on_update: Callable[[LoadStats, float], None] | Non
     result.stats = merged()
     result.elapsed_s = time.monotonic() - (ready_at or started)
     if spec.track_totals:
-        total = Totals()
-        for part in totals_parts:
-            piece = Totals.from_json(part)
-            for key, value in piece.metrics.items():
-                total.metrics[key] = total.metrics.get(key, 0.0) + value
-            for name, n in piece.events.items():
-                total.add_event(name, n)
-        result.totals = total
+        result.totals = Totals.sum_of(Totals.from_json(part) for part in totals_parts)
     return result

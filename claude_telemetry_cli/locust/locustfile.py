@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -542,25 +540,11 @@ def _collect_and_write(environment, path: Path) -> None:
 
 
 def _write_totals(environment, path: Path, parts: list[dict]) -> None:
-    from claude_telemetry_cli.records import Totals, TotalsBuilder
+    from claude_telemetry_cli.records import Totals
 
-    merged = TotalsBuilder()
-    for data in parts:
-        piece = Totals.from_json(data)
-        for (name, attributes), value in piece.metrics.items():
-            merged.add_metric(name, attributes, value)
-        for name, count in piece.events.items():
-            merged.add_event(name, count)
-    totals = merged.totals()
-    # Written whole, then renamed: `receive --expect-totals` never reads half a file.
+    totals = Totals.sum_of(Totals.from_json(data) for data in parts)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(totals.dumps() + "\n")
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary file would be, not mkstemp's owner-only mode
-        os.replace(tmp, path)
+        totals.write(path)
     except OSError as exc:
         _totals_not_written(environment, path, exc.strerror or str(exc))
         return
