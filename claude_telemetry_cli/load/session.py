@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from claude_telemetry_cli.contract import MAX_LOG_BATCH
 from claude_telemetry_cli.load.activity import Template
-from claude_telemetry_cli.otlp.encode import OtlpEncoder, timestamp_attribute
+from claude_telemetry_cli.otlp.encode import LogRecordShape, OtlpEncoder
 from claude_telemetry_cli.records import Attributes
 
 __all__ = ["Request", "SessionContext", "SessionPlayer", "pick_template", "session_identity"]
@@ -93,8 +93,8 @@ class _Prepared:
                 self.series_attributes.append(attributes)
                 self.series_blocks.append(encoder.attributes(7, attributes))
             self.metric_rows.append((offset, series, value))
-        # (offset, name, block before event.timestamp, block after it or None when it is there, trace)
-        self.event_rows: list[tuple] = []
+        # (offset, name, the record encoded but for its instant)
+        self.event_rows: list[tuple[float, str, LogRecordShape]] = []
         for offset, name, attributes, trace in template.events:
             keys = [k for k, _ in attributes]
             if "event.timestamp" in keys:
@@ -103,7 +103,7 @@ class _Prepared:
                 cut = keys.index("event.name") + 1 if "event.name" in keys else len(keys)
                 before = encoder.attributes(6, attributes[:cut])
                 after = encoder.attributes(6, attributes[cut:])
-            self.event_rows.append((offset, name, before, after, trace))
+            self.event_rows.append((offset, name, LogRecordShape(encoder, name, before, after, trace)))
         self.identity = (template.session_id.encode(), template.user_id.encode())
 
 
@@ -286,11 +286,10 @@ class SessionPlayer:
         records: list[bytes] = []
         names: list[str] = []
         while i < len(rows) and rows[i][0] <= elapsed:
-            offset, name, before, after, trace = rows[i]
+            offset, name, shape = rows[i]
             at_ns = ctx.ns(self.start + offset)
             at_ns -= at_ns % 1_000_000  # Claude Code stamps events to the millisecond
-            block = before if after is None else before + timestamp_attribute(at_ns) + after
-            records.append(ctx.encoder.log_record(at_ns, name, block, trace))
+            records.append(shape.encode(at_ns))
             names.append(name)
             i += 1
         self._event_cursor = i

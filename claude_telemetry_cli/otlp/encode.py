@@ -23,6 +23,7 @@ from claude_telemetry_cli.records import Attributes, AttrValue, TraceRef
 
 __all__ = [
     "EventRecord",
+    "LogRecordShape",
     "MetricPoint",
     "OtlpEncoder",
     "event_timestamp",
@@ -255,9 +256,46 @@ def event_timestamp(time_ns: int) -> str:
 
 
 _TIMESTAMP_KEY = _field(1, b"event.timestamp")
+# The KeyValue's length never changes ("2026-11-25T03:24:46.123Z" is 24 bytes): all but the text is fixed.
+_TIMESTAMP_HEAD = _field(6, _TIMESTAMP_KEY + _field(2, _field(1, b"x" * 24)))[:-24]
+_second_cache: list = [None, b""]  # the last second formatted, and its text
 
 
 def timestamp_attribute(time_ns: int) -> bytes:
-    """The event.timestamp KeyValue as a LogRecord attributes field (6), not cached: it is always new."""
-    kv = _TIMESTAMP_KEY + _field(2, _field(1, event_timestamp(time_ns).encode()))
-    return _field(6, kv)
+    """The event.timestamp KeyValue as a LogRecord attributes field (6); the text of the last second is
+    kept, as events come in time order."""
+    seconds = time_ns // 1_000_000_000
+    if _second_cache[0] != seconds:
+        _second_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)).encode()
+        _second_cache[0] = seconds
+    return _TIMESTAMP_HEAD + _second_cache[1] + b".%03dZ" % ((time_ns // 1_000_000) % 1000)
+
+
+class LogRecordShape:
+    """One event's LogRecord with everything but its instant encoded: `encode(time_ns)` gives the same
+    bytes as OtlpEncoder.log_record with the event.timestamp attribute inserted (when `after` is not
+    None) between the `before` and `after` attribute blocks. Its length does not depend on the instant."""
+
+    __slots__ = ("_head", "_middle", "_tail", "_stamped")
+
+    def __init__(self, encoder: OtlpEncoder, name: str, before: bytes, after: bytes | None, trace) -> None:
+        self._stamped = after is not None
+        self._middle = _field(5, encoder._body(name)) + before
+        trace_part = b""
+        if trace is not None:
+            trace_part = (
+                b"\x45\x01\x00\x00\x00"
+                + _field(9, bytes.fromhex(trace.trace_id))
+                + _field(10, bytes.fromhex(trace.span_id))
+            )
+        self._tail = (after or b"") + trace_part + b"\x59"
+        size = 9 + len(self._middle) + len(self._tail) + 8
+        if self._stamped:
+            size += len(_TIMESTAMP_HEAD) + 24
+        self._head = _varint(2 << 3 | 2) + _varint(size) + b"\x09"
+
+    def encode(self, time_ns: int) -> bytes:
+        stamp = _FIXED64.pack(time_ns)
+        if self._stamped:
+            return self._head + stamp + self._middle + timestamp_attribute(time_ns) + self._tail + stamp
+        return self._head + stamp + self._middle + self._tail + stamp

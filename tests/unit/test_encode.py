@@ -236,3 +236,29 @@ def test_each_simulated_session_carries_its_own_identity_and_nothing_else_change
     assert without_identity(points, 10) == without_identity(template_points, 10)
     assert without_identity(events, 7) == without_identity(template_events, 7)
     assert sum(points.values()) == sum(template_points.values()) > 0
+
+
+@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("stamped", [False, True])
+def test_a_record_encoded_but_for_its_instant_is_the_record(traced, stamped):
+    from claude_telemetry_cli.otlp.encode import LogRecordShape, timestamp_attribute
+    from claude_telemetry_cli.records import TraceRef
+
+    encoder = OtlpEncoder(get_profile("current"))
+    trace = TraceRef("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331") if traced else None
+    before = encoder.attributes(6, (("event.name", "tool_result"), ("session.id", "s")))
+    after = encoder.attributes(6, (("tool_name", "Edit"), ("success", True))) if stamped else None
+    shape = LogRecordShape(encoder, "tool_result", before, after, trace)
+    # Across a second boundary, so the kept text of the last second is refreshed.
+    for time_ns in (1_764_000_000_999_000_000, 1_764_000_001_000_000_000, 1_764_000_001_007_000_000):
+        block = before + timestamp_attribute(time_ns) + after if stamped else before
+        assert shape.encode(time_ns) == encoder.log_record(time_ns, "tool_result", block, trace)
+    request = ExportLogsServiceRequest.FromString(
+        encoder.logs_group(encoder.resource((("service.name", "claude-code"),)), "2.1.331", [shape.encode(0)])
+    )
+    record = request.resource_logs[0].scope_logs[0].log_records[0]
+    assert record.body.string_value == "claude_code.tool_result"
+    keys = [kv.key for kv in record.attributes]
+    assert keys[:2] == ["event.name", "session.id"]
+    assert ("event.timestamp" in keys) == stamped
+    assert bool(record.trace_id) == traced
