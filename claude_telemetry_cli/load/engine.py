@@ -4,15 +4,17 @@ Fleet mode: N simulated Claude Code processes (session.py), exporting on their o
 ends a fresh session takes its place. Throughput mode: a pool of realistic requests, encoded once, sent in
 a loop as fast as the collector takes them or at a given rate.
 
-Both hand Requests to `submit`, which blocks while every sender is busy: a collector that cannot keep
-up shows as the schedule falling behind (lag), never as unbounded memory.
+Each engine's `steps()` is its run as a sequence of requests to send and pauses to take, which a driver
+plays: `drive()` on a thread with blocking hand-overs, or the worker's asyncio loop (runner.py). Either
+way a request is handed over only when a sender is free: a collector that cannot keep up shows as the
+schedule falling behind (lag), never as unbounded memory.
 """
 
 from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from claude_telemetry_cli.load.activity import Template
@@ -27,7 +29,7 @@ from claude_telemetry_cli.load.session import (
 from claude_telemetry_cli.otlp.encode import EventRecord, MetricPoint, OtlpEncoder, with_event_timestamp
 from claude_telemetry_cli.records import Attributes, TotalsBuilder
 
-__all__ = ["FleetEngine", "Request", "ThroughputEngine", "add_acknowledged"]
+__all__ = ["FleetEngine", "Request", "ThroughputEngine", "add_acknowledged", "drive"]
 
 Submit = Callable[[Request], None]
 
@@ -72,8 +74,13 @@ class FleetEngine:
     lag_max_s: float = 0.0
 
     def run(self, submit: Submit, should_stop: Callable[[], bool], deadline: float | None, wait) -> None:
-        """Play until `deadline` (a clock value; None: until stopped). `wait(seconds)` sleeps and returns
-        True when the run is being stopped."""
+        """Play until `deadline` (a clock value; None: until stopped), handing each request to `submit`.
+        `wait(seconds)` sleeps and returns True when the run is being stopped."""
+        drive(self.steps(should_stop, deadline), submit, wait)
+
+    def steps(self, should_stop: Callable[[], bool], deadline: float | None) -> Iterator[Request | float]:
+        """The run as a sequence: each request to send, in order, or the seconds to sleep before the next
+        is due. Ends at `deadline` or when `should_stop()` says so."""
         t0 = self.clock()
         ctx = SessionContext(
             self.encoder,
@@ -108,8 +115,7 @@ class FleetEngine:
                 break
             delay = due - now
             if delay > 0:
-                if wait(min(delay, 0.25)):
-                    break
+                yield min(delay, 0.25)
                 continue
             heapq.heappop(queue)
             self.lag_max_s = max(self.lag_max_s, self.clock() - due)
@@ -119,8 +125,7 @@ class FleetEngine:
                 self.started += 1
                 self.active += 1
             else:
-                for request in session.step():
-                    submit(request)
+                yield from session.step()
                 if session.ended:
                     self.active -= 1
                     if self.replace_ended:
@@ -220,6 +225,11 @@ class ThroughputEngine:
         return Request("logs", self.encoder.logs_request(groups), events=len(events), event_names=names)
 
     def run(self, submit: Submit, should_stop: Callable[[], bool], deadline: float | None, wait) -> None:
+        """Send round the pool until `deadline` or a stop; see FleetEngine.run."""
+        drive(self.steps(should_stop, deadline), submit, wait)
+
+    def steps(self, should_stop: Callable[[], bool], deadline: float | None) -> Iterator[Request | float]:
+        """As FleetEngine.steps."""
         pool = self.build_pool()
         if not pool:
             return
@@ -235,12 +245,21 @@ class ThroughputEngine:
             if self.rate:
                 due = t0 + sent / self.rate
                 if due > now:
-                    if wait(min(due - now, 0.25)):
-                        break
+                    yield min(due - now, 0.25)
                     continue
                 self.lag_max_s = max(self.lag_max_s, now - due)
-            submit(pool[sent % len(pool)])
+            yield pool[sent % len(pool)]
             sent += 1
+
+
+def drive(steps: Iterator[Request | float], submit: Submit, wait: Callable[[float], bool]) -> None:
+    """Play an engine's steps on this thread: submit each request, sleep when told (stopping early when
+    `wait` says the run is being stopped)."""
+    for item in steps:
+        if isinstance(item, Request):
+            submit(item)
+        elif wait(item):
+            break
 
 
 def add_acknowledged(totals: TotalsBuilder | None, request: Request) -> None:

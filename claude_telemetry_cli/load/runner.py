@@ -9,6 +9,7 @@ within the export timeout, so a run never outlives --duration by more than that 
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import queue as queue_module
@@ -94,7 +95,7 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     from claude_telemetry_cli.contract import get_profile
     from claude_telemetry_cli.load.activity import build_templates
     from claude_telemetry_cli.load.engine import FleetEngine, ThroughputEngine, add_acknowledged
-    from claude_telemetry_cli.load.transport import build_sender
+    from claude_telemetry_cli.load.transport import GrpcSender, build_sender
     from claude_telemetry_cli.otlp.encode import OtlpEncoder
     from claude_telemetry_cli.records import TotalsBuilder
 
@@ -136,34 +137,15 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     stats = LoadStats()
     totals = TotalsBuilder() if spec.track_totals else None
     lock = threading.Lock()
-    slots = threading.BoundedSemaphore(spec.concurrency)
     failure: list[str] = []
-    pool = ThreadPoolExecutor(spec.concurrency, thread_name_prefix="load-send")
 
-    def submit(request) -> None:
-        while not slots.acquire(timeout=0.1):
-            if stop.is_set():
-                return
-        sender = senders[request.signal]
-
-        def done(outcome) -> None:
-            try:
-                with lock:
-                    stats.record(request.signal, outcome, request.points, request.events, len(request.body))
-                    if outcome.ok:
-                        add_acknowledged(totals, request)
-                    elif not failure:
-                        failure.append(
-                            f"{request.signal} export to {sender.destination} failed: {outcome.code}"
-                        )
-            finally:
-                slots.release()
-
-        try:
-            sender.submit(request.body, done, pool)
-        except Exception:
-            slots.release()
-            raise
+    def record(request, sender, outcome) -> None:
+        with lock:
+            stats.record(request.signal, outcome, request.points, request.events, len(request.body))
+            if outcome.ok:
+                add_acknowledged(totals, request)
+            elif not failure:
+                failure.append(f"{request.signal} export to {sender.destination} failed: {outcome.code}")
 
     def snapshot() -> dict:
         with lock:
@@ -186,7 +168,47 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     out.put(("ready", index, len(templates)))
     deadline = time.monotonic() + spec.duration_s if spec.duration_s is not None else None
     should_stop = (lambda: stop.is_set() or bool(failure)) if spec.stop_on_failure else stop.is_set
-    engine.run(submit, should_stop, deadline, stop.wait)
+    steps = engine.steps(should_stop, deadline)
+    try:
+        if senders and all(isinstance(s, GrpcSender) for s in senders.values()):
+            asyncio.run(_play_async(steps, senders, record, should_stop, stop, abort, spec))
+        else:
+            _play_threads(steps, senders, record, stop, abort, spec)
+    finally:
+        done.set()
+        reporter.join()
+    final = snapshot()
+    with lock:
+        totals_json = totals.totals().to_json() if totals is not None else None
+    out.put(("done", index, final, failure[0] if failure else None, totals_json))
+
+
+def _play_threads(steps, senders, record, stop, abort, spec: LoadSpec) -> None:
+    """Play the engine on this thread; senders block on a pool of `concurrency` threads (HTTP)."""
+    from claude_telemetry_cli.load.engine import drive
+
+    slots = threading.BoundedSemaphore(spec.concurrency)
+    pool = ThreadPoolExecutor(spec.concurrency, thread_name_prefix="load-send")
+
+    def submit(request) -> None:
+        while not slots.acquire(timeout=0.1):
+            if stop.is_set():
+                return
+        sender = senders[request.signal]
+
+        def done(outcome) -> None:
+            try:
+                record(request, sender, outcome)
+            finally:
+                slots.release()
+
+        try:
+            sender.submit(request.body, done, pool)
+        except Exception:
+            slots.release()
+            raise
+
+    drive(steps, submit, stop.wait)
     # Requests in flight finish (or give up) within the export timeout; retries stop at once if told.
     limit = time.monotonic() + spec.export_timeout_s + 1.0
     acquired = 0
@@ -196,15 +218,69 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
         if slots.acquire(timeout=0.1):
             acquired += 1
     abort.set()
-    done.set()
-    reporter.join()
     for sender in senders.values():
-        sender.close()  # cancels what is still in flight: its callback counts it as failed
+        sender.close()
     pool.shutdown(wait=False, cancel_futures=True)
-    final = snapshot()
-    with lock:
-        totals_json = totals.totals().to_json() if totals is not None else None
-    out.put(("done", index, final, failure[0] if failure else None, totals_json))
+
+
+async def _play_async(steps, senders, record, should_stop, stop, abort, spec: LoadSpec) -> None:
+    """Play the engine in this thread's event loop, up to `concurrency` gRPC exchanges in flight: one
+    thread does everything, with no hand-over between threads per request."""
+    from claude_telemetry_cli.load.engine import Request
+    from claude_telemetry_cli.load.transport import Outcome
+
+    loop = asyncio.get_running_loop()
+    for sender in senders.values():
+        await sender.open_async()
+    slots = asyncio.Semaphore(spec.concurrency)
+    in_flight: set[asyncio.Task] = set()
+
+    async def exchange(request, sender) -> None:
+        start = time.perf_counter()
+        try:
+            outcome = await sender.exchange(request.body)
+        except asyncio.CancelledError:  # still in flight at the shutdown timeout: counted as failed
+            record(request, sender, Outcome(False, "CANCELLED", time.perf_counter() - start))
+            raise
+        except Exception as exc:  # noqa: BLE001 - counted as failed, never lost
+            outcome = Outcome(False, type(exc).__name__, time.perf_counter() - start)
+        finally:
+            slots.release()
+        record(request, sender, outcome)
+
+    async def free_slot() -> bool:
+        if not slots.locked():
+            await slots.acquire()  # at once
+            return True
+        while True:
+            try:
+                await asyncio.wait_for(slots.acquire(), 0.1)
+                return True
+            except TimeoutError:
+                if should_stop():
+                    return False
+
+    for item in steps:
+        if isinstance(item, Request):
+            if not await free_slot():
+                break
+            task = loop.create_task(exchange(item, senders[item.signal]))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        else:
+            await asyncio.sleep(item)
+    # Requests in flight finish (or give up) within the export timeout; retries stop at once if told.
+    limit = loop.time() + spec.export_timeout_s + 1.0
+    while in_flight and loop.time() < limit:
+        if stop.is_set():
+            abort.set()
+        await asyncio.wait(in_flight, timeout=min(0.1, max(0.0, limit - loop.time())))
+    abort.set()
+    for task in in_flight:
+        task.cancel()
+    await asyncio.gather(*in_flight, return_exceptions=True)
+    for sender in senders.values():
+        await sender.close_async()
 
 
 def run_load(spec: LoadSpec, on_update: Callable[[LoadStats, float], None] | None = None) -> LoadResult:

@@ -10,6 +10,7 @@ grpc-retry-pushback-ms), within the export timeout.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import random
 import ssl
@@ -75,8 +76,7 @@ class Sender:
             now = time.perf_counter()
             if ok or not retryable:
                 return Outcome(ok, code, now - start, retries, rejected=not ok and not retryable)
-            # Exponential backoff with jitter, at least what the server asked for, within the deadline.
-            pause = max(wait_s or 0.0, backoff * random.uniform(0.5, 1.0))
+            pause = _pause(wait_s, backoff)
             if now + pause >= deadline or self._stop.is_set():
                 return Outcome(False, code, now - start, retries)
             if self._stop.wait(pause):
@@ -93,6 +93,14 @@ class Sender:
 
 
 class GrpcSender(Sender):
+    """gRPC, bytes in and bytes out: the request is encoded already and the reply is not needed.
+
+    `send` (blocking, as Locust's users call it) uses a synchronous channel; `exchange` (load's workers,
+    which run their engine in an asyncio loop) uses grpc.aio. The synchronous API's asynchronous calls
+    cost about twice as much CPU per request: each call contends with the channel's polling thread for
+    its lock, and a new polling thread starts whenever the calls in flight drop to zero.
+    """
+
     def __init__(self, sig: SignalConfig, timeout_s: float, **kwargs) -> None:
         super().__init__(timeout_s, **kwargs)
         import grpc
@@ -101,20 +109,23 @@ class GrpcSender(Sender):
         self.signal = sig.signal
         endpoint = sig.endpoint or "http://localhost:4317"
         parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
-        target = parts.netloc or parts.path
+        self._target = parts.netloc or parts.path
         self.destination = endpoint
-        options = [("grpc.max_send_message_length", 64 << 20)]
+        self._options = [("grpc.max_send_message_length", 64 << 20)]
+        self._credentials = None
         if parts.scheme == "https":
             from claude_telemetry_cli.grpc_tls import grpc_credentials
 
-            self._channel = grpc.secure_channel(target, grpc_credentials(sig), options=options)
-        else:
-            self._channel = grpc.insecure_channel(target, options=options)
-        # Bytes in, bytes out: the request is encoded already and the reply is not needed.
-        self._call = self._channel.unary_unary(_GRPC_METHODS[sig.signal])
+            self._credentials = grpc_credentials(sig)
+        self._method = _GRPC_METHODS[sig.signal]
         self._metadata = tuple((k.lower(), v) for k, v in sig.headers)
+        self._channel = self._call = None  # synchronous, made on first use
+        self._opening = threading.Lock()
+        self._achannel = self._acall = None  # asyncio: open_async, exchange, close_async
 
     def _attempt(self, body: bytes, timeout_s: float):
+        if self._call is None:
+            self._open()
         try:
             self._call(body, timeout=timeout_s, metadata=self._metadata)
             return True, "OK", False, None
@@ -132,30 +143,64 @@ class GrpcSender(Sender):
                     pass
         return False, code, code in _RETRYABLE_GRPC, wait
 
-    def submit(self, body: bytes, done: Callable[[Outcome], None], pool: Executor) -> None:
-        """gRPC's own asynchronous call: two to three times the requests per second of a thread each.
-        A retry, the rare case, continues on `pool`."""
-        start = time.perf_counter()
-        future = self._call.future(body, timeout=self.timeout_s, metadata=self._metadata)
-
-        def finished(f) -> None:
-            try:
-                f.result()
-                done(Outcome(True, "OK", time.perf_counter() - start))
+    def _open(self) -> None:
+        grpc = self._grpc
+        with self._opening:
+            if self._call is not None:
                 return
-            except self._grpc.RpcError as exc:
-                first = self._failure(exc)
-            except Exception as exc:  # cancelled at shutdown
-                first = (False, type(exc).__name__, False, None)
-            if first[2] and not self._stop.is_set():
-                pool.submit(lambda: done(self._send_from(body, start, first)))
+            if self._credentials is not None:
+                self._channel = grpc.secure_channel(self._target, self._credentials, options=self._options)
             else:
-                done(Outcome(False, first[1], time.perf_counter() - start, rejected=not first[2]))
+                self._channel = grpc.insecure_channel(self._target, options=self._options)
+            self._call = self._channel.unary_unary(self._method)
 
-        future.add_done_callback(finished)
+    async def open_async(self) -> None:
+        """Open the asyncio channel, on the running event loop, before the first `exchange`."""
+        aio = self._grpc.aio
+        if self._credentials is not None:
+            self._achannel = aio.secure_channel(self._target, self._credentials, options=self._options)
+        else:
+            self._achannel = aio.insecure_channel(self._target, options=self._options)
+        self._acall = self._achannel.unary_unary(self._method)
+
+    async def exchange(self, body: bytes) -> Outcome:
+        """Send on the running event loop, retrying as `send` does. Cancelled, it raises CancelledError."""
+        start = time.perf_counter()
+        deadline = start + self.timeout_s
+        retries = 0
+        backoff = _BACKOFF_START_S
+        while True:
+            try:
+                await self._acall(
+                    body, timeout=max(0.05, deadline - time.perf_counter()), metadata=self._metadata
+                )
+                return Outcome(True, "OK", time.perf_counter() - start, retries)
+            except self._grpc.RpcError as exc:
+                _, code, retryable, wait_s = self._failure(exc)
+            now = time.perf_counter()
+            if not retryable:
+                return Outcome(False, code, now - start, retries, rejected=True)
+            pause = _pause(wait_s, backoff)
+            if now + pause >= deadline or self._stop.is_set():
+                return Outcome(False, code, now - start, retries)
+            # Asleep in short steps, so that a stop ends the retry at once.
+            wake = now + pause
+            while not self._stop.is_set() and time.perf_counter() < wake:
+                await asyncio.sleep(min(0.05, wake - time.perf_counter()))
+            if self._stop.is_set():
+                return Outcome(False, code, time.perf_counter() - start, retries)
+            retries += 1
+            backoff = min(backoff * 2, _BACKOFF_MAX_S)
+
+    async def close_async(self) -> None:
+        if self._achannel is not None:
+            await self._achannel.close()
+            self._achannel = self._acall = None
 
     def close(self) -> None:
-        self._channel.close()
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = self._call = None
 
 
 class HttpSender(Sender):
@@ -210,6 +255,11 @@ class HttpSender(Sender):
             return True, str(status), False, None
         wait = _retry_after(response.getheader("Retry-After"))
         return False, str(status), status in _RETRYABLE_HTTP, wait
+
+
+def _pause(wait_s: float | None, backoff: float) -> float:
+    """Exponential backoff with jitter, and at least what the server asked for."""
+    return max(wait_s or 0.0, backoff * random.uniform(0.5, 1.0))
 
 
 def _describe(exc: BaseException) -> str:

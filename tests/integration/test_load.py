@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import Rotel, free_port
 from tests.support.cli import otlp_env, run_cli, telemetry_env
-from tests.support.throttle import ThrottlingCollector
+from tests.support.throttle import ThrottlingCollector, ThrottlingGrpcCollector
 
 pytestmark = pytest.mark.integration
 
@@ -211,8 +211,12 @@ def test_a_collector_killed_mid_run_is_reported_not_hidden(tmp_path, otlp_sink):
     assert time.monotonic() - started < 45
 
 
-def test_throttling_is_retried_after_what_the_collector_asked(tmp_path):
-    collector = ThrottlingCollector(refuse_first=3, retry_after_s=1.0).start()
+@pytest.mark.parametrize(
+    ("protocol", "collector_type"),
+    [("http/protobuf", ThrottlingCollector), ("grpc", ThrottlingGrpcCollector)],
+)
+def test_throttling_is_retried_after_what_the_collector_asked(tmp_path, protocol, collector_type):
+    collector = collector_type(refuse_first=3, retry_after_s=1.0).start()
     try:
         code, data, err = _load(
             [
@@ -228,7 +232,7 @@ def test_throttling_is_retried_after_what_the_collector_asked(tmp_path):
                 "--export-timeout",
                 "10",
             ],
-            otlp_env(collector.endpoint, "http/protobuf", logs=False),
+            otlp_env(collector.endpoint, protocol, logs=False),
             tmp_path,
         )
     finally:
