@@ -70,7 +70,7 @@ class _Prepared:
         "resource",
         "series_names",
         "series_attributes",
-        "series_blocks",
+        "series_heads",
         "metric_rows",
         "event_rows",
         "identity",
@@ -82,7 +82,7 @@ class _Prepared:
         index: dict[tuple[str, Attributes], int] = {}
         self.series_names: list[str] = []
         self.series_attributes: list[Attributes] = []
-        self.series_blocks: list[bytes] = []
+        self.series_heads: list[bytes] = []  # each series' data point up to its times and value
         self.metric_rows: list[tuple[float, int, float]] = []  # (offset, series, value)
         for offset, name, value, attributes in template.metrics:
             key = (name, attributes)
@@ -91,7 +91,7 @@ class _Prepared:
                 series = index[key] = len(self.series_names)
                 self.series_names.append(name)
                 self.series_attributes.append(attributes)
-                self.series_blocks.append(encoder.attributes(7, attributes))
+                self.series_heads.append(encoder.point_head(encoder.attributes(7, attributes)))
             self.metric_rows.append((offset, series, value))
         # (offset, name, the record encoded but for its instant)
         self.event_rows: list[tuple[float, str, LogRecordShape]] = []
@@ -263,12 +263,10 @@ class SessionPlayer:
         self._last_export_ns = now_ns
         if not sums:
             return  # a collection with nothing new sends nothing
-        names, blocks = prepared.series_names, prepared.series_blocks
+        names, heads, tail = prepared.series_names, prepared.series_heads, ctx.encoder.point_tail
         by_metric: dict[str, list[bytes]] = {}
         for series, value in reported.items():
-            by_metric.setdefault(names[series], []).append(
-                ctx.encoder.point(blocks[series], start_ns, now_ns, value)
-            )
+            by_metric.setdefault(names[series], []).append(heads[series] + tail(start_ns, now_ns, value))
         body = ctx.encoder.metrics_group(prepared.resource, prepared.template.app_version, by_metric)
         items = None
         if ctx.track_totals:

@@ -33,6 +33,7 @@ __all__ = [
 
 _DOUBLE = struct.Struct("<d")
 _FIXED64 = struct.Struct("<Q")
+_POINT_TAIL = struct.Struct("<BQBQBd")  # a data point's times and value, each after its field tag
 
 # AggregationTemporality in metrics/v1.
 DELTA, CUMULATIVE = 1, 2
@@ -172,16 +173,20 @@ class OtlpEncoder:
     @staticmethod
     def point(attribute_block: bytes, start_ns: int, time_ns: int, value: float) -> bytes:
         """One NumberDataPoint, as a Sum's data_points field; `attribute_block` is attributes(7, ...)."""
-        return _field(
-            1,
-            attribute_block
-            + b"\x11"
-            + _FIXED64.pack(start_ns)
-            + b"\x19"
-            + _FIXED64.pack(time_ns)
-            + b"\x21"
-            + _DOUBLE.pack(value),
+        return OtlpEncoder.point_head(attribute_block) + _POINT_TAIL.pack(
+            0x11, start_ns, 0x19, time_ns, 0x21, value
         )
+
+    @staticmethod
+    def point_head(attribute_block: bytes) -> bytes:
+        """A data point up to its times and value, which have a fixed size: kept per series, a point is
+        `head + point_tail(start_ns, time_ns, value)`."""
+        return _varint(1 << 3 | 2) + _varint(len(attribute_block) + _POINT_TAIL.size) + attribute_block
+
+    @staticmethod
+    def point_tail(start_ns: int, time_ns: int, value: float) -> bytes:
+        """start_time_unix_nano (2), time_unix_nano (3), as_double (4)."""
+        return _POINT_TAIL.pack(0x11, start_ns, 0x19, time_ns, 0x21, value)
 
     def metrics_group(self, resource: bytes, version: str, by_metric: dict[str, list[bytes]]) -> bytes:
         """One ResourceMetrics (as the request's field 1): the meter scope, one monotonic Sum per metric
