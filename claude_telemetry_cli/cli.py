@@ -613,8 +613,15 @@ def load_cmd(
     ] = None,
     concurrency: Annotated[
         int,
-        typer.Option("--concurrency", min=1, max=1024, metavar="C", help="Requests in flight per worker."),
-    ] = 16,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=1024,
+            metavar="C",
+            help="Requests in flight per worker. Requests per second are at most C / round trip: raise it"
+            " for a distant collector.",
+        ),
+    ] = 64,
     allow_export_failures: Annotated[
         bool,
         typer.Option("--allow-export-failures", help="Go on when an export fails; count it in the report."),
