@@ -117,10 +117,15 @@ class ExportLane:
     Real Claude Code processes export independently: one slow request must not hold up the others,
     nor the replay's schedule. Within a process, order is kept (events are flushed before metrics
     at exit). Without a pool every job runs at once, on the caller's thread.
+
+    `backlog`, shared by all lanes, bounds the jobs queued or running: when the collector is slower
+    than the replay (always, with --instant), `run` waits for a free place instead of queueing every
+    export of the rest of the scenario in memory.
     """
 
-    def __init__(self, pool: ThreadPoolExecutor | None) -> None:
+    def __init__(self, pool: ThreadPoolExecutor | None, backlog: threading.Semaphore | None = None) -> None:
         self._pool = pool
+        self._backlog = backlog
         self._jobs: deque[Callable[[], None]] = deque()
         self._lock = threading.Lock()
         self._running = False
@@ -135,6 +140,8 @@ class ExportLane:
         if self._pool is None or self._inside():
             job()
             return
+        if self._backlog is not None:
+            self._backlog.acquire()
         with self._lock:
             self._jobs.append(job)
             self._idle.clear()
@@ -156,6 +163,9 @@ class ExportLane:
                     job()
                 except Exception:  # a job records its own failure; the lane must keep draining
                     _LOGGER.debug("export job failed", exc_info=True)
+                finally:
+                    if self._backlog is not None:
+                        self._backlog.release()
         finally:
             self._local.inside = False
 
@@ -164,7 +174,10 @@ class ExportLane:
         with self._lock:
             dropped = len(self._jobs)
             self._jobs.clear()
-            return dropped
+        if self._backlog is not None:
+            for _ in range(dropped):
+                self._backlog.release()
+        return dropped
 
     def wait(self, timeout: float | None = None) -> bool:
         if self._inside():
@@ -602,6 +615,8 @@ class PipelineFactory:
             if self.concurrency > 0
             else None
         )
+        # Exports queued or running at once, over all processes (see ExportLane).
+        self._backlog = threading.Semaphore(max(64, 8 * self.concurrency))
         self._lanes: list[ExportLane] = []
         self._processes: list[SessionProcess] = []
         self._live_mark = 64
@@ -691,7 +706,7 @@ class PipelineFactory:
         metric_exporters: list[TrackedMetricExporter] = []
         log_exporters: list[TrackedLogExporter] = []
         span_exporters: list[TrackedSpanExporter] = []
-        lane = ExportLane(self._pool)
+        lane = ExportLane(self._pool, self._backlog)
         self._lanes.append(lane)
         with _without_process_otel_env():
             for name, stats in self._metric_stats.items():

@@ -1,0 +1,62 @@
+"""Export lanes: one process's exports in order, and a backlog shared by all processes that holds the
+replay back when the collector is slower, rather than queueing the rest of the scenario in memory."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from claude_telemetry_cli.pipeline import ExportLane
+
+
+def test_a_full_backlog_holds_the_producer_until_an_export_is_done():
+    pool = ThreadPoolExecutor(2)
+    backlog = threading.Semaphore(3)
+    lanes = [ExportLane(pool, backlog) for _ in range(3)]
+    release = threading.Event()
+    done: list[int] = []
+
+    def export(n: int):
+        def job() -> None:
+            release.wait(10)
+            done.append(n)
+
+        return job
+
+    for n, lane in enumerate(lanes):
+        lane.run(export(n))  # three places: none of these waits
+    fourth_queued = threading.Event()
+
+    def producer() -> None:
+        lanes[0].run(export(3))
+        fourth_queued.set()
+
+    threading.Thread(target=producer, daemon=True).start()
+    assert not fourth_queued.wait(0.3)  # held back: three exports are queued or running
+    release.set()
+    assert fourth_queued.wait(10)
+    for lane in lanes:
+        assert lane.wait(10)
+    assert sorted(done) == [0, 1, 2, 3]
+    assert done.index(0) < done.index(3)  # one process's exports stay in order
+    pool.shutdown()
+
+
+def test_discarded_exports_give_their_places_back():
+    pool = ThreadPoolExecutor(1)
+    backlog = threading.Semaphore(2)
+    lane = ExportLane(pool, backlog)
+    started, release = threading.Event(), threading.Event()
+
+    def blocking() -> None:
+        started.set()
+        release.wait(10)
+
+    lane.run(blocking)
+    assert started.wait(10)
+    lane.run(lambda: None)  # queued behind the running one: the backlog is full
+    assert lane.discard() == 1
+    assert backlog.acquire(timeout=1)  # the discarded export's place is free again
+    release.set()
+    assert lane.wait(10)
+    pool.shutdown()
