@@ -49,6 +49,33 @@ def test_grpc_mtls_delivers_with_client_certificate_and_fails_without(tls, tmp_p
         sink.stop()
 
 
+def test_load_over_grpc_mtls_is_accepted_with_the_client_certificate_and_refused_without(tls, tmp_path):
+    import json
+
+    sink = OtlpSink(tls).start()
+    args = ["load", "--json", "--sessions", "5", "--interval", "1s", "--duration", "2s", "--workers", "1"]
+    try:
+        env = _base(sink.endpoint, "grpc")
+        env.update(
+            OTEL_EXPORTER_OTLP_CERTIFICATE=str(tls.ca_cert),
+            OTEL_EXPORTER_OTLP_CLIENT_KEY=str(tls.client_key),
+            OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=str(tls.client_cert),
+        )
+        proc = run_cli(args, env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout)
+        assert report["requests"]["accepted"] == report["requests"]["sent"] > 0
+        assert len(sink.metric_requests) + len(sink.log_requests) == report["requests"]["accepted"]
+
+        without_client_cert = _base(sink.endpoint, "grpc")
+        without_client_cert["OTEL_EXPORTER_OTLP_CERTIFICATE"] = str(tls.ca_cert)
+        proc = run_cli([*args, "--export-timeout", "2"], without_client_cert, cwd=tmp_path)
+        assert proc.returncode == 3, proc.stderr
+        assert "failed: UNAVAILABLE" in proc.stderr
+    finally:
+        sink.stop()
+
+
 @pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])
 def test_http_mtls_with_an_encrypted_client_key(tls, tmp_path, protocol):
     sink = HttpsSink(tls).start()
