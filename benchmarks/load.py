@@ -13,7 +13,8 @@ All in one run, against the same rotel (a Rust OpenTelemetry collector, blackhol
 
 It prints points per second for each and the ratios (targets: load >= 0.8 x floor, >= 4 x naive).
 With --fleet it then runs fleet mode in one worker for each session count at --interval, ramping the
-sessions up over one interval, and reports how far the schedule fell behind and the memory per session:
+sessions up over one interval, with load's default requests in flight (or --fleet-concurrency), and
+reports how far the schedule fell behind and the memory per session:
 the largest count whose lag stays under a second is what one process sustains.
 """
 
@@ -174,6 +175,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput measurement")
     parser.add_argument("--batch", type=int, default=100, help="points per request")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (floor and load)")
+    parser.add_argument(
+        "--fleet-concurrency",
+        type=int,
+        default=None,
+        help="requests in flight in fleet mode (default: load's)",
+    )
     parser.add_argument("--fleet", default="", help="session counts for fleet mode, e.g. 2000,5000,10000")
     parser.add_argument("--interval", type=float, default=60.0, help="fleet mode's metric export interval")
     opts = parser.parse_args()
@@ -222,9 +229,12 @@ def main() -> None:
                     f"{opts.interval:g}s",
                     "--duration",
                     f"{duration:g}s",
-                    "--concurrency",
-                    str(opts.concurrency),
                     "--allow-export-failures",
+                    *(
+                        []
+                        if opts.fleet_concurrency is None
+                        else ["--concurrency", str(opts.fleet_concurrency)]
+                    ),
                 ],
                 events=True,
             )

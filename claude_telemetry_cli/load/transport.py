@@ -152,7 +152,7 @@ class GrpcSender(Sender):
                 self._channel = grpc.secure_channel(self._target, self._credentials, options=self._options)
             else:
                 self._channel = grpc.insecure_channel(self._target, options=self._options)
-            self._call = self._channel.unary_unary(self._method)
+            self._call = self._channel.unary_unary(self._method, _registered_method=True)
 
     async def open_async(self) -> None:
         """Open the asyncio channel, on the running event loop, before the first `exchange`."""
@@ -161,7 +161,7 @@ class GrpcSender(Sender):
             self._achannel = aio.secure_channel(self._target, self._credentials, options=self._options)
         else:
             self._achannel = aio.insecure_channel(self._target, options=self._options)
-        self._acall = self._achannel.unary_unary(self._method)
+        self._acall = self._achannel.unary_unary(self._method, _registered_method=True)
 
     async def exchange(self, body: bytes) -> Outcome:
         """Send on the running event loop, retrying as `send` does. Cancelled, it raises CancelledError."""
