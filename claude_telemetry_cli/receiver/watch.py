@@ -19,6 +19,9 @@ class WatchResult:
     seconds: float = 0.0
 
 
+_QUIET_S = 1.0  # no arrival for this long: the stream is quiet
+
+
 class TotalsFile:
     """Expected totals from a file that may be written after the receiver started (`load --totals-out`):
     read when it appears, and again whenever it changes."""
@@ -59,7 +62,8 @@ def watch(
 
     A full comparison costs time proportional to the series expected, so under a heavy stream it
     runs only when the event count already matches, and at most every four times its own cost:
-    the receiver's threads, not the verdict, get the CPU. With a TotalsFile, nothing is compared
+    the receiver's threads, not the verdict, get the CPU; once nothing has arrived for a second it
+    runs at once, so the verdict follows the last arrival closely. With a TotalsFile, nothing is compared
     until the file exists; each new version of it is compared afresh.
     """
     source = expected if isinstance(expected, TotalsFile) else None
@@ -72,6 +76,7 @@ def watch(
     verdict: Verdict | None = None
     expected_events = sum(expected.events.values()) if expected is not None else 0
     next_compare, pending = started, False
+    last_change = started
     try:
         while True:
             remaining = None if deadline is None else deadline - clock()
@@ -86,9 +91,12 @@ def watch(
                 expected = source.totals
                 expected_events = sum(expected.events.values())
                 pending, next_compare = True, clock()
-            pending = pending or seen != generation
+            if seen != generation:
+                pending, last_change = True, clock()
             generation = seen
-            if pending and expected is not None and clock() >= next_compare:
+            # Once the stream has gone quiet, the receiver's threads need no CPU: compare at once.
+            due = clock() >= next_compare or clock() - last_change >= _QUIET_S
+            if pending and expected is not None and due:
                 if reception.event_total() == expected_events:
                     began = clock()
                     verdict = compare(expected, reception.totals())
