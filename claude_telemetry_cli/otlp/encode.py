@@ -173,9 +173,7 @@ class OtlpEncoder:
     @staticmethod
     def point(attribute_block: bytes, start_ns: int, time_ns: int, value: float) -> bytes:
         """One NumberDataPoint, as a Sum's data_points field; `attribute_block` is attributes(7, ...)."""
-        return OtlpEncoder.point_head(attribute_block) + _POINT_TAIL.pack(
-            0x11, start_ns, 0x19, time_ns, 0x21, value
-        )
+        return OtlpEncoder.point_head(attribute_block) + OtlpEncoder.point_tail(start_ns, time_ns, value)
 
     @staticmethod
     def point_head(attribute_block: bytes) -> bytes:
@@ -202,14 +200,7 @@ class OtlpEncoder:
     def log_record(self, time_ns: int, name: str, attribute_block: bytes, trace: TraceRef | None) -> bytes:
         """One LogRecord, as a ScopeLogs log_records field; `attribute_block` is attributes(6, ...)."""
         stamp = _FIXED64.pack(time_ns)
-        record = b"\x09" + stamp + _field(5, self._body(name)) + attribute_block
-        if trace is not None:
-            # flags (fixed32) carry the sampled bit; then trace_id and span_id as raw bytes.
-            record += (
-                b"\x45\x01\x00\x00\x00"
-                + _field(9, bytes.fromhex(trace.trace_id))
-                + _field(10, bytes.fromhex(trace.span_id))
-            )
+        record = b"\x09" + stamp + _field(5, self._body(name)) + attribute_block + _trace_fields(trace)
         return _field(2, record + b"\x59" + stamp)  # observed_time_unix_nano = 11, the same instant
 
     def logs_group(self, resource: bytes, version: str, records: Sequence[bytes]) -> bytes:
@@ -254,26 +245,46 @@ class OtlpEncoder:
         return body
 
 
+def _trace_fields(trace: TraceRef | None) -> bytes:
+    """A LogRecord's trace context: flags (fixed32, the sampled bit), trace_id and span_id as raw bytes."""
+    if trace is None:
+        return b""
+    return (
+        b"\x45\x01\x00\x00\x00"
+        + _field(9, bytes.fromhex(trace.trace_id))
+        + _field(10, bytes.fromhex(trace.span_id))
+    )
+
+
+def _second_text(seconds: int) -> bytes:
+    """ "YYYY-MM-DDTHH:MM:SS" of a Unix second, UTC; the last one is kept, as events come in time order."""
+    if _second_cache[0] != seconds:
+        _second_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)).encode()
+        _second_cache[0] = seconds
+    return _second_cache[1]
+
+
+_second_cache: list = [None, b""]  # the last second formatted, and its text
+
+
+def _millis_text(time_ns: int) -> bytes:
+    """Claude Code's event.timestamp: ISO-8601 UTC to the millisecond (24 bytes)."""
+    return _second_text(time_ns // 1_000_000_000) + b".%03dZ" % ((time_ns // 1_000_000) % 1000)
+
+
 def event_timestamp(time_ns: int) -> str:
     """Claude Code's event.timestamp: ISO-8601 UTC to the millisecond."""
-    seconds = time_ns // 1_000_000_000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{(time_ns // 1_000_000) % 1000:03d}Z"
+    return _millis_text(time_ns).decode()
 
 
 _TIMESTAMP_KEY = _field(1, b"event.timestamp")
 # The KeyValue's length never changes ("2026-11-25T03:24:46.123Z" is 24 bytes): all but the text is fixed.
 _TIMESTAMP_HEAD = _field(6, _TIMESTAMP_KEY + _field(2, _field(1, b"x" * 24)))[:-24]
-_second_cache: list = [None, b""]  # the last second formatted, and its text
 
 
 def timestamp_attribute(time_ns: int) -> bytes:
-    """The event.timestamp KeyValue as a LogRecord attributes field (6); the text of the last second is
-    kept, as events come in time order."""
-    seconds = time_ns // 1_000_000_000
-    if _second_cache[0] != seconds:
-        _second_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)).encode()
-        _second_cache[0] = seconds
-    return _TIMESTAMP_HEAD + _second_cache[1] + b".%03dZ" % ((time_ns // 1_000_000) % 1000)
+    """The event.timestamp KeyValue as a LogRecord attributes field (6)."""
+    return _TIMESTAMP_HEAD + _millis_text(time_ns)
 
 
 class LogRecordShape:
@@ -286,14 +297,7 @@ class LogRecordShape:
     def __init__(self, encoder: OtlpEncoder, name: str, before: bytes, after: bytes | None, trace) -> None:
         self._stamped = after is not None
         self._middle = _field(5, encoder._body(name)) + before
-        trace_part = b""
-        if trace is not None:
-            trace_part = (
-                b"\x45\x01\x00\x00\x00"
-                + _field(9, bytes.fromhex(trace.trace_id))
-                + _field(10, bytes.fromhex(trace.span_id))
-            )
-        self._tail = (after or b"") + trace_part + b"\x59"
+        self._tail = (after or b"") + _trace_fields(trace) + b"\x59"
         size = 9 + len(self._middle) + len(self._tail) + 8
         if self._stamped:
             size += len(_TIMESTAMP_HEAD) + 24
