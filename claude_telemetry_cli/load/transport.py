@@ -143,25 +143,22 @@ class GrpcSender(Sender):
                     pass
         return False, code, code in _RETRYABLE_GRPC, wait
 
+    def _new_channel(self, api):
+        """A channel of `api` (grpc or grpc.aio, which build channels alike) and its export call."""
+        if self._credentials is not None:
+            channel = api.secure_channel(self._target, self._credentials, options=self._options)
+        else:
+            channel = api.insecure_channel(self._target, options=self._options)
+        return channel, channel.unary_unary(self._method, _registered_method=True)
+
     def _open(self) -> None:
-        grpc = self._grpc
         with self._opening:
-            if self._call is not None:
-                return
-            if self._credentials is not None:
-                self._channel = grpc.secure_channel(self._target, self._credentials, options=self._options)
-            else:
-                self._channel = grpc.insecure_channel(self._target, options=self._options)
-            self._call = self._channel.unary_unary(self._method, _registered_method=True)
+            if self._call is None:
+                self._channel, self._call = self._new_channel(self._grpc)
 
     async def open_async(self) -> None:
         """Open the asyncio channel, on the running event loop, before the first `exchange`."""
-        aio = self._grpc.aio
-        if self._credentials is not None:
-            self._achannel = aio.secure_channel(self._target, self._credentials, options=self._options)
-        else:
-            self._achannel = aio.insecure_channel(self._target, options=self._options)
-        self._acall = self._achannel.unary_unary(self._method, _registered_method=True)
+        self._achannel, self._acall = self._new_channel(self._grpc.aio)
 
     async def exchange(self, body: bytes) -> Outcome:
         """Send on the running event loop, retrying as `send` does. Cancelled, it raises CancelledError."""

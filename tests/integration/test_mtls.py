@@ -24,22 +24,25 @@ def _base(endpoint: str, protocol: str) -> dict[str, str]:
     )
 
 
+def _grpc_tls_env(endpoint: str, tls, *, client_certificate: bool) -> dict[str, str]:
+    env = _base(endpoint, "grpc")
+    env["OTEL_EXPORTER_OTLP_CERTIFICATE"] = str(tls.ca_cert)
+    if client_certificate:
+        env["OTEL_EXPORTER_OTLP_CLIENT_KEY"] = str(tls.client_key)
+        env["OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"] = str(tls.client_cert)
+    return env
+
+
 def test_grpc_mtls_delivers_with_client_certificate_and_fails_without(tls, tmp_path):
     sink = OtlpSink(tls).start()
     try:
-        env = _base(sink.endpoint, "grpc")
-        env.update(
-            OTEL_EXPORTER_OTLP_CERTIFICATE=str(tls.ca_cert),
-            OTEL_EXPORTER_OTLP_CLIENT_KEY=str(tls.client_key),
-            OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=str(tls.client_cert),
-        )
+        env = _grpc_tls_env(sink.endpoint, tls, client_certificate=True)
         proc = run_cli(["run", "quickstart", "--instant"], env, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert {p.name for p in sink.points()} >= {"claude_code.session.count", "claude_code.cost.usage"}
         assert any(e.name == "user_prompt" for e in sink.events())
 
-        without_client_cert = _base(sink.endpoint, "grpc")
-        without_client_cert["OTEL_EXPORTER_OTLP_CERTIFICATE"] = str(tls.ca_cert)
+        without_client_cert = _grpc_tls_env(sink.endpoint, tls, client_certificate=False)
         proc = run_cli(
             ["run", "quickstart", "--instant", "--export-timeout", "2"], without_client_cert, cwd=tmp_path
         )
@@ -55,20 +58,14 @@ def test_load_over_grpc_mtls_is_accepted_with_the_client_certificate_and_refused
     sink = OtlpSink(tls).start()
     args = ["load", "--json", "--sessions", "5", "--interval", "1s", "--duration", "2s", "--workers", "1"]
     try:
-        env = _base(sink.endpoint, "grpc")
-        env.update(
-            OTEL_EXPORTER_OTLP_CERTIFICATE=str(tls.ca_cert),
-            OTEL_EXPORTER_OTLP_CLIENT_KEY=str(tls.client_key),
-            OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=str(tls.client_cert),
-        )
+        env = _grpc_tls_env(sink.endpoint, tls, client_certificate=True)
         proc = run_cli(args, env, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
         report = json.loads(proc.stdout)
         assert report["requests"]["accepted"] == report["requests"]["sent"] > 0
         assert len(sink.metric_requests) + len(sink.log_requests) == report["requests"]["accepted"]
 
-        without_client_cert = _base(sink.endpoint, "grpc")
-        without_client_cert["OTEL_EXPORTER_OTLP_CERTIFICATE"] = str(tls.ca_cert)
+        without_client_cert = _grpc_tls_env(sink.endpoint, tls, client_certificate=False)
         proc = run_cli([*args, "--export-timeout", "2"], without_client_cert, cwd=tmp_path)
         assert proc.returncode == 3, proc.stderr
         assert "failed: UNAVAILABLE" in proc.stderr
