@@ -32,7 +32,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.rotel_blackhole import start_rotel  # noqa: E402
+from benchmarks.rotel_blackhole import start_rotel_ports  # noqa: E402
 
 GRPC_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
 
@@ -185,10 +185,17 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=60.0, help="fleet mode's metric export interval")
     opts = parser.parse_args()
 
-    rotel, port = start_rotel()
+    # The collector gets a core of its own (the last) when there are two or more, and the senders the
+    # others: what one sending process sustains is measured, not how it shares a core with the collector.
+    cores = sorted(os.sched_getaffinity(0))
+    collector_cores = {cores[-1]} if len(cores) > 1 else None
+    if collector_cores:
+        os.sched_setaffinity(0, set(cores[:-1]))  # this process and the load processes it starts
+    rotel, port, _http_port = start_rotel_ports(collector_cores)
+    where = f"rotel on core {cores[-1]}, senders on {cores[:-1]}" if collector_cores else "one core, shared"
     try:
         body, items = realistic_request(opts.batch)
-        print(f"request: {len(items)} points, {len(body):,} bytes; {opts.seconds:g}s each, into rotel")
+        print(f"request: {len(items)} points, {len(body):,} bytes; {opts.seconds:g}s each, into rotel ({where})")
         floor_futures = raw_floor(port, body, len(items), opts.seconds, opts.concurrency)
         floor_aio = raw_floor_aio(port, body, len(items), opts.seconds, opts.concurrency)
         floor = max(floor_futures, floor_aio)  # the faster of the two ways to send

@@ -3,6 +3,7 @@ collector the benchmarks send to."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import socket
 import subprocess
@@ -16,6 +17,13 @@ def free_port() -> int:
 
 
 def start_rotel() -> tuple[subprocess.Popen, int]:
+    """rotel on a free gRPC port: (process, gRPC port)."""
+    proc, grpc_port, _ = start_rotel_ports()
+    return proc, grpc_port
+
+
+def start_rotel_ports(cores: set[int] | None = None) -> tuple[subprocess.Popen, int, int]:
+    """rotel on free ports, on `cores` only if given: (process, gRPC port, HTTP port)."""
     import rotel
 
     binary = pathlib.Path(rotel.__file__).parent / "rotel-agent"
@@ -33,12 +41,13 @@ def start_rotel() -> tuple[subprocess.Popen, int]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", grpc_port)) == 0:
-                return proc, grpc_port
+        with socket.socket() as s, socket.socket() as h:
+            if s.connect_ex(("127.0.0.1", grpc_port)) == 0 and h.connect_ex(("127.0.0.1", http_port)) == 0:
+                return proc, grpc_port, http_port
         time.sleep(0.05)
     proc.kill()
     raise SystemExit("rotel did not start")

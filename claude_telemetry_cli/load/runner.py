@@ -10,6 +10,7 @@ within the export timeout, so a run never outlives --duration by more than that 
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import queue as queue_module
@@ -73,6 +74,21 @@ def _rss_bytes() -> int:
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _settle_collector() -> None:
+    """Keep Python's cyclic garbage collector from walking the whole fleet over and over.
+
+    A fleet worker holds hundreds of thousands of long-lived objects (templates, then each session's
+    state) and allocates a few short-lived ones per request. With the default thresholds the young
+    objects are collected every 700 allocations and the older generations, the whole fleet, often:
+    at 100,000 sessions on one core the schedule fell 1.4 s behind, 0.35 s with these settings. What
+    was built before the run is frozen (never examined again); young collections run every 20,000
+    allocations and full ones rarely; cyclic garbage is still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 1000)
 
 
 def _share(total: int, workers: int, index: int) -> int:
@@ -169,9 +185,10 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     deadline = time.monotonic() + spec.duration_s if spec.duration_s is not None else None
     should_stop = (lambda: stop.is_set() or bool(failure)) if spec.stop_on_failure else stop.is_set
     steps = engine.steps(should_stop, deadline)
+    _settle_collector()
     try:
         if senders and all(isinstance(s, GrpcSender) for s in senders.values()):
-            asyncio.run(_play_async(steps, senders, record, should_stop, stop, abort, spec))
+            _run_loop(_play_async(steps, senders, record, should_stop, stop, abort, spec))
         else:
             _play_threads(steps, senders, record, stop, abort, spec)
     finally:
@@ -181,6 +198,17 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     with lock:
         totals_json = totals.totals().to_json() if totals is not None else None
     out.put(("done", index, final, failure[0] if failure else None, totals_json))
+
+
+def _run_loop(main) -> None:
+    """Run `main` in a new event loop: uvloop's where it is installed (a tenth less CPU per gRPC call
+    than asyncio's own loop, and cheaper timers and tasks), asyncio's otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def _play_threads(steps, senders, record, stop, abort, spec: LoadSpec) -> None:
