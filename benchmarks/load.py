@@ -192,10 +192,10 @@ def main() -> None:
     if collector_cores:
         os.sched_setaffinity(0, set(cores[:-1]))  # this process and the load processes it starts
     rotel, port, _http_port = start_rotel_ports(collector_cores)
-    where = f"rotel on core {cores[-1]}, senders on {cores[:-1]}" if collector_cores else "one core, shared"
+    where = f"rotel on core {cores[-1]}, senders on {cores[:-1]}" if collector_cores else "one core for all"
     try:
         body, items = realistic_request(opts.batch)
-        print(f"request: {len(items)} points, {len(body):,} bytes; {opts.seconds:g}s each, into rotel ({where})")
+        print(f"request: {len(items)} points, {len(body):,} bytes; {opts.seconds:g}s each; {where}")
         floor_futures = raw_floor(port, body, len(items), opts.seconds, opts.concurrency)
         floor_aio = raw_floor_aio(port, body, len(items), opts.seconds, opts.concurrency)
         floor = max(floor_futures, floor_aio)  # the faster of the two ways to send
