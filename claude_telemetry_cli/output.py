@@ -376,6 +376,12 @@ def load_report_data(stats, elapsed_s: float, *, sessions_target: int | None) ->
             "started": stats.sessions_started,
         },
         "schedule_lag_max_s": round(stats.lag_max_s, 3),
+        # The workers' own processor time: near one core per worker, the load generator is the limit.
+        "cpu": {
+            "seconds": round(stats.cpu_s, 3),
+            "cores": round(stats.cpu_s / seconds, 3),
+            "per_request_us": round(stats.cpu_s / stats.count() * 1e6, 1) if stats.count() else None,
+        },
         "memory": {
             "peak_rss_bytes": stats.peak_rss_bytes,
             # What the sessions cost on top of the workers' start-up (interpreter, activity templates).
@@ -434,6 +440,10 @@ def load_tables(data: dict, title: str) -> list:
     if sessions["target"]:
         head.add_row("sessions active / started", f"{sessions['active']:,} / {sessions['started']:,}")
         head.add_row("behind schedule (max)", f"{data['schedule_lag_max_s']:.2f} s")
+    cpu = data["cpu"]
+    if cpu["seconds"]:
+        per = f", {cpu['per_request_us']:,.0f} µs/request" if cpu["per_request_us"] else ""
+        head.add_row("CPU (all workers)", f"{cpu['seconds']:,.1f} s, {cpu['cores']:.2f} cores{per}")
     memory = data["memory"]
     if memory["peak_rss_bytes"]:
         per = f", {_size(memory['per_session_bytes'])}/session" if memory["per_session_bytes"] else ""

@@ -18,7 +18,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from claude_telemetry_cli.load.stats import LoadStats
@@ -111,7 +110,7 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     from claude_telemetry_cli.contract import get_profile
     from claude_telemetry_cli.load.activity import build_templates
     from claude_telemetry_cli.load.engine import FleetEngine, ThroughputEngine, add_acknowledged
-    from claude_telemetry_cli.load.transport import GrpcSender, build_sender
+    from claude_telemetry_cli.load.transport import build_sender
     from claude_telemetry_cli.otlp.encode import OtlpEncoder
     from claude_telemetry_cli.records import TotalsBuilder
 
@@ -169,6 +168,7 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
             stats.sessions_active = engine.active
             stats.lag_max_s = engine.lag_max_s
             stats.peak_rss_bytes = max(stats.peak_rss_bytes, _rss_bytes())
+            stats.cpu_s = time.process_time() - cpu_at_ready
             return stats.to_json()
 
     done = threading.Event()
@@ -181,16 +181,14 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     reporter.start()
     # What the process holds before its sessions: the memory they cost is what comes on top.
     stats.baseline_rss_bytes = _rss_bytes()
+    cpu_at_ready = time.process_time()
     out.put(("ready", index, len(templates)))
     deadline = time.monotonic() + spec.duration_s if spec.duration_s is not None else None
     should_stop = (lambda: stop.is_set() or bool(failure)) if spec.stop_on_failure else stop.is_set
     steps = engine.steps(should_stop, deadline)
     _settle_collector()
     try:
-        if senders and all(isinstance(s, GrpcSender) for s in senders.values()):
-            _run_loop(_play_async(steps, senders, record, should_stop, stop, abort, spec))
-        else:
-            _play_threads(steps, senders, record, stop, abort, spec)
+        _run_loop(_play(steps, senders, record, should_stop, stop, abort, spec))
     finally:
         done.set()
         reporter.join()
@@ -211,49 +209,9 @@ def _run_loop(main) -> None:
         uvloop.run(main)
 
 
-def _play_threads(steps, senders, record, stop, abort, spec: LoadSpec) -> None:
-    """Play the engine on this thread; senders block on a pool of `concurrency` threads (HTTP)."""
-    from claude_telemetry_cli.load.engine import drive
-
-    slots = threading.BoundedSemaphore(spec.concurrency)
-    pool = ThreadPoolExecutor(spec.concurrency, thread_name_prefix="load-send")
-
-    def submit(request) -> None:
-        while not slots.acquire(timeout=0.1):
-            if stop.is_set():
-                return
-        sender = senders[request.signal]
-
-        def done(outcome) -> None:
-            try:
-                record(request, sender, outcome)
-            finally:
-                slots.release()
-
-        try:
-            sender.submit(request.body, done, pool)
-        except Exception:
-            slots.release()
-            raise
-
-    drive(steps, submit, stop.wait)
-    # Requests in flight finish (or give up) within the export timeout; retries stop at once if told.
-    limit = time.monotonic() + spec.export_timeout_s + 1.0
-    acquired = 0
-    while acquired < spec.concurrency and time.monotonic() < limit:
-        if stop.is_set():
-            abort.set()
-        if slots.acquire(timeout=0.1):
-            acquired += 1
-    abort.set()
-    for sender in senders.values():
-        sender.close()
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
-async def _play_async(steps, senders, record, should_stop, stop, abort, spec: LoadSpec) -> None:
-    """Play the engine in this thread's event loop, up to `concurrency` gRPC exchanges in flight: one
-    thread does everything, with no hand-over between threads per request."""
+async def _play(steps, senders, record, should_stop, stop, abort, spec: LoadSpec) -> None:
+    """Play the engine in this thread's event loop, up to `concurrency` exchanges in flight (gRPC or
+    HTTP): one thread does everything, with no hand-over between threads per request."""
     from claude_telemetry_cli.load.engine import Request
     from claude_telemetry_cli.load.transport import Outcome
 

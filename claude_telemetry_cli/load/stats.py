@@ -67,6 +67,7 @@ _ADDED = (
     "sessions_active",
     "peak_rss_bytes",
     "baseline_rss_bytes",
+    "cpu_s",
 )
 
 
@@ -86,6 +87,7 @@ class LoadStats:
     lag_max_s: float = 0.0  # the latest a due export was handed to a sender
     peak_rss_bytes: int = 0
     baseline_rss_bytes: int = 0  # after start-up, before the first session
+    cpu_s: float = 0.0  # the workers' processor time since they were ready
 
     def record(self, signal: str, outcome, points: int, events: int, size: int) -> None:
         kind = "accepted" if outcome.ok else ("rejected" if outcome.rejected else "failed")

@@ -1,11 +1,13 @@
 """Sending encoded OTLP requests: gRPC and HTTP/protobuf, retried as the OTLP specification says.
 
 Each signal's sender is built from the same resolved configuration `run` uses (endpoint, headers,
-TLS and mTLS files). A send returns an Outcome: accepted, rejected (the collector refused it and a retry
-would not help: HTTP 400, gRPC INVALID_ARGUMENT, ...) or failed (retries exhausted, connection refused,
-timeout). Throttling (HTTP 429/502/503/504, gRPC UNAVAILABLE and RESOURCE_EXHAUSTED) is retried with
-exponential backoff and jitter, waiting at least what the server asked (Retry-After,
-grpc-retry-pushback-ms), within the export timeout.
+TLS and mTLS files). It sends two ways: `send` blocks (Locust's users call it) and `exchange` runs on an
+asyncio event loop (load's workers play their whole fleet in one loop; over HTTP each request in flight
+has a keep-alive connection of its own). A send returns an Outcome: accepted, rejected (the collector
+refused it and a retry would not help: HTTP 400, gRPC INVALID_ARGUMENT, ...) or failed (retries
+exhausted, connection refused, timeout). Throttling (HTTP 429/502/503/504, gRPC UNAVAILABLE and
+RESOURCE_EXHAUSTED) is retried with exponential backoff and jitter, waiting at least what the server
+asked (Retry-After, grpc-retry-pushback-ms), within the export timeout.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -34,6 +34,7 @@ _RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
 _RETRYABLE_GRPC = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "ABORTED"})
 _BACKOFF_START_S = 0.5
 _BACKOFF_MAX_S = 8.0
+_ACCEPTED = (True, "OK", False, None)
 
 
 @dataclass(slots=True)
@@ -46,7 +47,8 @@ class Outcome:
 
 
 class Sender:
-    """Sends one signal's encoded requests; thread-safe, one connection per thread for HTTP."""
+    """Sends one signal's encoded requests. `send` is thread-safe (one HTTP connection per thread);
+    `exchange` runs on the event loop `open_async` was called on."""
 
     signal: str
     destination: str
@@ -57,36 +59,57 @@ class Sender:
 
     def send(self, body: bytes) -> Outcome:
         """Send, retrying throttling within the export timeout; blocks until the outcome."""
-        return self._send_from(body, time.perf_counter(), None)
-
-    def submit(self, body: bytes, done: Callable[[Outcome], None], pool: Executor) -> None:
-        """Send without waiting; `done(outcome)` is called once, on another thread."""
-        pool.submit(lambda: done(self.send(body)))
-
-    def _send_from(self, body: bytes, start: float, first: tuple | None) -> Outcome:
-        """The retry loop, started at `start`, given the first attempt's result if it was made already."""
-        deadline = start + self.timeout_s
-        retries = 0
-        backoff = _BACKOFF_START_S
+        start = time.perf_counter()
+        retries, backoff = 0, _BACKOFF_START_S
         while True:
-            if first is not None:
-                (ok, code, retryable, wait_s), first = first, None
-            else:
-                ok, code, retryable, wait_s = self._attempt(body, max(0.05, deadline - time.perf_counter()))
-            now = time.perf_counter()
-            if ok or not retryable:
-                return Outcome(ok, code, now - start, retries, rejected=not ok and not retryable)
-            pause = _pause(wait_s, backoff)
-            if now + pause >= deadline or self._stop.is_set():
-                return Outcome(False, code, now - start, retries)
-            if self._stop.wait(pause):
-                return Outcome(False, code, time.perf_counter() - start, retries)
-            retries += 1
-            backoff = min(backoff * 2, _BACKOFF_MAX_S)
+            result = self._attempt(body, max(0.05, start + self.timeout_s - time.perf_counter()))
+            verdict = self._verdict(result, start, retries, backoff)
+            if isinstance(verdict, Outcome):
+                return verdict
+            if self._stop.wait(verdict):
+                return Outcome(False, result[1], time.perf_counter() - start, retries)
+            retries, backoff = retries + 1, min(backoff * 2, _BACKOFF_MAX_S)
+
+    async def exchange(self, body: bytes) -> Outcome:
+        """Send on the running event loop, retrying as `send` does. Cancelled, it raises CancelledError."""
+        start = time.perf_counter()
+        retries, backoff = 0, _BACKOFF_START_S
+        while True:
+            result = await self._attempt_async(body, max(0.05, start + self.timeout_s - time.perf_counter()))
+            verdict = self._verdict(result, start, retries, backoff)
+            if isinstance(verdict, Outcome):
+                return verdict
+            # Asleep in short steps, so that a stop ends the retry at once.
+            wake = time.perf_counter() + verdict
+            while not self._stop.is_set() and time.perf_counter() < wake:
+                await asyncio.sleep(min(0.05, wake - time.perf_counter()))
+            if self._stop.is_set():
+                return Outcome(False, result[1], time.perf_counter() - start, retries)
+            retries, backoff = retries + 1, min(backoff * 2, _BACKOFF_MAX_S)
+
+    def _verdict(self, result: tuple, start: float, retries: int, backoff: float) -> Outcome | float:
+        """After an attempt: the Outcome if it is the last one, else the pause before the next."""
+        ok, code, retryable, wait_s = result
+        now = time.perf_counter()
+        if ok or not retryable:
+            return Outcome(ok, code, now - start, retries, rejected=not ok)
+        pause = _pause(wait_s, backoff)
+        if now + pause >= start + self.timeout_s or self._stop.is_set():
+            return Outcome(False, code, now - start, retries)
+        return pause
 
     def _attempt(self, body: bytes, timeout_s: float) -> tuple[bool, str, bool, float | None]:
         """(accepted, code, worth retrying, seconds the server asked to wait)."""
         raise NotImplementedError
+
+    async def _attempt_async(self, body: bytes, timeout_s: float) -> tuple[bool, str, bool, float | None]:
+        raise NotImplementedError
+
+    async def open_async(self) -> None:
+        """Get ready to `exchange` on the running event loop."""
+
+    async def close_async(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -95,8 +118,7 @@ class Sender:
 class GrpcSender(Sender):
     """gRPC, bytes in and bytes out: the request is encoded already and the reply is not needed.
 
-    `send` (blocking, as Locust's users call it) uses a synchronous channel; `exchange` (load's workers,
-    which run their engine in an asyncio loop) uses grpc.aio. The synchronous API's asynchronous calls
+    `send` uses a synchronous channel and `exchange` a grpc.aio one. The synchronous API's asynchronous calls
     cost about twice as much CPU per request: each call contends with the channel's polling thread for
     its lock, and a new polling thread starts whenever the calls in flight drop to zero.
     """
@@ -128,7 +150,7 @@ class GrpcSender(Sender):
             self._open()
         try:
             self._call(body, timeout=timeout_s, metadata=self._metadata)
-            return True, "OK", False, None
+            return _ACCEPTED
         except self._grpc.RpcError as exc:
             return self._failure(exc)
 
@@ -160,34 +182,12 @@ class GrpcSender(Sender):
         """Open the asyncio channel, on the running event loop, before the first `exchange`."""
         self._achannel, self._acall = self._new_channel(self._grpc.aio)
 
-    async def exchange(self, body: bytes) -> Outcome:
-        """Send on the running event loop, retrying as `send` does. Cancelled, it raises CancelledError."""
-        start = time.perf_counter()
-        deadline = start + self.timeout_s
-        retries = 0
-        backoff = _BACKOFF_START_S
-        while True:
-            try:
-                await self._acall(
-                    body, timeout=max(0.05, deadline - time.perf_counter()), metadata=self._metadata
-                )
-                return Outcome(True, "OK", time.perf_counter() - start, retries)
-            except self._grpc.RpcError as exc:
-                _, code, retryable, wait_s = self._failure(exc)
-            now = time.perf_counter()
-            if not retryable:
-                return Outcome(False, code, now - start, retries, rejected=True)
-            pause = _pause(wait_s, backoff)
-            if now + pause >= deadline or self._stop.is_set():
-                return Outcome(False, code, now - start, retries)
-            # Asleep in short steps, so that a stop ends the retry at once.
-            wake = now + pause
-            while not self._stop.is_set() and time.perf_counter() < wake:
-                await asyncio.sleep(min(0.05, wake - time.perf_counter()))
-            if self._stop.is_set():
-                return Outcome(False, code, time.perf_counter() - start, retries)
-            retries += 1
-            backoff = min(backoff * 2, _BACKOFF_MAX_S)
+    async def _attempt_async(self, body: bytes, timeout_s: float):
+        try:
+            await self._acall(body, timeout=timeout_s, metadata=self._metadata)
+            return _ACCEPTED
+        except self._grpc.RpcError as exc:
+            return self._failure(exc)
 
     async def close_async(self) -> None:
         if self._achannel is not None:
@@ -221,6 +221,64 @@ class HttpSender(Sender):
                     sig.http_client_cert, sig.http_client_key, password=sig.http_client_key_passphrase
                 )
         self._local = threading.local()
+        # The asyncio half: the request head up to its length, and the idle keep-alive connections.
+        head = [f"POST {self._path} HTTP/1.1", f"Host: {parts.netloc}", "Accept-Encoding: identity"]
+        head += [f"{k}: {v}" for k, v in self._headers.items()]
+        self._head = ("\r\n".join(head) + "\r\nContent-Length: ").encode("latin-1")
+        self._idle: list[_HttpConnection] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def open_async(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def _attempt_async(self, body: bytes, timeout_s: float):
+        loop = self._loop
+        conn = None
+        while self._idle:  # the most recently used first; one the collector closed meanwhile is dropped
+            conn = self._idle.pop()
+            if not conn.closed:
+                break
+            conn = None
+        try:
+            if conn is None:
+                try:
+                    _, conn = await asyncio.wait_for(
+                        loop.create_connection(
+                            _HttpConnection,
+                            self._host,
+                            self._port,
+                            ssl=self._context,
+                            server_hostname=self._host if self._https else None,
+                        ),
+                        timeout_s,
+                    )
+                except (OSError, TimeoutError) as exc:
+                    return False, _describe(exc), True, None
+            expiry = loop.call_later(timeout_s, conn.expire)
+            try:
+                status, retry_after, keep_alive = await conn.request(
+                    (self._head, str(len(body)).encode(), b"\r\n\r\n", body)
+                )
+            finally:
+                expiry.cancel()
+        except (OSError, TimeoutError, _HttpProtocolError) as exc:
+            conn.abort()
+            return False, _describe(exc), True, None
+        except BaseException:  # cancelled in the middle of an exchange: the connection is unusable
+            if conn is not None:
+                conn.abort()
+            raise
+        if keep_alive and not conn.closed:
+            self._idle.append(conn)
+        else:
+            conn.abort()
+        if 200 <= status < 300:
+            return True, str(status), False, None
+        return False, str(status), status in _RETRYABLE_HTTP, _retry_after(retry_after)
+
+    async def close_async(self) -> None:
+        while self._idle:
+            self._idle.pop().abort()
 
     def _connection(self, timeout_s: float) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
@@ -254,6 +312,117 @@ class HttpSender(Sender):
         return False, str(status), status in _RETRYABLE_HTTP, wait
 
 
+class _HttpProtocolError(Exception):
+    """The collector's answer is not HTTP/1.1 this client understands."""
+
+
+class _HttpConnection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection to the collector, one request at a time: `request` writes it
+    and returns a future of (status, Retry-After header, whether the connection can be used again),
+    parsed as the response arrives (Content-Length, chunked, or up to the end of the connection)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self._waiter: asyncio.Future | None = None
+        self._buffer = bytearray()
+        self._head: tuple[int, str | None, bool] | None = None  # the response's, once parsed
+        self._body: str | int = 0  # bytes still to come, or "chunked", or "eof"
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def request(self, parts: tuple[bytes, ...]) -> asyncio.Future:
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        self._buffer.clear()
+        self._head = None
+        self.transport.writelines(parts)
+        return waiter
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None or self._waiter.done():
+            self.abort()  # nothing was asked: not a connection to use again
+            return
+        self._buffer += data
+        try:
+            self._parse()
+        except (ValueError, IndexError, _HttpProtocolError) as exc:
+            self._fail(_HttpProtocolError(f"unreadable HTTP response: {exc}"))
+            self.abort()
+
+    def _parse(self) -> None:
+        buffer = self._buffer
+        while self._head is None:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > 65536:
+                    raise _HttpProtocolError("response headers too long")
+                return
+            lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+            del buffer[: end + 4]
+            version, status = lines[0][:8], int(lines[0][9:12])
+            if not version.startswith("HTTP/1."):
+                raise _HttpProtocolError(lines[0][:40])
+            if 100 <= status < 200:
+                continue  # an interim response: the real one follows
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            connection = headers.get("connection", "").lower()
+            keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
+            self._head = (status, headers.get("retry-after"), keep_alive)
+            if status in (204, 304):
+                self._body = 0
+            elif "chunked" in headers.get("transfer-encoding", "").lower():
+                self._body = "chunked"
+            elif "content-length" in headers:
+                self._body = int(headers["content-length"])
+            else:
+                self._body = "eof"
+        if self._body == "chunked":
+            while True:
+                line_end = buffer.find(b"\r\n")
+                if line_end < 0:
+                    return
+                size = int(bytes(buffer[:line_end]).split(b";")[0], 16)
+                if size == 0:  # the last chunk, then trailers (ignored) up to an empty line
+                    if buffer[line_end + 2 : line_end + 4] == b"\r\n":
+                        break
+                    if buffer.find(b"\r\n\r\n", line_end) < 0:
+                        return
+                    break
+                if len(buffer) < line_end + 2 + size + 2:
+                    return
+                del buffer[: line_end + 2 + size + 2]
+        elif self._body == "eof":
+            return  # complete when the collector closes the connection
+        elif len(buffer) < self._body:
+            return
+        self._waiter.set_result(self._head)
+
+    def expire(self) -> None:
+        self._fail(TimeoutError("no response within the export timeout"))
+        self.abort()
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(exc)
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._head is not None and self._body == "eof" and self._waiter is not None:
+            if not self._waiter.done():
+                self._waiter.set_result((*self._head[:2], False))
+            return
+        self._fail(exc or ConnectionResetError("the collector closed the connection"))
+
+
 def _pause(wait_s: float | None, backoff: float) -> float:
     """Exponential backoff with jitter, and at least what the server asked for."""
     return max(wait_s or 0.0, backoff * random.uniform(0.5, 1.0))
@@ -266,6 +435,10 @@ def _describe(exc: BaseException) -> str:
         return "timeout"
     if isinstance(exc, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)):
         return "connection reset"
+    if isinstance(exc, _HttpProtocolError):
+        return "bad HTTP response"
+    if isinstance(exc, OSError) and str(exc).startswith("Multiple exceptions: [Errno 111]"):
+        return "connection refused"  # asyncio, every address of the host refused
     return type(exc).__name__
 
 

@@ -26,7 +26,8 @@ def _load(args, env, tmp_path, timeout=120):
     return proc.returncode, data, proc.stderr
 
 
-def test_what_the_collector_acknowledged_is_what_arrives_behind_it(tmp_path, receivers):
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_what_the_collector_acknowledged_is_what_arrives_behind_it(tmp_path, receivers, protocol):
     sent = tmp_path / "sent.json"
     # Started first, as in a CI job: it waits for the totals file load writes at its end.
     receiver = receivers(tmp_path, "--expect-totals", str(sent), "--timeout", "120s")
@@ -47,7 +48,7 @@ def test_what_the_collector_acknowledged_is_what_arrives_behind_it(tmp_path, rec
                 "--totals-out",
                 str(sent),
             ],
-            otlp_env(rotel.endpoint("grpc"), **FAST),
+            otlp_env(rotel.endpoint(protocol), protocol, **FAST),
             tmp_path,
         )
         assert code == 0, err
@@ -83,6 +84,9 @@ def test_throughput_mode_reports_what_it_sent(tmp_path, protocol):
     assert data["points"]["sent"] > 0 and data["events"]["sent"] > 0
     assert 0 < data["latency_ms"]["p50"] <= data["latency_ms"]["p99"] <= data["latency_ms"]["max"]
     assert data["throughput"]["points_per_s"] > 0
+    # What the load generator itself cost, to tell whether it or the collector was the limit.
+    assert 0 < data["cpu"]["seconds"] and 0 < data["cpu"]["per_request_us"]
+    assert 0 < data["cpu"]["cores"] <= 1.1
 
 
 def test_a_rate_is_kept(tmp_path):
