@@ -27,6 +27,10 @@ from claude_telemetry_cli.settings import TelemetryConfig
 __all__ = ["LoadResult", "LoadSpec", "run_load"]
 
 _SNAPSHOT_EVERY_S = 0.5
+# The shortest pause the event loop takes before the next due request. uvloop's timers count whole
+# milliseconds: a shorter sleep wakes at once, and the loop spun until the request was due (at 100,000
+# sessions that was most of a core). Requests due within the same millisecond go out together.
+_MIN_PAUSE_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -254,7 +258,7 @@ async def _play(steps, senders, record, should_stop, stop, abort, spec: LoadSpec
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         else:
-            await asyncio.sleep(item)
+            await asyncio.sleep(max(item, _MIN_PAUSE_S))
     # Requests in flight finish (or give up) within the export timeout; retries stop at once if told.
     limit = loop.time() + spec.export_timeout_s + 1.0
     while in_flight and loop.time() < limit:
