@@ -5,17 +5,21 @@
 All in one run, against the same rotel (a Rust OpenTelemetry collector, blackhole exporter), over gRPC:
 
   - raw floor: one realistic pre-encoded request (a --batch-point request of `load --throughput`),
-    sent in a loop by a minimal grpc client, --concurrency requests in flight, with the synchronous
-    API's futures and with grpc.aio: the faster of the two is about the most a Python sender can do;
+    sent in a loop by a minimal grpc client, --concurrency requests in flight with the synchronous
+    API's futures and with grpc.aio, and one blocking call at a time: the fastest of the three is about
+    the most a Python sender can do;
   - naive SDK loop: what a user would write by hand, an OpenTelemetry MeterProvider with the official
     OTLP exporter, adding --batch points of the same series and flushing, in a loop;
   - `claude-telemetry load --throughput --workers 1`: one worker process, so the figure is per core.
 
 It prints points per second for each and the ratios (targets: load >= 0.8 x floor, >= 4 x naive).
-With --fleet it then runs fleet mode in one worker for each session count at --interval, ramping the
-sessions up over one interval, with load's default requests in flight (or --fleet-concurrency), and
-reports how far the schedule fell behind and the memory per session:
-the largest count whose lag stays under a second is what one process sustains.
+With --fleet it then runs fleet mode in one worker for each protocol (--fleet-protocols) and session
+count at --interval, ramping the sessions up over one interval, with load's default requests in flight
+(or --fleet-concurrency), and reports how far the schedule fell behind, the worker's CPU and the memory
+per session: the largest count whose lag stays under a second is what one process sustains.
+
+On two cores or more, rotel runs on the last core and everything else on the others, so what is
+measured is the sender, not how it shares a core with the collector.
 """
 
 from __future__ import annotations
@@ -147,14 +151,14 @@ def naive_sdk(port: int, items: list, seconds: float) -> float:
     return exported * len(items) / elapsed
 
 
-def run_load(port: int, args: list[str], *, events: bool) -> dict:
+def run_load(endpoint: str, args: list[str], *, events: bool, protocol: str = "grpc") -> dict:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
         "PYTHONPATH": str(ROOT),
         "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
         "OTEL_METRICS_EXPORTER": "otlp",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
     }
     if events:
         env["OTEL_LOGS_EXPORTER"] = "otlp"
@@ -170,11 +174,43 @@ def run_load(port: int, args: list[str], *, events: bool) -> dict:
     return json.loads(proc.stdout)
 
 
+def fleet(endpoint: str, protocol: str, n: int, opts) -> None:
+    """One worker, `n` sessions ramped up over one interval, for 2.2 intervals: did it keep up?"""
+    data = run_load(
+        endpoint,
+        [
+            "--sessions",
+            str(n),
+            "--interval",
+            f"{opts.interval:g}s",
+            "--ramp-up",
+            f"{opts.interval:g}s",
+            "--duration",
+            f"{opts.interval * 2.2:g}s",
+            "--allow-export-failures",
+            *([] if opts.fleet_concurrency is None else ["--concurrency", str(opts.fleet_concurrency)]),
+        ],
+        events=True,
+        protocol=protocol,
+    )
+    memory, cpu, lag = data["memory"], data["cpu"], data["schedule_lag_max_s"]
+    verdict = "keeps up" if lag < 1.0 else "falls behind"
+    print(
+        f"fleet {protocol:<13} {n:>7,} sessions @ {opts.interval:g}s: lag max {lag:6.2f}s ({verdict}),"
+        f" {data['throughput']['requests_per_s']:,.0f} req/s, CPU {cpu['cores']:.2f} of a core"
+        f" ({cpu['per_request_us'] or 0:,.0f} µs/req), peak {memory['peak_rss_bytes'] / 2**20:,.0f} MiB,"
+        f" {memory['per_session_bytes'] or 0:,} B/session, failed {data['requests']['failed']}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput measurement")
     parser.add_argument("--batch", type=int, default=100, help="points per request")
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight (floor and load)")
+    parser.add_argument(
+        "--concurrency", type=int, default=64, help="requests in flight (floor and load; load's default)"
+    )
     parser.add_argument(
         "--fleet-concurrency",
         type=int,
@@ -183,6 +219,9 @@ def main() -> None:
     )
     parser.add_argument("--fleet", default="", help="session counts for fleet mode, e.g. 2000,5000,10000")
     parser.add_argument("--interval", type=float, default=60.0, help="fleet mode's metric export interval")
+    parser.add_argument(
+        "--fleet-protocols", default="grpc,http/protobuf", help="protocols of the fleet runs, comma-separated"
+    )
     opts = parser.parse_args()
 
     # The collector gets a core of its own (the last) when there are two or more, and the senders the
@@ -191,18 +230,19 @@ def main() -> None:
     collector_cores = {cores[-1]} if len(cores) > 1 else None
     if collector_cores:
         os.sched_setaffinity(0, set(cores[:-1]))  # this process and the load processes it starts
-    rotel, port, _http_port = start_rotel_ports(collector_cores)
+    rotel, port, http_port = start_rotel_ports(collector_cores)
+    endpoints = {"grpc": f"http://127.0.0.1:{port}", "http/protobuf": f"http://127.0.0.1:{http_port}"}
     where = f"rotel on core {cores[-1]}, senders on {cores[:-1]}" if collector_cores else "one core for all"
     try:
         body, items = realistic_request(opts.batch)
         print(f"request: {len(items)} points, {len(body):,} bytes; {opts.seconds:g}s each; {where}")
         floor_futures = raw_floor(port, body, len(items), opts.seconds, opts.concurrency)
         floor_aio = raw_floor_aio(port, body, len(items), opts.seconds, opts.concurrency)
-        floor = max(floor_futures, floor_aio)  # the faster of the two ways to send
         floor_1 = raw_floor(port, body, len(items), opts.seconds, 1)
+        floor = max(floor_futures, floor_aio, floor_1)  # the fastest of the three ways to send
         naive = naive_sdk(port, items, opts.seconds)
         data = run_load(
-            port,
+            endpoints["grpc"],
             [
                 "--throughput",
                 "--batch",
@@ -221,39 +261,11 @@ def main() -> None:
         print(f"{'raw floor, one call at a time':<34} {floor_1:>12,.0f} points/s")
         print(f"{'naive SDK loop':<34} {naive:>12,.0f} points/s")
         print(f"{'load --throughput (1 worker)':<34} {load:>12,.0f} points/s")
-        print(f"load / raw floor   = {load / floor:.2f}  (target >= 0.80, against the faster floor)")
+        print(f"load / raw floor   = {load / floor:.2f}  (target >= 0.80, against the fastest floor)")
         print(f"load / naive SDK   = {load / naive:.2f}  (target >= 4)")
-        for n in [int(x) for x in opts.fleet.split(",") if x.strip()]:
-            duration = opts.interval * 2.2
-            data = run_load(
-                port,
-                [
-                    "--sessions",
-                    str(n),
-                    "--interval",
-                    f"{opts.interval:g}s",
-                    "--ramp-up",
-                    f"{opts.interval:g}s",
-                    "--duration",
-                    f"{duration:g}s",
-                    "--allow-export-failures",
-                    *(
-                        []
-                        if opts.fleet_concurrency is None
-                        else ["--concurrency", str(opts.fleet_concurrency)]
-                    ),
-                ],
-                events=True,
-            )
-            memory = data["memory"]
-            verdict = "keeps up" if data["schedule_lag_max_s"] < 1.0 else "falls behind"
-            lag = data["schedule_lag_max_s"]
-            print(
-                f"fleet {n:>7,} sessions @ {opts.interval:g}s: lag max {lag:6.2f}s ({verdict}),"
-                f" {data['throughput']['requests_per_s']:,.0f} req/s,"
-                f" peak {memory['peak_rss_bytes'] / 2**20:,.0f} MiB,"
-                f" {memory['per_session_bytes'] or 0:,} B/session, failed {data['requests']['failed']}"
-            )
+        for protocol in opts.fleet_protocols.split(","):
+            for n in [int(x) for x in opts.fleet.split(",") if x.strip()]:
+                fleet(endpoints[protocol], protocol, n, opts)
     finally:
         rotel.kill()
         rotel.wait()
