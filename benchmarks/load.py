@@ -209,7 +209,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput measurement")
     parser.add_argument("--batch", type=int, default=100, help="points per request")
     parser.add_argument(
-        "--concurrency", type=int, default=64, help="requests in flight (floor and load; load's default)"
+        "--concurrency", type=int, default=256, help="requests in flight (floor and load; load's default)"
     )
     parser.add_argument(
         "--fleet-concurrency",

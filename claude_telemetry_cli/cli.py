@@ -619,9 +619,9 @@ def load_cmd(
             max=1024,
             metavar="C",
             help="Requests in flight per worker. Requests per second are at most C / round trip: raise it"
-            " for a distant collector.",
+            " for a distant collector. Over HTTP, each request in flight has a connection of its own.",
         ),
-    ] = 64,
+    ] = 256,
     allow_export_failures: Annotated[
         bool,
         typer.Option("--allow-export-failures", help="Go on when an export fails; count it in the report."),

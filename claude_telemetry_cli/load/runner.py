@@ -49,7 +49,7 @@ class LoadSpec:
     rate: float | None = None
     duration_s: float | None = 60.0
     workers: int = 1
-    concurrency: int = 64  # requests in flight per worker
+    concurrency: int = 256  # requests in flight per worker
     export_timeout_s: float = 10.0
     track_totals: bool = False
     stop_on_failure: bool = True
