@@ -16,8 +16,9 @@ LOAD_PROTOCOLS = ("grpc", "http/protobuf")
 
 def check_load_config(config, *, totals: bool = False) -> None:
     """Raise a one-line UsageError unless `config` (settings.TelemetryConfig) lets load send: telemetry on,
-    at least one signal exported over OTLP, over a protocol load speaks, and delta temporality when the
-    acknowledged totals are to be written (their verdict adds up deltas)."""
+        at least one signal exported over OTLP, over a protocol load speaks, and delta temporality when the
+        acknowledged totals are to be written (their verdict adds up deltas). A sender's own complaint (an
+    endpoint, header or TLS file it cannot use) is a ConfigError."""
     if not config.enabled:
         raise UsageError(
             "telemetry is off: set CLAUDE_CODE_ENABLE_TELEMETRY=1 (with -e or in the environment)"
@@ -36,3 +37,10 @@ def check_load_config(config, *, totals: bool = False) -> None:
             )
     if totals and config.temporality != "delta":
         raise UsageError("the totals of what was acknowledged need delta temporality (the default)")
+    # Each signal's sender, built once here (nothing is connected): an endpoint, a header or a TLS file
+    # it cannot use is one line before any worker starts, not one line per worker after an empty report.
+    from claude_telemetry_cli.load.transport import build_sender
+
+    for sig in (config.metrics, config.logs):
+        if sig.otlp_enabled:
+            build_sender(sig, 1.0).close()

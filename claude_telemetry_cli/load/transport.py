@@ -224,7 +224,13 @@ class HttpSender(Sender):
         # The asyncio half: the request head up to its length, and the idle keep-alive connections.
         head = [f"POST {self._path} HTTP/1.1", f"Host: {parts.netloc}", "Accept-Encoding: identity"]
         head += [f"{k}: {v}" for k, v in self._headers.items()]
-        self._head = ("\r\n".join(head) + "\r\nContent-Length: ").encode("latin-1")
+        try:
+            self._head = ("\r\n".join(head) + "\r\nContent-Length: ").encode("latin-1")
+        except UnicodeEncodeError as exc:
+            raise ConfigError(
+                f"the {sig.signal} export headers (OTEL_EXPORTER_OTLP_HEADERS) must be Latin-1 text for"
+                f" HTTP: {exc.object[exc.start : exc.end]!r} is not"
+            ) from None
         self._idle: list[_HttpConnection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 

@@ -295,6 +295,14 @@ def test_ctrl_c_prints_the_report_and_exits_130(tmp_path, otlp_sink):
         (["--preset", "nosuch"], {}, "nosuch"),
         ([], {"CLAUDE_CODE_ENABLE_TELEMETRY": "0"}, "telemetry is off"),
         ([], {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "grpc or http/protobuf"),
+        (
+            [],
+            {
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "OTEL_EXPORTER_OTLP_HEADERS": "x-team=%E2%86%92",
+            },
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, env_over, needle):

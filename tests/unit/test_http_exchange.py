@@ -197,3 +197,18 @@ def test_a_collector_that_is_not_there_is_connection_refused():
         port = s.getsockname()[1]
     (outcome,) = run(_exchange(_sender(port, timeout_s=0.5), [b"x"]))
     assert (outcome.ok, outcome.code) == (False, "connection refused")
+
+
+def test_headers_that_http_cannot_carry_are_a_configuration_error():
+    from claude_telemetry_cli.errors import ConfigError
+
+    sig = SignalConfig(
+        "logs",
+        ("otlp",),
+        "http/protobuf",
+        "http://127.0.0.1:4318/v1/logs",
+        headers=(("X-Team", "équipe→ops"),),
+    )
+    with pytest.raises(ConfigError) as error:
+        HttpSender(sig, 1.0)
+    assert "OTEL_EXPORTER_OTLP_HEADERS" in error.value.message and "'→'" in error.value.message
