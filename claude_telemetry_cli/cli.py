@@ -801,7 +801,7 @@ def load_cmd(
         output.print_json(_stdout(), data)
     else:
         output.load_report(_stdout(), data, title)
-    for message in result.errors:
+    for message in dict.fromkeys(result.errors):  # the same complaint from every worker, once
         output.error(err, message)
     if result.errors and not result.stats.count():
         raise typer.Exit(int(ExitCode.BAD_INPUT))
