@@ -278,9 +278,7 @@ class HttpSender(Sender):
             self._idle.append(conn)
         else:
             conn.abort()
-        if 200 <= status < 300:
-            return True, str(status), False, None
-        return False, str(status), status in _RETRYABLE_HTTP, _retry_after(retry_after)
+        return _http_result(status, retry_after)
 
     async def close_async(self) -> None:
         while self._idle:
@@ -311,11 +309,7 @@ class HttpSender(Sender):
             conn.close()
             self._local.conn = None
             return False, _describe(exc), True, None
-        status = response.status
-        if 200 <= status < 300:
-            return True, str(status), False, None
-        wait = _retry_after(response.getheader("Retry-After"))
-        return False, str(status), status in _RETRYABLE_HTTP, wait
+        return _http_result(response.status, response.getheader("Retry-After"))
 
 
 class _HttpProtocolError(Exception):
@@ -393,9 +387,8 @@ class _HttpConnection(asyncio.Protocol):
                     return
                 size = int(bytes(buffer[:line_end]).split(b";")[0], 16)
                 if size == 0:  # the last chunk, then trailers (ignored) up to an empty line
-                    if buffer[line_end + 2 : line_end + 4] == b"\r\n":
-                        break
-                    if buffer.find(b"\r\n\r\n", line_end) < 0:
+                    no_trailers = buffer[line_end + 2 : line_end + 4] == b"\r\n"
+                    if not no_trailers and buffer.find(b"\r\n\r\n", line_end) < 0:
                         return
                     break
                 if len(buffer) < line_end + 2 + size + 2:
@@ -427,6 +420,14 @@ class _HttpConnection(asyncio.Protocol):
                 self._waiter.set_result((*self._head[:2], False))
             return
         self._fail(exc or ConnectionResetError("the collector closed the connection"))
+
+
+def _http_result(status: int, retry_after: str | None) -> tuple[bool, str, bool, float | None]:
+    """An HTTP answer as an attempt's result: 2xx accepted, throttling worth retrying after what the
+    server asked, anything else refused."""
+    if 200 <= status < 300:
+        return True, str(status), False, None
+    return False, str(status), status in _RETRYABLE_HTTP, _retry_after(retry_after)
 
 
 def _pause(wait_s: float | None, backoff: float) -> float:
