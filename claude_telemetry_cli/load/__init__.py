@@ -16,8 +16,8 @@ LOAD_PROTOCOLS = ("grpc", "http/protobuf")
 
 def check_load_config(config, *, totals: bool = False) -> None:
     """Raise a one-line UsageError unless `config` (settings.TelemetryConfig) lets load send: telemetry on,
-        at least one signal exported over OTLP, over a protocol load speaks, and delta temporality when the
-        acknowledged totals are to be written (their verdict adds up deltas). A sender's own complaint (an
+    at least one signal exported over OTLP, over a protocol load speaks, and delta temporality when the
+    acknowledged totals are to be written (their verdict adds up deltas). A sender's own complaint (an
     endpoint, header or TLS file it cannot use) is a ConfigError."""
     if not config.enabled:
         raise UsageError(
