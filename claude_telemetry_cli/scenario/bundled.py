@@ -1,14 +1,36 @@
-"""The scenarios shipped in the repository's scenarios/ directory, found by name or path."""
+"""The scenarios and generator presets shipped inside the package, found by name or path."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import shutil
+import tempfile
+from importlib.resources import files
 from pathlib import Path
 
 from claude_telemetry_cli.errors import ScenarioError
 
-__all__ = ["BUNDLED_DIR", "bundled_scenarios", "resolve_scenario"]
+__all__ = ["BUNDLED_DIR", "PRESETS_DIR", "bundled_data_dir", "bundled_scenarios", "resolve_scenario"]
 
-BUNDLED_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+
+def bundled_data_dir(name: str) -> Path:
+    """A directory of package data as a real path: the loader reads files by path (line numbers,
+    session-at-a-time streaming), so data inside a zip import is copied out once."""
+    resource = files("claude_telemetry_cli") / "bundled" / name
+    if isinstance(resource, Path):
+        return resource
+    target = Path(tempfile.mkdtemp(prefix="claude-telemetry-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for entry in resource.iterdir():
+            if entry.is_file():
+                (target / entry.name).write_bytes(entry.read_bytes())
+    return target
+
+
+BUNDLED_DIR = bundled_data_dir("scenarios")
+PRESETS_DIR = bundled_data_dir("presets")
 
 
 def bundled_scenarios() -> dict[str, Path]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from claude_telemetry_cli.contract import MODEL_PRICES
 from claude_telemetry_cli.errors import UsageError
+from claude_telemetry_cli.scenario.bundled import PRESETS_DIR
 
 __all__ = [
     "PRESETS_DIR",
@@ -23,7 +24,6 @@ __all__ = [
     "preset_names",
 ]
 
-PRESETS_DIR = Path(__file__).resolve().parents[3] / "scenarios" / "presets"
 
 # A weighted choice, e.g. {claude-opus-4-5: 0.6, claude-sonnet-4-5: 0.4}. Kept as (key, weight) pairs sorted
 # by key: the same parameters give the same draws whatever order a file or a flag listed them in.
@@ -388,7 +388,10 @@ def _show(value: Any) -> str:
 def _unknown(name: str) -> str:
     close = difflib.get_close_matches(name, list(_FIELDS), n=1, cutoff=0.7)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown parameter {name!r}{hint}; see the comments in scenarios/presets/enterprise.yaml"
+    return (
+        f"unknown parameter {name!r}{hint};"
+        " `claude-telemetry scenarios show enterprise` explains every parameter"
+    )
 
 
 def apply_overrides(params: GenerateParams, overrides: list[str]) -> GenerateParams:
