@@ -7,6 +7,7 @@ typos answer at once.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,23 +16,30 @@ import typer
 from rich.console import Console
 
 from claude_telemetry_cli import __version__
+from claude_telemetry_cli.cli_help import PlainCommand, PlainGroup
 from claude_telemetry_cli.errors import ExitCode, TelemetryError, UsageError
+from claude_telemetry_cli.wording import counted
 
 app = typer.Typer(
     name="claude-telemetry",
     help=(
         "Replay scripted Claude Code sessions and emit exactly the OpenTelemetry metrics and events "
         "real Claude Code would, configured from the same environment variables and settings files.\n\n"
-        "Start with:  CLAUDE_CODE_ENABLE_TELEMETRY=1 OTEL_METRICS_EXPORTER=console "
-        "claude-telemetry run quickstart"
+        "Start with `claude-telemetry smoke`, which checks the whole pipeline on this machine, then see "
+        "what a replay emits:\n\n"
+        "  CLAUDE_CODE_ENABLE_TELEMETRY=1 OTEL_METRICS_EXPORTER=console \\\n"
+        "    claude-telemetry run quickstart\n\n"
+        "Every command explains itself: claude-telemetry COMMAND --help."
     ),
     no_args_is_help=True,
+    cls=PlainGroup,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
 scenarios_app = typer.Typer(
     help="Bundled scenarios, validation, and the exact totals a scenario must produce.",
+    cls=PlainGroup,
     no_args_is_help=True,
 )
 app.add_typer(scenarios_app, name="scenarios")
@@ -40,7 +48,11 @@ _state = {"traceback": False}
 
 ProfileOpt = Annotated[
     str,
-    typer.Option("--profile", help="Telemetry contract: 'current' (Claude Code 2.1.331) or '2025-05'."),
+    typer.Option(
+        "--profile",
+        metavar="PROFILE",
+        help="Telemetry contract: 'current' (Claude Code 2.1.331) or '2025-05'.",
+    ),
 ]
 EnvOpt = Annotated[
     list[str] | None,
@@ -70,13 +82,26 @@ ManagedOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable JSON object instead.")]
 
 
-# soft_wrap: a message holding a path or URL must never be broken across lines in a log.
+# Wider than any line we print: a table sized for it takes its natural width.
+_LOG_WIDTH = 4096
+
+
+def _console(*, stderr: bool) -> Console:
+    """soft_wrap: a message holding a path or URL is never broken across lines. Into a pipe or a file
+    (a CI log) there is no terminal to fit, so tables keep whole values rather than being cut to 80
+    columns; COLUMNS, when set, still wins."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = _LOG_WIDTH
+    return console
+
+
 def _stdout() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return _console(stderr=False)
 
 
 def _stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return _console(stderr=True)
 
 
 def guarded(fn):
@@ -236,9 +261,11 @@ def run(
 
       claude-telemetry run quickstart --instant
 
-      claude-telemetry run team-day --speed 60 -e OTEL_EXPORTER_OTLP_PROTOCOL=http/json
+      claude-telemetry run team-day --speed 60 \\
+        -e OTEL_EXPORTER_OTLP_PROTOCOL=http/json
 
-      claude-telemetry run feature-branch --instant --linger 5m   (with OTEL_METRICS_EXPORTER=prometheus)
+      OTEL_METRICS_EXPORTER=prometheus \\
+        claude-telemetry run feature-branch --linger 5m
 
     Exit codes: 0 replayed and exported; 2 bad scenario, option or configuration;
     3 an export failed after the exporter's retries; 130 interrupted.
@@ -432,6 +459,7 @@ def scenarios_list(json_out: JsonOpt = False) -> None:
     """List the bundled scenarios."""
     from claude_telemetry_cli import output
     from claude_telemetry_cli.scenario import bundled_scenarios, load_scenario, scenario_summary
+    from claude_telemetry_cli.scenario.generate.params import preset_names
 
     rows = []
     for name, path in sorted(bundled_scenarios().items()):
@@ -445,19 +473,38 @@ def scenarios_list(json_out: JsonOpt = False) -> None:
                 "description": s.get("description", ""),
             }
         )
+    presets = preset_names()
     if json_out:
         output.print_json(_stdout(), rows)
     else:
         output.scenario_list(_stdout(), rows)
+        _stdout().print(
+            f"generator presets (generate --preset NAME; scenarios show NAME): {', '.join(presets)}"
+        )
 
 
 @scenarios_app.command("show")
 @guarded
-def scenarios_show(name: Annotated[str, typer.Argument(help="A bundled scenario name or a file.")]) -> None:
-    """Print a scenario file, with its path."""
-    from claude_telemetry_cli.scenario import resolve_scenario
+def scenarios_show(
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="A bundled scenario, a generator preset, or a file.")
+    ],
+) -> None:
+    """Print a scenario or generator preset file, with its path on stderr.
 
-    path = resolve_scenario(name)
+    The presets list and explain every generator parameter in comments: `scenarios show enterprise`.
+    """
+    from claude_telemetry_cli.errors import ScenarioError
+    from claude_telemetry_cli.scenario import resolve_scenario
+    from claude_telemetry_cli.scenario.generate.params import PRESETS_DIR
+
+    try:
+        path = resolve_scenario(name)
+    except ScenarioError:
+        preset = PRESETS_DIR / f"{name.removesuffix('.yaml')}.yaml"
+        if "/" in name or not preset.is_file():
+            raise
+        path = preset
     _stderr().print(f"# {path}")
     sys.stdout.write(path.read_text(encoding="utf-8"))
 
@@ -485,7 +532,10 @@ def scenarios_validate(
             output.error(err, exc.message)
             bad += 1
         else:
-            out.print(f"ok  {path}  ({compiled.session_count} sessions, {compiled.record_count} records)")
+            out.print(
+                f"ok  {path}  ({counted(compiled.session_count, 'session')},"
+                f" {counted(compiled.record_count, 'record')})"
+            )
     if bad:
         raise typer.Exit(int(ExitCode.BAD_INPUT))
 
@@ -541,6 +591,12 @@ def scenarios_totals(
         output.print_json(_stdout(), data)
     else:
         output.totals(_stdout(), data)
+
+
+def _print_locustfile(value: bool) -> None:
+    if value:
+        typer.echo(Path(__file__).resolve().parent / "locust" / "locustfile.py")
+        raise typer.Exit()
 
 
 @app.command("load")
@@ -601,7 +657,9 @@ def load_cmd(
         str,
         typer.Option("--preset", metavar="NAME|FILE", help="Generator preset the activity comes from."),
     ] = "enterprise",
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Same seed, same sessions and identities.")] = 1,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, metavar="N", help="Same seed, same sessions and identities.")
+    ] = 1,
     duration: Annotated[
         str, typer.Option("--duration", metavar="DURATION|inf", help="How long to send.")
     ] = "60s",
@@ -658,6 +716,16 @@ def load_cmd(
     env_file: EnvFileOpt = None,
     managed_settings: ManagedOpt = None,
     json_out: JsonOpt = False,
+    locustfile: Annotated[
+        bool,
+        typer.Option(
+            "--locustfile",
+            is_eager=True,
+            callback=_print_locustfile,
+            help='Print the path of the installed locustfile and exit: locust -f "$(claude-telemetry load'
+            ' --locustfile)".',
+        ),
+    ] = False,
 ) -> None:
     """Generate the load of a fleet of Claude Code sessions against a collector, and measure it.
 
@@ -675,9 +743,10 @@ def load_cmd(
 
       claude-telemetry load --throughput --batch 200 --duration 30s --workers 4
 
-      claude-telemetry load --sessions 200 --interval 5s --duration 1m --totals-out sent.json
+      claude-telemetry load --sessions 200 --interval 5s --duration 1m \\
+        --totals-out sent.json
 
-    More than one machine: `locust -f claude_telemetry_cli/locust/locustfile.py` runs the same sessions
+    More than one machine: `locust -f "$(claude-telemetry load --locustfile)"` runs the same sessions
     on Locust's master and workers (see the README).
 
     Exit codes: 0 done; 1 the error rate exceeded --max-error-rate; 2 bad option or configuration;
@@ -753,7 +822,8 @@ def load_cmd(
         output.warning(err, w)
     target = None if throughput else sessions
     title = (
-        f"load: {'throughput' if throughput else f'{sessions:,} sessions'}, {spec.workers} worker(s)"
+        f"load: {'throughput' if throughput else counted(sessions, 'session')},"
+        f" {counted(spec.workers, 'worker')}"
         f" -> {config.metrics.endpoint or config.logs.endpoint}"
     )
     live = None
@@ -847,7 +917,8 @@ def generate_cmd(
         typer.Option(
             "--set",
             metavar="KEY=VALUE",
-            help="Any other parameter (see scenarios/presets/enterprise.yaml); KEY.SUB=VALUE changes one "
+            help="Any other parameter (`claude-telemetry scenarios show enterprise` explains each);"
+            " KEY.SUB=VALUE changes one "
             "entry of a mix, e.g. --set error_rates.529=0.01. Repeatable.",
         ),
     ] = None,
@@ -865,9 +936,11 @@ def generate_cmd(
 
       claude-telemetry generate --preset small-team --out team.yaml
 
-      claude-telemetry generate --preset enterprise --developers 500 --days 30 --out org.yaml --report
+      claude-telemetry generate --preset enterprise --developers 500 \\
+        --days 30 --out org.yaml --report
 
-      claude-telemetry generate --preset incident --set incident_error_rates.529=0.5 --out bad-afternoon.yaml
+      claude-telemetry generate --preset incident \\
+        --set incident_error_rates.529=0.5 --out bad-afternoon.yaml
 
     Exit codes: 0 written; 2 an unknown preset or parameter, or a value out of range.
     """
@@ -920,8 +993,9 @@ def generate_cmd(
         render_report(console, stats, title=f"{params.name}: generated to {where}, seed {params.seed}")
     elif path is not None:
         console.print(
-            f"wrote {path}: {s['sessions']:,} sessions, {s['requests']['total']:,} requests, "
-            f"{s['developers']:,} developers over {s['days']} days, {s['bytes'] / 1e6:,.1f} MB",
+            f"wrote {path}: {counted(s['sessions'], 'session')},"
+            f" {counted(s['requests']['total'], 'request')}, {counted(s['developers'], 'developer')}"
+            f" over {counted(s['days'], 'day')}, {s['bytes'] / 1e6:,.1f} MB",
             highlight=False,
             soft_wrap=True,
         )
@@ -930,15 +1004,23 @@ def generate_cmd(
 # --------------------------------------------------------------------------- receiving
 
 HostOpt = Annotated[
-    str, typer.Option("--host", help="Address to listen on (loopback unless you say otherwise).")
+    str,
+    typer.Option(
+        "--host", metavar="ADDRESS", help="Address to listen on (loopback unless you say otherwise)."
+    ),
 ]
 GrpcPortOpt = Annotated[
-    int, typer.Option("--grpc-port", min=0, max=65535, help="OTLP/gRPC port; 0 picks a free one.")
+    int,
+    typer.Option("--grpc-port", metavar="PORT", min=0, max=65535, help="OTLP/gRPC port; 0 picks a free one."),
 ]
 HttpPortOpt = Annotated[
     int,
     typer.Option(
-        "--http-port", min=0, max=65535, help="OTLP/HTTP port (protobuf and JSON); 0 picks a free one."
+        "--http-port",
+        metavar="PORT",
+        min=0,
+        max=65535,
+        help="OTLP/HTTP port (protobuf and JSON); 0 picks a free one.",
     ),
 ]
 RequireHeaderOpt = Annotated[
@@ -1065,7 +1147,10 @@ def _receiving_title(expected) -> str:
         return "receiving"
     if not hasattr(expected, "metrics"):
         return f"receiving, waiting for {expected.path}"
-    return f"receiving, expecting {len(expected.metrics)} series and {sum(expected.events.values())} events"
+    return (
+        f"receiving, expecting {counted(len(expected.metrics), 'series')}"
+        f" and {counted(sum(expected.events.values()), 'event')}"
+    )
 
 
 @app.command()
@@ -1189,7 +1274,11 @@ def smoke(
     profile: ProfileOpt = "current",
     protocol: Annotated[
         list[str] | None,
-        typer.Option("--protocol", help="Only this protocol (grpc, http/protobuf, http/json). Repeatable."),
+        typer.Option(
+            "--protocol",
+            metavar="PROTOCOL",
+            help="Only this protocol (grpc, http/protobuf, http/json). Repeatable.",
+        ),
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -1245,7 +1334,7 @@ def record(
         ),
     ] = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="The scenario's name (default: the file's).")
+        str | None, typer.Option("--name", metavar="NAME", help="The scenario's name (default: the file's).")
     ] = None,
     require_header: RequireHeaderOpt = None,
     tls_cert: TlsCertOpt = None,
@@ -1286,7 +1375,8 @@ def record(
         output.warning(err, w)
     if recorded.sessions == 0:
         err.print(
-            f"nothing to replay arrived ({len(points)} points, {len(events)} events); {out} not written"
+            f"nothing to replay arrived ({counted(len(points), 'point')}, {counted(len(events), 'event')});"
+            f" {out} not written"
         )
         raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
     try:
@@ -1306,7 +1396,8 @@ def record(
     else:
         console = _stdout()
         console.print(
-            f"wrote {out}: {recorded.sessions} session(s) from {len(points)} points and {len(events)} events"
+            f"wrote {out}: {counted(recorded.sessions, 'session')} from {counted(len(points), 'point')}"
+            f" and {counted(len(events), 'event')}"
         )
         if recorded.env or recorded.profile != "current":
             pairs = " ".join(f"-e {k}={v}" for k, v in recorded.env.items())
@@ -1332,6 +1423,10 @@ def _record_until(reception, timeout_s: float | None, idle_s: float | None) -> N
                 return
     except KeyboardInterrupt:
         return
+
+
+for _command in (*app.registered_commands, *scenarios_app.registered_commands):
+    _command.cls = PlainCommand
 
 
 def main() -> None:

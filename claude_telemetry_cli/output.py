@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from claude_telemetry_cli.durations import format_duration
+from claude_telemetry_cli.wording import counted
 
 
 def print_json(console: Console, data) -> None:
@@ -60,7 +61,7 @@ def _fmt_value(v: float) -> str:
 def run_summary(console: Console, summary: dict) -> None:
     """The final report of `run`: what was recorded, and what each exporter did with it."""
     duration = format_duration(summary["simulated_seconds"])
-    title = f"{summary['scenario']}: {summary['sessions']} session(s), {duration}"
+    title = f"{summary['scenario']}: {counted(summary['sessions'], 'session')}, {duration}"
     table = Table(title=title, title_justify="left", show_edge=False)
     table.add_column("metric recorded")
     table.add_column("series", justify="right")
@@ -248,7 +249,7 @@ def _reception_tables(snapshot: dict) -> list:
         names.add_column("metric or event")
         names.add_column("received", justify="right")
         for name, n in snapshot["points_by_name"].items():
-            names.add_row(name, f"{n:,} points")
+            names.add_row(name, counted(n, "point"))
         for name, n in snapshot["events_by_name"].items():
             names.add_row(name, f"{n:,}")
         tables.append(names)
@@ -278,22 +279,18 @@ def reception_summary(console: Console, snapshot: dict) -> None:
 def verdict(console: Console, v, *, seconds: float, limit: int = 30) -> None:
     from claude_telemetry_cli.receiver.verify import describe
 
-    spans = v.spans_verified
+    def what(series: int, events: int, spans: int) -> str:
+        if not v.spans_verified:
+            return f"{counted(series, 'series')} and {counted(events, 'event')}"
+        return f"{counted(series, 'series')}, {counted(events, 'event')} and {counted(spans, 'span')}"
+
+    expected = what(v.expected_series, v.expected_events, v.expected_spans)
     if v.ok:
-        what = (
-            f"{v.expected_series} series, {v.expected_events} events and {v.expected_spans} spans"
-            if spans
-            else f"{v.expected_series} series and {v.expected_events} events"
-        )
-        console.print(f"[bold green]verified[/]: exactly the expected {what} arrived ({seconds:.1f}s)")
+        console.print(f"[bold green]verified[/]: exactly the expected {expected} arrived ({seconds:.1f}s)")
         return
-    expected = f"{v.expected_series} series and {v.expected_events} events"
-    received = f"{v.received_series} series and {v.received_events} events"
-    if spans:
-        expected = f"{v.expected_series} series, {v.expected_events} events and {v.expected_spans} spans"
-        received = f"{v.received_series} series, {v.received_events} events and {v.received_spans} spans"
+    received = what(v.received_series, v.received_events, v.received_spans)
     console.print(
-        f"[bold red]verification failed[/]: {len(v.mismatches)} difference(s); expected {expected},"
+        f"[bold red]verification failed[/]: {counted(len(v.mismatches), 'difference')}; expected {expected},"
         f" received {received}"
     )
     for m in v.mismatches[:limit]:

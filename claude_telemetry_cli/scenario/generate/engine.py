@@ -27,6 +27,7 @@ from typing import TextIO
 from claude_telemetry_cli.contract import MODEL_PRICES, price_request
 from claude_telemetry_cli.scenario.generate.params import GenerateParams, scenario_origin, time_zone_offset
 from claude_telemetry_cli.scenario.generate.report import Stats
+from claude_telemetry_cli.wording import counted
 
 __all__ = ["generate", "generate_text", "incident_window", "iter_chunks", "scenario_origin"]
 
@@ -733,8 +734,9 @@ def _preamble(params: GenerateParams) -> str:
 
 def _describe(params: GenerateParams) -> str:
     return (
-        f"{params.developers} developers in {params.teams} teams and {params.orgs} organisation(s) "
-        f"over {params.days} day(s), generated with seed {params.seed}"
+        f"{counted(params.developers, 'developer')} in {counted(params.teams, 'team')} and"
+        f" {counted(params.orgs, 'organisation')} over {counted(params.days, 'day')},"
+        f" generated with seed {params.seed}"
     )
 
 

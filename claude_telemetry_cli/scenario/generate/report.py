@@ -7,6 +7,8 @@ from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from claude_telemetry_cli.wording import counted
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -277,7 +279,8 @@ def render_report(console: Console, stats: Stats, *, title: str) -> None:
     requests = s["requests"]
     tokens = s["tokens"]
     lines = [
-        f"{s['developers']:,} developers, {s['teams']:,} teams, {s['orgs']:,} org(s), {s['days']} days "
+        f"{counted(s['developers'], 'developer')}, {counted(s['teams'], 'team')},"
+        f" {counted(s['orgs'], 'org')}, {counted(s['days'], 'day')} "
         f"({s['working_days']} working): {s['sessions']:,} sessions on {s['active_developer_days']:,} "
         f"active developer-days, {s['bytes'] / 1e6:,.1f} MB of YAML",
         f"requests {requests['total']:,} (main {requests['main']:,}, subagent {requests['subagent']:,}, "
