@@ -7,6 +7,7 @@ typos answer at once.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -680,8 +681,13 @@ def load_cmd(
     More than one machine: `locust -f claude_telemetry_cli/locust/locustfile.py` runs the same sessions
     on Locust's master and workers (see the README).
 
-    Exit codes: 0 done; 1 the error rate exceeded --max-error-rate; 2 bad option or configuration;
-    3 an export failed (without --allow-export-failures); 130 interrupted (the report is printed).
+    At the end of --duration every running session sends what it holds (its pending points and events),
+    as Claude Code does at exit; a --duration shorter than the ramp-up starts only part of the sessions,
+    with a warning.
+
+    Exit codes: 0 done; 1 nothing was sent at all, or the error rate exceeded --max-error-rate; 2 bad
+    option or configuration; 3 an export failed (without --allow-export-failures); 130 interrupted (the
+    report is printed).
     """
     import os
 
@@ -751,6 +757,17 @@ def load_cmd(
     )
     for w in config.warnings:
         output.warning(err, w)
+    if not throughput and duration_s is not None and spec.ramp_up_s > duration_s:
+        from claude_telemetry_cli.durations import format_duration
+
+        starting = min(sessions, math.ceil(sessions * duration_s / spec.ramp_up_s))
+        output.warning(
+            err,
+            f"--duration {format_duration(duration_s)} ends before the ramp-up"
+            f" ({format_duration(spec.ramp_up_s)}): about {starting:,} of the {sessions:,} sessions start,"
+            f" each sending what it holds when the run ends; --ramp-up {format_duration(duration_s)}"
+            " or less starts them all",
+        )
     target = None if throughput else sessions
     title = (
         f"load: {'throughput' if throughput else f'{sessions:,} sessions'}, {spec.workers} worker(s)"
@@ -796,7 +813,8 @@ def load_cmd(
         except OSError as exc:
             raise UsageError(f"--totals-out {totals_out}: {exc.strerror}") from None
     too_many = max_error_rate is not None and result.stats.error_rate > max_error_rate
-    data["ok"] = not (result.errors or result.failure or too_many or result.interrupted)
+    sent_nothing = not result.stats.count()
+    data["ok"] = not (result.errors or result.failure or too_many or result.interrupted or sent_nothing)
     if json_out:
         output.print_json(_stdout(), data)
     else:
@@ -813,6 +831,10 @@ def load_cmd(
         raise typer.Exit(int(ExitCode.EXPORT_FAILED))
     if result.errors:
         raise typer.Exit(int(ExitCode.EXPORT_FAILED))
+    if sent_nothing:
+        # A load test that sent nothing measured nothing: a pipeline must not take it for a pass.
+        output.error(err, "nothing was sent: no session had anything to export; lengthen --duration")
+        raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
     if too_many:
         output.error(
             err, f"error rate {result.stats.error_rate:.2%} is above --max-error-rate {max_error_rate:.2%}"
