@@ -1259,7 +1259,12 @@ def record(
     host: HostOpt = "127.0.0.1",
     grpc_port: GrpcPortOpt = 4317,
     http_port: HttpPortOpt = 4318,
-    timeout: TimeoutOpt = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--timeout", metavar="DURATION", help="Stop recording after this long and write what arrived."
+        ),
+    ] = None,
     idle: Annotated[
         str | None,
         typer.Option(

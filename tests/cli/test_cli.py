@@ -11,6 +11,12 @@ import pytest
 from tests.support.cli import otlp_env, run_cli, run_json, telemetry_env
 
 
+def test_record_help_names_only_options_record_has():
+    proc = run_cli(["record", "--help"], telemetry_env(COLUMNS="200"))
+    assert proc.returncode == 0
+    assert "--timeout" in proc.stdout and "--expect" not in proc.stdout
+
+
 def test_help_does_not_import_the_sdk_grpc_or_faker():
     code = (
         "import sys\n"
