@@ -69,6 +69,36 @@ ManagedOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable JSON object instead.")]
+# Shorthands for the OTLP variables, in the command-line tier with -e (settings.flag_overrides).
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option("--endpoint", metavar="URL", help="Shorthand for -e OTEL_EXPORTER_OTLP_ENDPOINT=URL."),
+]
+ProtocolOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--protocol",
+        metavar="P",
+        help="Shorthand for -e OTEL_EXPORTER_OTLP_PROTOCOL=P: grpc, http/protobuf or http/json.",
+    ),
+]
+HeaderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--header",
+        metavar="KEY=VALUE",
+        help="Add a header to OTEL_EXPORTER_OTLP_HEADERS, after those set elsewhere; the value is taken "
+        "literally. Repeatable.",
+    ),
+]
+InsecureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--insecure",
+        help="Shorthand for -e OTEL_EXPORTER_OTLP_INSECURE=true. The endpoint's scheme still decides: "
+        "http:// is plaintext, https:// is TLS.",
+    ),
+]
 
 
 # soft_wrap: a message holding a path or URL must never be broken across lines in a log.
@@ -119,14 +149,31 @@ def _main(
     _state["traceback"] = traceback
 
 
-def _load_config(profile: str, env: list[str] | None, env_files: list[Path] | None, managed: Path | None):
+def _load_config(
+    profile: str,
+    env: list[str] | None,
+    env_files: list[Path] | None,
+    managed: Path | None,
+    *,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: list[str] | None = None,
+    insecure: bool = False,
+):
+    """The configuration with the command-line tier: --env-file, then -e, then the shorthand flags. A
+    flag and -e setting the same variable contradict each other; --header adds to the headers instead."""
     from claude_telemetry_cli import settings
 
     cli_env: dict[str, str] = {}
     for path in env_files or []:
         cli_env.update(settings.read_env_file(path))
-    cli_env.update(settings.parse_cli_overrides(list(env or [])))
-    return settings.load_config(cli_env=cli_env, managed_path=managed, profile=profile)
+    explicit = settings.parse_cli_overrides(list(env or []))
+    cli_env.update(explicit)
+    flags = settings.flag_overrides(endpoint=endpoint, protocol=protocol, headers=headers, insecure=insecure)
+    for variable, (_, flag) in flags.items():
+        if variable in explicit and variable != settings.OTLP_HEADERS:
+            raise UsageError(f"{flag} and -e {variable} both set {variable}; give one of them")
+    return settings.load_config(cli_env=cli_env, cli_flags=flags, managed_path=managed, profile=profile)
 
 
 def _compile(arg: str, config, *, keep_records: bool = True, console: Console | None = None):
@@ -208,6 +255,10 @@ def run(
     env: EnvOpt = None,
     env_file: EnvFileOpt = None,
     managed_settings: ManagedOpt = None,
+    endpoint: EndpointOpt = None,
+    protocol: ProtocolOpt = None,
+    header: HeaderOpt = None,
+    insecure: InsecureOpt = False,
     linger: Annotated[
         str,
         typer.Option(
@@ -232,6 +283,7 @@ def run(
     Configure it exactly as Claude Code: CLAUDE_CODE_ENABLE_TELEMETRY=1, OTEL_METRICS_EXPORTER,
     OTEL_LOGS_EXPORTER, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_ENDPOINT ... from the
     environment, -e/--env-file, ~/.claude/settings.json, .claude/settings*.json or managed settings.
+    --endpoint, --protocol, --header and --insecure are shorthands for -e of the OTLP variables.
 
     Examples:
 
@@ -257,7 +309,16 @@ def run(
         raise UsageError(f"--linger: {exc}") from None
     err = _stderr()
     contract = get_profile(profile)
-    config = _load_config(profile, env, env_file, managed_settings)
+    config = _load_config(
+        profile,
+        env,
+        env_file,
+        managed_settings,
+        endpoint=endpoint,
+        protocol=protocol,
+        headers=header,
+        insecure=insecure,
+    )
     # Everything is loaded and compiled before anything is sent: a bad file sends nothing.
     timelines = [_compile(arg, config, console=None if json_out else err) for arg in scenarios]
     _sigterm_interrupts()
@@ -366,18 +427,33 @@ def config(
     env: EnvOpt = None,
     env_file: EnvFileOpt = None,
     managed_settings: ManagedOpt = None,
+    endpoint: EndpointOpt = None,
+    protocol: ProtocolOpt = None,
+    header: HeaderOpt = None,
+    insecure: InsecureOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show the effective telemetry configuration per signal, each value with its source.
 
-    Sources: env (process environment), cli (-e/--env-file), settings:FILE, managed:FILE, default.
+    Sources: env (process environment), cli (-e/--env-file), cli (--endpoint) and the like (a shorthand
+    flag), settings:FILE, managed:FILE, default.
     Header values and key passphrases are shown as ***. Also lists what managed settings removed
     and why a signal would export nothing.
     """
     from claude_telemetry_cli import output
     from claude_telemetry_cli.settings import masked_view
 
-    view = masked_view(_load_config(profile, env, env_file, managed_settings))
+    config = _load_config(
+        profile,
+        env,
+        env_file,
+        managed_settings,
+        endpoint=endpoint,
+        protocol=protocol,
+        headers=header,
+        insecure=insecure,
+    )
+    view = masked_view(config)
     if json_out:
         output.print_json(_stdout(), view)
     else:
@@ -658,12 +734,17 @@ def load_cmd(
     env: EnvOpt = None,
     env_file: EnvFileOpt = None,
     managed_settings: ManagedOpt = None,
+    endpoint: EndpointOpt = None,
+    protocol: ProtocolOpt = None,
+    header: HeaderOpt = None,
+    insecure: InsecureOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Generate the load of a fleet of Claude Code sessions against a collector, and measure it.
 
     Configured like `run`, from CLAUDE_CODE_ENABLE_TELEMETRY, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER,
-    OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf), OTEL_EXPORTER_OTLP_ENDPOINT, headers and TLS.
+    OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf), OTEL_EXPORTER_OTLP_ENDPOINT, headers and TLS;
+    --endpoint, --protocol, --header and --insecure are shorthands for -e of the OTLP variables.
 
     Fleet mode (default): --sessions N simulated sessions, each with its own session.id, exporting its
     metrics every interval and its events as Claude Code does; activity from a generator preset.
@@ -722,7 +803,16 @@ def load_cmd(
     ramp_up_s = seconds("--ramp-up", ramp_up)
     if session_rate is not None:
         ramp_up_s = sessions / session_rate
-    config = _load_config(profile, env, env_file, managed_settings)
+    config = _load_config(
+        profile,
+        env,
+        env_file,
+        managed_settings,
+        endpoint=endpoint,
+        protocol=protocol,
+        headers=header,
+        insecure=insecure,
+    )
     from claude_telemetry_cli.load import check_load_config
 
     check_load_config(config, totals=totals_out is not None)
