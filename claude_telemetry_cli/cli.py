@@ -7,6 +7,7 @@ typos answer at once.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from pathlib import Path
@@ -80,6 +81,36 @@ ManagedOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one machine-readable JSON object instead.")]
+# Shorthands for the OTLP variables, in the command-line tier with -e (settings.flag_overrides).
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option("--endpoint", metavar="URL", help="Shorthand for -e OTEL_EXPORTER_OTLP_ENDPOINT=URL."),
+]
+ProtocolOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--protocol",
+        metavar="P",
+        help="Shorthand for -e OTEL_EXPORTER_OTLP_PROTOCOL=P: grpc, http/protobuf or http/json.",
+    ),
+]
+HeaderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--header",
+        metavar="KEY=VALUE",
+        help="Add a header to OTEL_EXPORTER_OTLP_HEADERS, after those set elsewhere; the value is taken "
+        "literally. Repeatable.",
+    ),
+]
+InsecureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--insecure",
+        help="Shorthand for -e OTEL_EXPORTER_OTLP_INSECURE=true. The endpoint's scheme still decides: "
+        "http:// is plaintext, https:// is TLS.",
+    ),
+]
 
 
 # Wider than any line we print: a table sized for it takes its natural width.
@@ -143,14 +174,31 @@ def _main(
     _state["traceback"] = traceback
 
 
-def _load_config(profile: str, env: list[str] | None, env_files: list[Path] | None, managed: Path | None):
+def _load_config(
+    profile: str,
+    env: list[str] | None,
+    env_files: list[Path] | None,
+    managed: Path | None,
+    *,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: list[str] | None = None,
+    insecure: bool = False,
+):
+    """The configuration with the command-line tier: --env-file, then -e, then the shorthand flags. A
+    flag and -e setting the same variable contradict each other; --header adds to the headers instead."""
     from claude_telemetry_cli import settings
 
     cli_env: dict[str, str] = {}
     for path in env_files or []:
         cli_env.update(settings.read_env_file(path))
-    cli_env.update(settings.parse_cli_overrides(list(env or [])))
-    return settings.load_config(cli_env=cli_env, managed_path=managed, profile=profile)
+    explicit = settings.parse_cli_overrides(list(env or []))
+    cli_env.update(explicit)
+    flags = settings.flag_overrides(endpoint=endpoint, protocol=protocol, headers=headers, insecure=insecure)
+    for variable, (_, flag) in flags.items():
+        if variable in explicit and variable != settings.OTLP_HEADERS:
+            raise UsageError(f"{flag} and -e {variable} both set {variable}; give one of them")
+    return settings.load_config(cli_env=cli_env, cli_flags=flags, managed_path=managed, profile=profile)
 
 
 def _compile(arg: str, config, *, keep_records: bool = True, console: Console | None = None):
@@ -232,6 +280,10 @@ def run(
     env: EnvOpt = None,
     env_file: EnvFileOpt = None,
     managed_settings: ManagedOpt = None,
+    endpoint: EndpointOpt = None,
+    protocol: ProtocolOpt = None,
+    header: HeaderOpt = None,
+    insecure: InsecureOpt = False,
     linger: Annotated[
         str,
         typer.Option(
@@ -256,6 +308,7 @@ def run(
     Configure it exactly as Claude Code: CLAUDE_CODE_ENABLE_TELEMETRY=1, OTEL_METRICS_EXPORTER,
     OTEL_LOGS_EXPORTER, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_ENDPOINT ... from the
     environment, -e/--env-file, ~/.claude/settings.json, .claude/settings*.json or managed settings.
+    --endpoint, --protocol, --header and --insecure are shorthands for -e of the OTLP variables.
 
     Examples:
 
@@ -283,7 +336,16 @@ def run(
         raise UsageError(f"--linger: {exc}") from None
     err = _stderr()
     contract = get_profile(profile)
-    config = _load_config(profile, env, env_file, managed_settings)
+    config = _load_config(
+        profile,
+        env,
+        env_file,
+        managed_settings,
+        endpoint=endpoint,
+        protocol=protocol,
+        headers=header,
+        insecure=insecure,
+    )
     # Everything is loaded and compiled before anything is sent: a bad file sends nothing.
     timelines = [_compile(arg, config, console=None if json_out else err) for arg in scenarios]
     _sigterm_interrupts()
@@ -392,18 +454,33 @@ def config(
     env: EnvOpt = None,
     env_file: EnvFileOpt = None,
     managed_settings: ManagedOpt = None,
+    endpoint: EndpointOpt = None,
+    protocol: ProtocolOpt = None,
+    header: HeaderOpt = None,
+    insecure: InsecureOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show the effective telemetry configuration per signal, each value with its source.
 
-    Sources: env (process environment), cli (-e/--env-file), settings:FILE, managed:FILE, default.
+    Sources: env (process environment), cli (-e/--env-file), cli (--endpoint) and the like (a shorthand
+    flag), settings:FILE, managed:FILE, default.
     Header values and key passphrases are shown as ***. Also lists what managed settings removed
     and why a signal would export nothing.
     """
     from claude_telemetry_cli import output
     from claude_telemetry_cli.settings import masked_view
 
-    view = masked_view(_load_config(profile, env, env_file, managed_settings))
+    config = _load_config(
+        profile,
+        env,
+        env_file,
+        managed_settings,
+        endpoint=endpoint,
+        protocol=protocol,
+        headers=header,
+        insecure=insecure,
+    )
+    view = masked_view(config)
     if json_out:
         output.print_json(_stdout(), view)
     else:
@@ -715,6 +792,10 @@ def load_cmd(
     env: EnvOpt = None,
     env_file: EnvFileOpt = None,
     managed_settings: ManagedOpt = None,
+    endpoint: EndpointOpt = None,
+    protocol: ProtocolOpt = None,
+    header: HeaderOpt = None,
+    insecure: InsecureOpt = False,
     json_out: JsonOpt = False,
     locustfile: Annotated[
         bool,
@@ -730,7 +811,8 @@ def load_cmd(
     """Generate the load of a fleet of Claude Code sessions against a collector, and measure it.
 
     Configured like `run`, from CLAUDE_CODE_ENABLE_TELEMETRY, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER,
-    OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf), OTEL_EXPORTER_OTLP_ENDPOINT, headers and TLS.
+    OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf), OTEL_EXPORTER_OTLP_ENDPOINT, headers and TLS;
+    --endpoint, --protocol, --header and --insecure are shorthands for -e of the OTLP variables.
 
     Fleet mode (default): --sessions N simulated sessions, each with its own session.id, exporting its
     metrics every interval and its events as Claude Code does; activity from a generator preset.
@@ -749,8 +831,13 @@ def load_cmd(
     More than one machine: `locust -f "$(claude-telemetry load --locustfile)"` runs the same sessions
     on Locust's master and workers (see the README).
 
-    Exit codes: 0 done; 1 the error rate exceeded --max-error-rate; 2 bad option or configuration;
-    3 an export failed (without --allow-export-failures); 130 interrupted (the report is printed).
+    At the end of --duration every running session sends what it holds (its pending points and events),
+    as Claude Code does at exit; a --duration shorter than the ramp-up starts only part of the sessions,
+    with a warning.
+
+    Exit codes: 0 done; 1 nothing was sent at all, or the error rate exceeded --max-error-rate; 2 bad
+    option or configuration; 3 an export failed (without --allow-export-failures); 130 interrupted (the
+    report is printed).
     """
     import os
 
@@ -785,7 +872,16 @@ def load_cmd(
     ramp_up_s = seconds("--ramp-up", ramp_up)
     if session_rate is not None:
         ramp_up_s = sessions / session_rate
-    config = _load_config(profile, env, env_file, managed_settings)
+    config = _load_config(
+        profile,
+        env,
+        env_file,
+        managed_settings,
+        endpoint=endpoint,
+        protocol=protocol,
+        headers=header,
+        insecure=insecure,
+    )
     from claude_telemetry_cli.load import check_load_config
 
     check_load_config(config, totals=totals_out is not None)
@@ -820,6 +916,17 @@ def load_cmd(
     )
     for w in config.warnings:
         output.warning(err, w)
+    if not throughput and duration_s is not None and spec.ramp_up_s > duration_s:
+        from claude_telemetry_cli.durations import format_duration
+
+        starting = min(sessions, math.ceil(sessions * duration_s / spec.ramp_up_s))
+        output.warning(
+            err,
+            f"--duration {format_duration(duration_s)} ends before the ramp-up"
+            f" ({format_duration(spec.ramp_up_s)}): about {starting:,} of the {sessions:,} sessions start,"
+            f" each sending what it holds when the run ends; --ramp-up {format_duration(duration_s)}"
+            " or less starts them all",
+        )
     target = None if throughput else sessions
     title = (
         f"load: {'throughput' if throughput else counted(sessions, 'session')},"
@@ -866,7 +973,8 @@ def load_cmd(
         except OSError as exc:
             raise UsageError(f"--totals-out {totals_out}: {exc.strerror}") from None
     too_many = max_error_rate is not None and result.stats.error_rate > max_error_rate
-    data["ok"] = not (result.errors or result.failure or too_many or result.interrupted)
+    sent_nothing = not result.stats.count()
+    data["ok"] = not (result.errors or result.failure or too_many or result.interrupted or sent_nothing)
     if json_out:
         output.print_json(_stdout(), data)
     else:
@@ -883,6 +991,10 @@ def load_cmd(
         raise typer.Exit(int(ExitCode.EXPORT_FAILED))
     if result.errors:
         raise typer.Exit(int(ExitCode.EXPORT_FAILED))
+    if sent_nothing:
+        # A load test that sent nothing measured nothing: a pipeline must not take it for a pass.
+        output.error(err, "nothing was sent: no session had anything to export; lengthen --duration")
+        raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
     if too_many:
         output.error(
             err, f"error rate {result.stats.error_rate:.2%} is above --max-error-rate {max_error_rate:.2%}"
@@ -1326,7 +1438,12 @@ def record(
     host: HostOpt = "127.0.0.1",
     grpc_port: GrpcPortOpt = 4317,
     http_port: HttpPortOpt = 4318,
-    timeout: TimeoutOpt = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--timeout", metavar="DURATION", help="Stop recording after this long and write what arrived."
+        ),
+    ] = None,
     idle: Annotated[
         str | None,
         typer.Option(

@@ -29,6 +29,7 @@ __all__ = [
     "Sourced",
     "TelemetryConfig",
     "default_managed_path",
+    "flag_overrides",
     "is_secret",
     "load_config",
     "mask_url",
@@ -41,7 +42,8 @@ __all__ = [
     "run_headers_helper",
 ]
 
-# Where a value came from, shown by `config`: "default", "env", "cli", "settings:<path>", "managed:<path>".
+# Where a value came from, shown by `config`: "default", "env", "cli", "cli (--endpoint)" (a shorthand flag),
+# "settings:<path>", "managed:<path>".
 Source = str
 
 
@@ -133,6 +135,7 @@ OTLP_HEADERS = "OTEL_EXPORTER_OTLP_HEADERS"
 OTLP_CERTIFICATE = "OTEL_EXPORTER_OTLP_CERTIFICATE"
 OTLP_CLIENT_KEY = "OTEL_EXPORTER_OTLP_CLIENT_KEY"
 OTLP_CLIENT_CERTIFICATE = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"
+OTLP_INSECURE = "OTEL_EXPORTER_OTLP_INSECURE"
 HTTP_CLIENT_CERT = "CLAUDE_CODE_CLIENT_CERT"
 HTTP_CLIENT_KEY = "CLAUDE_CODE_CLIENT_KEY"
 HTTP_CLIENT_KEY_PASSPHRASE = "CLAUDE_CODE_CLIENT_KEY_PASSPHRASE"
@@ -187,6 +190,7 @@ RELEVANT_VARIABLES: tuple[str, ...] = (
     OTLP_CERTIFICATE,
     OTLP_CLIENT_KEY,
     OTLP_CLIENT_CERTIFICATE,
+    OTLP_INSECURE,
     *(_signal_var(s, suffix) for s in _LOCKED_SIGNALS for suffix in _PER_SIGNAL_SUFFIXES),
     HTTP_CLIENT_CERT,
     HTTP_CLIENT_KEY,
@@ -331,6 +335,7 @@ class _Tier:
     env: dict[str, str]
     headers_helper: str | None = None
     managed: bool = False
+    sources: dict[str, Source] = field(default_factory=dict)  # a variable's own source, where it has one
 
 
 def _read_settings_file(path: Path, source: Source, *, managed: bool) -> _Tier | None:
@@ -369,6 +374,7 @@ def _gather_tiers(
     cwd: Path,
     home: Path,
     managed_path: Path,
+    cli_flags: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[_Tier]:
     """Every source of configuration, lowest precedence first."""
     tiers = [_Tier("env", {k: v for k, v in environ.items() if k in _RELEVANT})]
@@ -380,8 +386,8 @@ def _gather_tiers(
         tier = _read_settings_file(path, f"settings:{path}", managed=False)
         if tier is not None:
             tiers.append(tier)
-    if cli_env:
-        tiers.append(_Tier("cli", dict(cli_env)))
+    if cli_env or cli_flags:
+        tiers.append(_cli_tier(tiers, cli_env or {}, cli_flags or {}))
     drop_in = managed_path.parent / "managed-settings.d"
     drop_ins = sorted(drop_in.glob("*.json"), key=lambda p: p.name) if drop_in.is_dir() else []
     for path in (managed_path, *drop_ins):
@@ -389,6 +395,23 @@ def _gather_tiers(
         if tier is not None:
             tiers.append(tier)
     return tiers
+
+
+def _cli_tier(
+    below: list[_Tier], cli_env: Mapping[str, str], cli_flags: Mapping[str, tuple[str, str]]
+) -> _Tier:
+    """-e/--env-file values, and the shorthand flags' over them; --header's pairs follow the headers
+    set below (settings files, environment, -e), so the flag adds a header rather than replacing them."""
+    env, sources = dict(cli_env), {}
+    for variable, (value, flag) in cli_flags.items():
+        if variable == OTLP_HEADERS:
+            base = env.get(variable)
+            if base is None:
+                base = next((t.env[variable] for t in reversed(below) if variable in t.env), None)
+            value = f"{base.rstrip().rstrip(',')},{value}" if base and base.strip() else value
+        env[variable] = value
+        sources[variable] = f"cli ({flag})"
+    return _Tier("cli", env, sources=sources)
 
 
 def _file_of(source: Source) -> str | None:
@@ -434,7 +457,7 @@ def _resolve(tiers: list[_Tier]) -> tuple[dict[str, Sourced], list[Removal]]:
     for tier in tiers:
         for key, value in tier.env.items():
             if key in _RELEVANT:
-                effective[key] = Sourced(value, tier.source)
+                effective[key] = Sourced(value, tier.sources.get(key, tier.source))
                 if tier.managed:
                     managed_vars.add(key)
     removals: dict[str, Removal] = {}
@@ -666,6 +689,21 @@ def _traces_config(
     return _signal_config("traces", env, **common)
 
 
+def _check_insecure(env: _Resolver, signals: Iterable[SignalConfig]) -> None:
+    """OTEL_EXPORTER_OTLP_INSECURE decides TLS only for an endpoint without a scheme (as in the
+    OpenTelemetry SDKs); every endpoint here has one, so say so when the two disagree."""
+    raw = env.get(OTLP_INSECURE)
+    if raw is None or not _switch(OTLP_INSECURE, raw):
+        return
+    for signal in signals:
+        if signal.otlp_enabled and signal.endpoint and signal.endpoint.startswith("https://"):
+            env.warn(
+                f"{OTLP_INSECURE}=true changes nothing for {mask_url(signal.endpoint)}: the endpoint's"
+                " scheme decides, https:// for TLS and http:// for plaintext"
+            )
+            return
+
+
 def _enabled(env: _Resolver) -> bool:
     raw = env.get(ENABLE_TELEMETRY)
     if raw is not None and raw.strip().lower() in _TRUE:
@@ -814,6 +852,7 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     *,
     cli_env: Mapping[str, str] | None = None,
+    cli_flags: Mapping[str, tuple[str, str]] | None = None,
     cwd: Path | None = None,
     home: Path | None = None,
     managed_path: Path | None = None,
@@ -821,7 +860,9 @@ def load_config(
 ) -> TelemetryConfig:
     """Resolve the telemetry configuration exactly as Claude Code would, remembering every value's source.
 
-    `environ`, `cwd` and `home` default to the running process's; tests pass their own.
+    `cli_env` holds the command-line overrides (-e, --env-file); `cli_flags` the shorthand flags' values
+    in the same tier (flag_overrides). `environ`, `cwd` and `home` default to the running process's;
+    tests pass their own.
     Raises ConfigError for a bad value or settings file, UsageError for an unknown profile.
     """
     contract = get_profile(profile)
@@ -830,7 +871,7 @@ def load_config(
     home = Path.home() if home is None else home
     managed_path = default_managed_path() if managed_path is None else managed_path
 
-    tiers = _gather_tiers(environ, cli_env, cwd, home, managed_path)
+    tiers = _gather_tiers(environ, cli_env, cwd, home, managed_path, cli_flags)
     effective, removed = _resolve(tiers)
     env = _Resolver(effective, cwd)
     for removal in removed:
@@ -850,6 +891,7 @@ def load_config(
     signals["traces"] = _traces_config(
         env, enabled=enabled, events=contract.emits_events, http_tls=http_tls, beta=beta
     )
+    _check_insecure(env, signals.values())
 
     helper_tier = next((t for t in reversed(tiers) if t.headers_helper), None)
     helper = helper_tier.headers_helper if helper_tier else None
@@ -901,16 +943,57 @@ def load_config(
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def parse_cli_overrides(pairs: list[str]) -> dict[str, str]:
-    """`-e KEY=VALUE`, repeated; a later pair for the same key wins."""
+def parse_cli_overrides(pairs: list[str], *, option: str = "-e", secret: bool = False) -> dict[str, str]:
+    """`-e KEY=VALUE` (or another `option`'s pairs), repeated; a later pair for the same key wins. With
+    `secret` a malformed pair is shown up to its name only: it may be a credential."""
     overrides: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UsageError(f"-e '{pair}': expected KEY=VALUE")
+            shown = _redact_fragment(pair.strip()) if secret else pair
+            raise UsageError(f"{option} '{shown}': expected KEY=VALUE")
         overrides[key] = value
     return overrides
+
+
+# The shorthands telemetrygen and otel-cli users reach for, as the variables they stand for.
+FLAG_VARIABLES = {
+    "--endpoint": OTLP_ENDPOINT,
+    "--protocol": OTLP_PROTOCOL,
+    "--header": OTLP_HEADERS,
+    "--insecure": OTLP_INSECURE,
+}
+
+
+def flag_overrides(
+    *,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: list[str] | None = None,
+    insecure: bool = False,
+) -> dict[str, tuple[str, str]]:
+    """The shorthand flags as command-line overrides: variable -> (value, flag), for load_config's
+    `cli_flags`. --header KEY=VALUE pairs are taken literally (a comma or % in a value is encoded)."""
+    out: dict[str, tuple[str, str]] = {}
+    if endpoint is not None:
+        _check_url("--endpoint", endpoint.strip())
+        out[OTLP_ENDPOINT] = (endpoint.strip(), "--endpoint")
+    if protocol is not None:
+        if protocol.strip().lower() not in _PROTOCOLS:
+            raise UsageError(f"--protocol '{protocol}': use grpc, http/protobuf or http/json")
+        out[OTLP_PROTOCOL] = (protocol.strip().lower(), "--protocol")
+    if headers:
+        pairs = parse_cli_overrides(headers, option="--header", secret=True)
+        out[OTLP_HEADERS] = (",".join(f"{_literal(k)}={_literal(v)}" for k, v in pairs.items()), "--header")
+    if insecure:
+        out[OTLP_INSECURE] = ("true", "--insecure")
+    return out
+
+
+def _literal(text: str) -> str:
+    """`text` as it reads back from a key=value list, which percent-decodes and splits at commas."""
+    return text.strip().replace("%", "%25").replace(",", "%2C")
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -14,15 +14,14 @@ __all__ = ["check_load_config"]
 LOAD_PROTOCOLS = ("grpc", "http/protobuf")
 
 
-def check_load_config(config, *, totals: bool = False) -> None:
+def check_load_config(config, *, totals: bool = False, where: str = "with -e or in the environment") -> None:
     """Raise a one-line UsageError unless `config` (settings.TelemetryConfig) lets load send: telemetry on,
     at least one signal exported over OTLP, over a protocol load speaks, and delta temporality when the
     acknowledged totals are to be written (their verdict adds up deltas). A sender's own complaint (an
-    endpoint, header or TLS file it cannot use) is a ConfigError."""
+    endpoint, header or TLS file it cannot use) is a ConfigError. `where` tells how a variable is set
+    for the program asking (Locust has no -e)."""
     if not config.enabled:
-        raise UsageError(
-            "telemetry is off: set CLAUDE_CODE_ENABLE_TELEMETRY=1 (with -e or in the environment)"
-        )
+        raise UsageError(f"telemetry is off: set CLAUDE_CODE_ENABLE_TELEMETRY=1 ({where})")
     if not config.metrics.otlp_enabled and not config.logs.otlp_enabled:
         reasons = [r for r in (config.metrics.disabled_reason, config.logs.disabled_reason) if r]
         raise UsageError(

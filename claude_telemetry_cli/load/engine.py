@@ -80,7 +80,8 @@ class FleetEngine:
 
     def steps(self, should_stop: Callable[[], bool], deadline: float | None) -> Iterator[Request | float]:
         """The run as a sequence: each request to send, in order, or the seconds to sleep before the next
-        is due. Ends at `deadline` or when `should_stop()` says so."""
+        is due. Ends at `deadline`, where every running session flushes what it holds, or when
+        `should_stop()` says so (nothing more is sent)."""
         t0 = self.clock()
         ctx = SessionContext(
             self.encoder,
@@ -112,6 +113,14 @@ class FleetEngine:
                 break
             due, _, session = queue[0]
             if deadline is not None and due >= deadline:
+                if now < deadline:
+                    yield min(deadline - now, 0.25)
+                    continue
+                # The fleet's processes stop at the deadline, and each sends what it holds, as Claude
+                # Code does at exit: a run shorter than an export interval still delivers its activity.
+                for _, _, running in sorted(queue):
+                    if running is not None:
+                        yield from running.flush(deadline)
                 break
             delay = due - now
             if delay > 0:

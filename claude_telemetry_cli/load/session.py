@@ -232,14 +232,26 @@ class SessionPlayer:
             rows = self.prepared.event_rows
             if self._event_cursor < len(rows):
                 self._push(self.start + rows[self._event_cursor][0], _EVENT_PENDING)
-        else:  # the exit: events, then metrics; a log flush still scheduled has nothing left to send
-            if ctx.logs_on:
-                self._export_events(due, out)
-            if ctx.metrics_on:
-                self._export_metrics(due, out)
-            self._queue.clear()
-            self.ended = True
+        else:
+            self._exit(due, out)
         return out
+
+    def flush(self, at: float) -> list[Request]:
+        """The session's process stops at clock value `at` (the run ends before its activity does): what
+        it holds goes out as at its exit, events then metrics, as Claude Code flushes when it exits."""
+        out: list[Request] = []
+        if not self.ended:
+            self._exit(at, out)
+        return out
+
+    def _exit(self, due: float, out: list[Request]) -> None:
+        """Events, then metrics; a log flush still scheduled has nothing left to send."""
+        if self.ctx.logs_on:
+            self._export_events(due, out)
+        if self.ctx.metrics_on:
+            self._export_metrics(due, out)
+        self._queue.clear()
+        self.ended = True
 
     def _export_metrics(self, due: float, out: list[Request]) -> None:
         ctx, prepared = self.ctx, self.prepared

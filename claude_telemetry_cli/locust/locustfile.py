@@ -42,6 +42,11 @@ logger = logging.getLogger("claude_telemetry")
 
 _TOTALS_MESSAGE = "claude_telemetry_totals"  # worker -> master: what the collector acknowledged
 _STOP_MESSAGE = "claude_telemetry_stop"  # master -> workers: stop, and send your totals
+# Locust has no -e: the variables come from each process's environment or Claude Code settings files.
+LOCUST_SETS_VARIABLES = (
+    "export it before starting locust, on the master and every worker, or put it in the env of"
+    " ~/.claude/settings.json"
+)
 _REQUEST_TYPES = {"grpc": "OTLP/grpc", "http/protobuf": "OTLP/http"}
 _NUMBER_BITS = 40  # session numbers: worker index << 40 | the process's own counter
 
@@ -150,7 +155,7 @@ def load_checked_config(profile: str):
     from claude_telemetry_cli.settings import load_config
 
     config = load_config(profile=profile)
-    check_load_config(config)
+    check_load_config(config, where=LOCUST_SETS_VARIABLES)
     return config
 
 
@@ -163,7 +168,7 @@ def check_settings(options) -> tuple[Settings, object]:
     if settings.totals_out is not None:
         from claude_telemetry_cli.load import check_load_config
 
-        check_load_config(config, totals=True)
+        check_load_config(config, totals=True, where=LOCUST_SETS_VARIABLES)
         if not settings.totals_out.parent.is_dir():
             raise UsageError(f"--ct-totals-out: no directory {settings.totals_out.parent}")
     load_preset(settings.preset)

@@ -11,6 +11,12 @@ import pytest
 from tests.support.cli import otlp_env, run_cli, run_json, telemetry_env
 
 
+def test_record_help_names_only_options_record_has():
+    proc = run_cli(["record", "--help"], telemetry_env(COLUMNS="200"))
+    assert proc.returncode == 0
+    assert "--timeout" in proc.stdout and "--expect" not in proc.stdout
+
+
 def test_help_does_not_import_the_sdk_grpc_or_faker():
     code = (
         "import sys\n"
@@ -116,6 +122,72 @@ def test_config_shows_sources_and_masks_secrets(tmp_path):
     assert proc.returncode == 0
     assert "topsecret" not in proc.stdout + json.dumps(view)
     assert "Authorization=***" in proc.stdout
+
+
+def test_export_flags_are_command_line_overrides_config_names(tmp_path):
+    env = telemetry_env(
+        CLAUDE_CODE_ENABLE_TELEMETRY="1",
+        OTEL_METRICS_EXPORTER="otlp",
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://from-env:4317",
+        OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer envsecret",
+    )
+    args = [
+        "config",
+        "--endpoint",
+        "http://127.0.0.1:14318",
+        "--protocol",
+        "http/protobuf",
+        "--header",
+        "x-team=flagsecret",
+        "--header",
+        "x-list=a,b",
+        "--insecure",
+        "--managed-settings",
+        str(tmp_path / "none.json"),
+    ]
+    view = run_json(args, env, cwd=tmp_path)
+    values = view["values"]
+    assert values["OTEL_EXPORTER_OTLP_ENDPOINT"] == {
+        "value": "http://127.0.0.1:14318",
+        "source": "cli (--endpoint)",
+    }
+    assert values["OTEL_EXPORTER_OTLP_PROTOCOL"] == {"value": "http/protobuf", "source": "cli (--protocol)"}
+    assert values["OTEL_EXPORTER_OTLP_INSECURE"] == {"value": "true", "source": "cli (--insecure)"}
+    # --header adds to the headers set elsewhere; every value stays hidden.
+    assert values["OTEL_EXPORTER_OTLP_HEADERS"]["source"] == "cli (--header)"
+    assert view["metrics"]["headers"] == {"authorization": "***", "x-team": "***", "x-list": "***"}
+    assert view["metrics"]["endpoint"] == "http://127.0.0.1:14318/v1/metrics"
+    proc = run_cli(args[:-2], env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "cli (--endpoint)" in proc.stdout
+    for secret in ("envsecret", "flagsecret", "a,b", "a%2Cb"):
+        assert secret not in proc.stdout + proc.stderr + json.dumps(view)
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--protocol", "http/xml"], "--protocol 'http/xml': use grpc, http/protobuf or http/json"),
+        (["--endpoint", "collector:4317"], "--endpoint: 'collector:4317' is not an http(s) URL"),
+        (["--header", "Authorization: Bearer hidden"], "--header 'Authorization***': expected KEY=VALUE"),
+        (
+            ["--endpoint", "http://a:4317", "-e", "OTEL_EXPORTER_OTLP_ENDPOINT=http://b:4317"],
+            "--endpoint and -e OTEL_EXPORTER_OTLP_ENDPOINT both set",
+        ),
+        (
+            ["--insecure", "-e", "OTEL_EXPORTER_OTLP_INSECURE=false"],
+            "--insecure and -e OTEL_EXPORTER_OTLP_INSECURE both set",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["config", "run", "load"])
+def test_a_bad_export_flag_is_one_line_and_exit_2(tmp_path, command, args, fragment):
+    scenario = ["quickstart", "--instant"] if command == "run" else []
+    proc = run_cli([command, *scenario, *args], telemetry_env(CLAUDE_CODE_ENABLE_TELEMETRY="1"), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+    assert "hidden" not in proc.stderr
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,44 @@ def test_what_the_collector_acknowledged_is_what_arrives_behind_it(tmp_path, rec
     assert sum(totals["events"].values()) == data["events"]["acknowledged"]
 
 
+def test_a_run_shorter_than_the_ramp_up_delivers_what_its_sessions_hold(tmp_path, receivers):
+    # The default intervals: no session reaches its first export (60 s) or log flush (5 s) within
+    # --duration, so all that arrives is what each one flushes at the end, as Claude Code does at exit.
+    sent = tmp_path / "sent.json"
+    receiver = receivers(tmp_path, "--expect-totals", str(sent), "--timeout", "120s")
+    rotel = Rotel(receiver.endpoint("grpc"))
+    try:
+        code, data, err = _load(
+            ["--sessions", "400", "--duration", "3s", "--workers", "1", "--totals-out", str(sent)],
+            otlp_env(rotel.endpoint("grpc")),
+            tmp_path,
+        )
+        assert code == 0, err
+        rcode, verdict, rerr = receiver.result(timeout=150)
+    finally:
+        rotel.stop()
+    warnings = [line for line in err.splitlines() if "ends before the ramp-up" in line]
+    assert len(warnings) == 1 and "of the 400 sessions start" in warnings[0], err
+    assert 0 < data["sessions"]["started"] < 400
+    assert data["points"]["acknowledged"] == data["points"]["sent"] > 0
+    assert data["events"]["acknowledged"] == data["events"]["sent"] > 0
+    assert rcode == 0, json.dumps(verdict.get("verdict"), indent=1)[:2000] + rerr
+    assert verdict["received"]["sessions"] == data["sessions"]["started"]
+    totals = json.loads(sent.read_text())
+    assert sum(totals["events"].values()) == data["events"]["acknowledged"]
+
+
+def test_a_run_that_sent_nothing_exits_1(tmp_path, otlp_sink):
+    code, data, err = _load(
+        ["--sessions", "5", "--duration", "1ms", "--workers", "1"],
+        otlp_env(otlp_sink.endpoint, logs=False),
+        tmp_path,
+    )
+    assert code == 1, err
+    assert data["ok"] is False and data["requests"]["sent"] == 0
+    assert "nothing was sent" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
 def test_throughput_mode_reports_what_it_sent(tmp_path, protocol):
     rotel = Rotel(None, exporters=["--exporter", "blackhole"])

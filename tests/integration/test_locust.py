@@ -170,7 +170,8 @@ def test_a_collector_that_is_down_makes_every_export_a_locust_failure(tmp_path):
 @pytest.mark.parametrize(
     ("args", "env_over", "needle"),
     [
-        ([], {"CLAUDE_CODE_ENABLE_TELEMETRY": "0"}, "telemetry is off"),
+        # Locust has no -e: the message says what works with it.
+        ([], {"CLAUDE_CODE_ENABLE_TELEMETRY": "0"}, "CLAUDE_CODE_ENABLE_TELEMETRY=1 (export it before"),
         ([], {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "grpc or http/protobuf"),
         (["--ct-interval", "soon"], {}, "--ct-interval:"),
         (["--ct-preset", "nosuch"], {}, "nosuch"),
@@ -189,4 +190,5 @@ def test_bad_configuration_is_one_line_and_exit_2(tmp_path, args, env_over, need
     assert proc.returncode == 2, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and needle in errors[0], proc.stderr
+    assert "-e" not in errors[0].split(), errors[0]
     assert "Traceback" not in proc.stderr

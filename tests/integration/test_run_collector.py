@@ -223,3 +223,25 @@ def test_managed_settings_lock_the_destination_in_a_real_run(otlp_sink, tmp_path
     assert "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT" in proc.stderr  # the removal is reported
     assert {p.name for p in otlp_sink.points()} >= {"claude_code.session.count"}
     assert otlp_sink.events()
+
+
+def test_the_export_flags_send_to_the_collector_they_name(rotel_collector, otlp_sink, tmp_path):
+    # Nothing in the environment says where to send: the flags alone do.
+    env = telemetry_env(CLAUDE_CODE_ENABLE_TELEMETRY="1", OTEL_METRICS_EXPORTER="otlp")
+    endpoint = rotel_collector.endpoint("http/protobuf")
+    proc = run_cli(
+        ["run", "--instant", "--endpoint", endpoint, "--protocol", "http/protobuf", "quickstart"],
+        env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert otlp_sink.wait_for(lambda s: s.points(), timeout=30)
+
+
+def test_a_header_flag_reaches_the_collector(otlp_sink, tmp_path):
+    env = telemetry_env(CLAUDE_CODE_ENABLE_TELEMETRY="1", OTEL_METRICS_EXPORTER="otlp")
+    args = ["--endpoint", otlp_sink.endpoint, "--protocol", "grpc", "--header", "x-team=platform,infra"]
+    proc = run_cli(["run", "--instant", *args, "quickstart"], env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert otlp_sink.wait_for(lambda s: s.points(), timeout=30)
+    assert {m.get("x-team") for m in otlp_sink.metadata} == {"platform,infra"}

@@ -10,6 +10,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from claude_telemetry_cli.contract import get_profile
 from claude_telemetry_cli.load.activity import Template, build_templates
 from claude_telemetry_cli.load.engine import FleetEngine, ThroughputEngine
+from claude_telemetry_cli.load.session import pick_template
 from claude_telemetry_cli.load.stats import LatencyHistogram
 from claude_telemetry_cli.load.transport import Sender
 from claude_telemetry_cli.otlp.encode import OtlpEncoder
@@ -48,6 +49,47 @@ def test_sessions_start_evenly_over_the_ramp_up_and_export_on_their_own_cadence(
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert max(gaps) < 5.0
     assert engine.lag_max_s < 0.3
+
+
+def test_at_the_deadline_every_running_session_flushes_what_it_holds(templates):
+    # The run ends before the ramp-up does and before any export interval: each session started sends,
+    # at the deadline, every point and event it recorded until then, as Claude Code does at exit.
+    time = VirtualTime()
+    engine = _fleet(templates, time, sessions=50, ramp_up_s=60.0, track_totals=True, wall_ns=lambda: 0)
+    requests = []
+    engine.run(requests.append, lambda: False, 30.0, time.wait)
+    assert engine.started == 25
+    assert time.now == pytest.approx(30.0)
+    points = sum(r.points for r in requests if r.signal == "metrics")
+    events = sum(r.events for r in requests if r.signal == "logs")
+    expected_values = expected_events = 0.0
+    for k in range(engine.started):
+        template = pick_template(templates, 1, k)
+        elapsed = 30.0 - 60.0 * k / 50
+        expected_values += sum(value for offset, _, value, _ in template.metrics if offset <= elapsed)
+        expected_events += sum(1 for offset, *_ in template.events if offset <= elapsed)
+    assert points > 0 and events == expected_events > 0
+    sent = sum(value for r in requests for _, _, value in (r.metric_items or ()))
+    assert sent == pytest.approx(expected_values)
+    sessions = set()
+    for r in requests:
+        if r.signal == "metrics":
+            for rm in ExportMetricsServiceRequest.FromString(r.body).resource_metrics:
+                for point in rm.scope_metrics[0].metrics[0].sum.data_points:
+                    assert point.time_unix_nano == 30_000_000_000
+                    sessions.update(
+                        kv.value.string_value for kv in point.attributes if kv.key == "session.id"
+                    )
+    assert len(sessions) == 25
+
+
+def test_a_stopped_run_sends_nothing_more(templates):
+    time = VirtualTime()
+    engine = _fleet(templates, time, sessions=10, ramp_up_s=10.0, logs_interval_s=60.0)
+    requests = []
+    engine.run(requests.append, lambda: time.now >= 20.0, 30.0, time.wait)
+    assert engine.started == 10
+    assert requests == []  # stopped before any export was due, and a stop is not an exit flush
 
 
 def test_an_ended_session_is_replaced_by_a_fresh_one(templates):

@@ -72,11 +72,13 @@ class Machine:
         environ: dict[str, str] | None = None,
         *,
         cli: dict[str, str] | None = None,
+        flags: dict[str, tuple[str, str]] | None = None,
         profile: str = "current",
     ) -> TelemetryConfig:
         return load_config(
             environ or {},
             cli_env=cli,
+            cli_flags=flags,
             cwd=self.cwd,
             home=self.home,
             managed_path=self.managed,
@@ -1144,6 +1146,56 @@ def test_env_file_and_e_pairs_feed_the_cli_tier(machine: Machine, tmp_path: Path
 
     assert config.metrics.protocol == "http/json"
     assert config.values["OTEL_METRIC_EXPORT_INTERVAL"] == Sourced("2000", "cli")
+
+
+def test_export_flags_sit_in_the_cli_tier_with_their_own_source(machine: Machine) -> None:
+    machine.write(machine.project_file, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://from-settings:4317"})
+    flags = settings.flag_overrides(endpoint="http://flag:4317", protocol="GRPC", insecure=True)
+
+    config = machine.load(GRPC, cli={"OTEL_METRIC_EXPORT_INTERVAL": "2000"}, flags=flags)
+
+    assert config.metrics.endpoint == "http://flag:4317"
+    assert config.values["OTEL_EXPORTER_OTLP_ENDPOINT"] == Sourced("http://flag:4317", "cli (--endpoint)")
+    assert config.values["OTEL_EXPORTER_OTLP_PROTOCOL"] == Sourced("grpc", "cli (--protocol)")
+    assert config.values["OTEL_EXPORTER_OTLP_INSECURE"] == Sourced("true", "cli (--insecure)")
+    assert config.values["OTEL_METRIC_EXPORT_INTERVAL"] == Sourced("2000", "cli")
+
+
+def test_managed_settings_stay_above_the_export_flags(machine: Machine) -> None:
+    machine.write(machine.managed, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://managed:4317"})
+
+    config = machine.load(GRPC, flags=settings.flag_overrides(endpoint="http://flag:4317"))
+
+    assert config.metrics.endpoint == "http://managed:4317"
+
+
+def test_a_header_flag_adds_to_the_headers_set_below_it_taken_literally(machine: Machine) -> None:
+    environ = {**GRPC, "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20one,x-team=old"}
+    flags = settings.flag_overrides(headers=["x-team=new", "x-list=a,b", "x-pct=50%25"])
+
+    config = machine.load(environ, flags=flags)
+
+    assert dict(config.metrics.headers) == {
+        "authorization": "Bearer one",
+        "x-team": "new",
+        "x-list": "a,b",
+        "x-pct": "50%25",
+    }
+    assert config.values["OTEL_EXPORTER_OTLP_HEADERS"].source == "cli (--header)"
+    # After -e's headers too, when -e sets them.
+    config = machine.load(GRPC, cli={"OTEL_EXPORTER_OTLP_HEADERS": "x-e=1"}, flags=flags)
+    assert [k for k, _ in config.metrics.headers] == ["x-e", "x-team", "x-list", "x-pct"]
+
+
+def test_insecure_with_an_https_endpoint_says_the_scheme_decides(machine: Machine) -> None:
+    flags = settings.flag_overrides(endpoint="https://collector:4317", insecure=True)
+
+    config = machine.load(GRPC, flags=flags)
+
+    assert any("OTEL_EXPORTER_OTLP_INSECURE=true changes nothing" in w for w in config.warnings)
+    assert not any("INSECURE" in w for w in machine.load(GRPC, flags=settings.flag_overrides()).warnings)
+    with pytest.raises(ConfigError, match="OTEL_EXPORTER_OTLP_INSECURE: 'maybe' is not a boolean"):
+        machine.load({**GRPC, "OTEL_EXPORTER_OTLP_INSECURE": "maybe"})
 
 
 # --- the config view ------------------------------------------------------------------------------
