@@ -306,3 +306,25 @@ def test_totals_count_only_the_signals_the_senders_configuration_exports(tmp_pat
         cwd=tmp_path,
     )
     assert metrics_only["metrics"] == everything["metrics"] and metrics_only["events"] == {}
+
+
+def test_output_into_a_pipe_keeps_whole_urls_and_names(tmp_path):
+    """A CI log has no terminal width: nothing is cut at 80 columns or folded mid-URL."""
+    url = "http://127.0.0.1:49999/a/rather/long/path/to/the/collector/of/this/team/v1"
+    env = telemetry_env()
+    env.pop("COLUMNS", None)
+    proc = run_cli(
+        ["config", "-e", "CLAUDE_CODE_ENABLE_TELEMETRY=1", "-e", f"OTEL_EXPORTER_OTLP_ENDPOINT={url}"],
+        env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert url in proc.stdout
+    assert "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE" in proc.stdout
+    assert "…" not in proc.stdout
+
+
+def test_counts_agree_with_their_nouns():
+    proc = run_cli(["scenarios", "validate", "quickstart"], telemetry_env())
+    assert proc.returncode == 0, proc.stderr
+    assert "(1 session, " in proc.stdout
