@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from claude_telemetry_cli.options import EmitOptions
-from claude_telemetry_cli.records import METRIC, Attributes, Record, SessionInfo, TraceRef
+from claude_telemetry_cli.records import METRIC, Attributes, Record, SessionInfo, SpanRecord, TraceRef
 
 __all__ = ["Template", "build_templates"]
 
@@ -28,9 +28,13 @@ class Template:
     metrics: tuple[tuple[float, str, float, Attributes], ...]  # (offset, name, value, attributes)
     # (offset, name, attributes, trace context: set when compiled with tracing)
     events: tuple[tuple[float, str, Attributes, TraceRef | None], ...]
+    # Beta traces: the session's spans, in the order they end, times relative to its start.
+    spans: tuple[SpanRecord, ...] = ()
 
     @classmethod
-    def from_compiled(cls, info: SessionInfo, records: list[Record]) -> Template:
+    def from_compiled(
+        cls, info: SessionInfo, records: list[Record], spans: tuple[SpanRecord, ...] | list = ()
+    ) -> Template:
         metrics = []
         events = []
         for r in records:
@@ -48,7 +52,23 @@ class Template:
             user_id=str(user_id),
             metrics=tuple(metrics),
             events=tuple(events),
+            spans=tuple(_relative(span, info.start_at) for span in spans),
         )
+
+
+def _relative(span: SpanRecord, origin: float) -> SpanRecord:
+    return SpanRecord(
+        span.start_at - origin,
+        span.end_at - origin,
+        span.session,
+        span.name,
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        span.attributes,
+        span.status,
+        span.status_message,
+    )
 
 
 def build_templates(

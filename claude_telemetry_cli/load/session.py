@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from claude_telemetry_cli.contract import MAX_LOG_BATCH
+from claude_telemetry_cli.contract.spans import MAX_SPAN_BATCH
 from claude_telemetry_cli.load.activity import Template
 from claude_telemetry_cli.otlp.encode import LogRecordShape, OtlpEncoder
 from claude_telemetry_cli.records import Attributes
@@ -36,6 +37,7 @@ class Request:
     body: bytes
     points: int = 0
     events: int = 0
+    spans: int = 0
     # What it carries, for the totals of what was acknowledged: (name, attributes, value) per point,
     # event names; None unless totals are tracked.
     metric_items: list | None = None
@@ -73,6 +75,7 @@ class _Prepared:
         "series_heads",
         "metric_rows",
         "event_rows",
+        "span_rows",
         "identity",
     )
 
@@ -104,6 +107,16 @@ class _Prepared:
                 before = encoder.attributes(6, attributes[:cut])
                 after = encoder.attributes(6, attributes[cut:])
             self.event_rows.append((offset, name, LogRecordShape(encoder, name, before, after, trace)))
+        # (end offset, the span encoded but for its times: its arguments to OtlpEncoder.span)
+        self.span_rows: list[tuple[float, float, tuple]] = [
+            (
+                span.end_at,
+                span.start_at,
+                (span.trace_id, span.span_id, span.parent_span_id, span.name),
+                (encoder.attributes(9, span.attributes), span.status, span.status_message),
+            )
+            for span in template.spans
+        ]
         self.identity = (template.session_id.encode(), template.user_id.encode())
 
 
@@ -120,6 +133,8 @@ class SessionContext:
     metrics_on: bool = True
     logs_on: bool = True
     track_totals: bool = False
+    traces_interval_s: float = 5.0
+    traces_on: bool = False
     _prepared: dict = field(default_factory=dict)
 
     def ns(self, t: float) -> int:
@@ -146,9 +161,16 @@ class SessionContext:
             identity = session_identity(seed, number, len(template.user_id))
         return SessionPlayer(self, prepared, number, identity, start)
 
+    def replay(self, template: Template, number: int, start: float) -> SessionPlayer:
+        """One recorded or compiled session as it was (its own ids), starting at clock value `start`;
+        encoded for this player alone, as a scenario's sessions are each played once."""
+        prepared = _Prepared(template, self.encoder)
+        return SessionPlayer(self, prepared, number, (template.session_id, template.user_id), start)
 
-# Work due at one instant: events before metrics at exit, as Claude Code flushes.
-_EVENT_PENDING, _LOG_FLUSH, _METRIC_TICK, _END = range(4)
+
+# Work due at one instant, in this order: records happen (events, then spans ending after the records
+# they enclose), exports run (events, spans, metrics), the process exits, as the replay and Claude Code do.
+_EVENT_PENDING, _SPAN_PENDING, _LOG_FLUSH, _SPAN_FLUSH, _METRIC_TICK, _END = range(6)
 
 
 class SessionPlayer:
@@ -171,6 +193,8 @@ class SessionPlayer:
         "_last_export_ns",
         "_running",
         "_log_flush_due",
+        "_span_cursor",
+        "_span_flush_due",
         "_queue",
         "_seq",
     )
@@ -192,12 +216,16 @@ class SessionPlayer:
         self._last_export_ns = ctx.ns(start)
         self._running: dict[int, float] | None = {} if ctx.temporality == "cumulative" else None
         self._log_flush_due = False
+        self._span_cursor = 0
+        self._span_flush_due = False
         self._queue: list[tuple[float, int, int]] = []
         self._seq = 0
         if ctx.metrics_on and template.metrics and start + ctx.metric_interval_s < self.end:
             self._push(start + ctx.metric_interval_s, _METRIC_TICK)
         if ctx.logs_on and template.events:
             self._push(start + template.events[0][0], _EVENT_PENDING)
+        if ctx.traces_on and template.spans:
+            self._push(start + template.spans[0].end_at, _SPAN_PENDING)
         self._push(self.end, _END)
 
     @property
@@ -232,6 +260,16 @@ class SessionPlayer:
             rows = self.prepared.event_rows
             if self._event_cursor < len(rows):
                 self._push(self.start + rows[self._event_cursor][0], _EVENT_PENDING)
+        elif kind == _SPAN_PENDING:
+            if not self._span_flush_due:
+                self._span_flush_due = True
+                self._push(due + ctx.traces_interval_s, _SPAN_FLUSH)
+        elif kind == _SPAN_FLUSH:
+            self._span_flush_due = False
+            self._export_spans(due, out)
+            rows = self.prepared.span_rows
+            if self._span_cursor < len(rows):
+                self._push(self.start + rows[self._span_cursor][0], _SPAN_PENDING)
         else:
             self._exit(due, out)
         return out
@@ -245,9 +283,11 @@ class SessionPlayer:
         return out
 
     def _exit(self, due: float, out: list[Request]) -> None:
-        """Events, then metrics; a log flush still scheduled has nothing left to send."""
+        """Events, spans, then metrics; a flush still scheduled has nothing left to send."""
         if self.ctx.logs_on:
             self._export_events(due, out)
+        if self.ctx.traces_on:
+            self._export_spans(due, out)
         if self.ctx.metrics_on:
             self._export_metrics(due, out)
         self._queue.clear()
@@ -308,6 +348,25 @@ class SessionPlayer:
             body = ctx.encoder.logs_group(prepared.resource, prepared.template.app_version, chunk)
             tracked = names[n : n + MAX_LOG_BATCH] if ctx.track_totals else None
             out.append(Request("logs", self._own(body), events=len(chunk), event_names=tracked))
+
+    def _export_spans(self, due: float, out: list[Request]) -> None:
+        ctx, prepared = self.ctx, self.prepared
+        rows = prepared.span_rows
+        elapsed = due - self.start
+        i = self._span_cursor
+        spans: list[bytes] = []
+        while i < len(rows) and rows[i][0] <= elapsed:
+            end, begin, (trace_id, span_id, parent, name), (block, status, message) = rows[i]
+            start_ns, end_ns = ctx.ns(self.start + begin), ctx.ns(self.start + end)
+            spans.append(
+                ctx.encoder.span(trace_id, span_id, parent, name, start_ns, end_ns, block, status, message)
+            )
+            i += 1
+        self._span_cursor = i
+        for n in range(0, len(spans), MAX_SPAN_BATCH):
+            chunk = spans[n : n + MAX_SPAN_BATCH]
+            body = ctx.encoder.traces_group(prepared.resource, chunk)
+            out.append(Request("traces", self._own(body), spans=len(chunk)))
 
     def _own(self, body: bytes) -> bytes:
         """The request with this session's identity in place of the template's (same lengths)."""

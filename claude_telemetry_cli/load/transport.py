@@ -1,4 +1,4 @@
-"""Sending encoded OTLP requests: gRPC and HTTP/protobuf, retried as the OTLP specification says.
+"""Sending encoded OTLP requests: gRPC, HTTP/protobuf and HTTP/JSON, retried as the OTLP specification says.
 
 Each signal's sender is built from the same resolved configuration `run` uses (endpoint, headers,
 TLS and mTLS files). It sends two ways: `send` blocks (Locust's users call it) and `exchange` runs on an
@@ -29,12 +29,15 @@ __all__ = ["Outcome", "Sender", "build_sender"]
 _GRPC_METHODS = {
     "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
     "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+    "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
 }
 _RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
 _RETRYABLE_GRPC = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "ABORTED"})
 _BACKOFF_START_S = 0.5
 _BACKOFF_MAX_S = 8.0
-_ACCEPTED = (True, "OK", False, None)
+# An attempt's result: (accepted, code, worth retrying, seconds the server asked to wait, its message).
+_Attempt = tuple[bool, str, bool, float | None, str]
+_ACCEPTED = (True, "OK", False, None, "")
 
 
 @dataclass(slots=True)
@@ -44,6 +47,7 @@ class Outcome:
     latency_s: float  # the whole send, retries included
     retries: int = 0
     rejected: bool = False  # the collector answered and refused (not worth retrying)
+    message: str = ""  # what the collector said with a refusal (gRPC details, the HTTP body's message)
 
 
 class Sender:
@@ -89,20 +93,20 @@ class Sender:
 
     def _verdict(self, result: tuple, start: float, retries: int, backoff: float) -> Outcome | float:
         """After an attempt: the Outcome if it is the last one, else the pause before the next."""
-        ok, code, retryable, wait_s = result
+        ok, code, retryable, wait_s, message = result
         now = time.perf_counter()
         if ok or not retryable:
-            return Outcome(ok, code, now - start, retries, rejected=not ok)
+            return Outcome(ok, code, now - start, retries, rejected=not ok, message=message)
         pause = _pause(wait_s, backoff)
         if now + pause >= start + self.timeout_s or self._stop.is_set():
-            return Outcome(False, code, now - start, retries)
+            return Outcome(False, code, now - start, retries, message=message)
         return pause
 
-    def _attempt(self, body: bytes, timeout_s: float) -> tuple[bool, str, bool, float | None]:
-        """(accepted, code, worth retrying, seconds the server asked to wait)."""
+    def _attempt(self, body: bytes, timeout_s: float) -> _Attempt:
+        """(accepted, code, worth retrying, seconds the server asked to wait, what the server said)."""
         raise NotImplementedError
 
-    async def _attempt_async(self, body: bytes, timeout_s: float) -> tuple[bool, str, bool, float | None]:
+    async def _attempt_async(self, body: bytes, timeout_s: float) -> _Attempt:
         raise NotImplementedError
 
     async def open_async(self) -> None:
@@ -163,7 +167,7 @@ class GrpcSender(Sender):
                     wait = int(value) / 1000
                 except ValueError:
                     pass
-        return False, code, code in _RETRYABLE_GRPC, wait
+        return False, code, code in _RETRYABLE_GRPC, wait, _one_line(exc.details() or "")
 
     def _new_channel(self, api):
         """A channel of `api` (grpc or grpc.aio, which build channels alike) and its export call."""
@@ -201,6 +205,8 @@ class GrpcSender(Sender):
 
 
 class HttpSender(Sender):
+    content_type = "application/x-protobuf"
+
     def __init__(self, sig: SignalConfig, timeout_s: float, **kwargs) -> None:
         super().__init__(timeout_s, **kwargs)
         self.signal = sig.signal
@@ -212,7 +218,7 @@ class HttpSender(Sender):
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._path = parts.path or "/"
-        self._headers = {"Content-Type": "application/x-protobuf", **dict(sig.headers)}
+        self._headers = {"Content-Type": self.content_type, **dict(sig.headers)}
         self._context = None
         if self._https:
             self._context = ssl.create_default_context(cafile=sig.http_ca_certs)
@@ -259,17 +265,17 @@ class HttpSender(Sender):
                         timeout_s,
                     )
                 except (OSError, TimeoutError) as exc:
-                    return False, _describe(exc), True, None
+                    return False, _describe(exc), True, None, ""
             expiry = loop.call_later(timeout_s, conn.expire)
             try:
-                status, retry_after, keep_alive = await conn.request(
+                status, retry_after, keep_alive, body = await conn.request(
                     (self._head, str(len(body)).encode(), b"\r\n\r\n", body)
                 )
             finally:
                 expiry.cancel()
         except (OSError, TimeoutError, _HttpProtocolError) as exc:
             conn.abort()
-            return False, _describe(exc), True, None
+            return False, _describe(exc), True, None, ""
         except BaseException:  # cancelled in the middle of an exchange: the connection is unusable
             if conn is not None:
                 conn.abort()
@@ -278,7 +284,7 @@ class HttpSender(Sender):
             self._idle.append(conn)
         else:
             conn.abort()
-        return _http_result(status, retry_after)
+        return _http_result(status, retry_after, body)
 
     async def close_async(self) -> None:
         while self._idle:
@@ -304,12 +310,12 @@ class HttpSender(Sender):
         try:
             conn.request("POST", self._path, body, self._headers)
             response = conn.getresponse()
-            response.read()
+            answer = response.read()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             self._local.conn = None
-            return False, _describe(exc), True, None
-        return _http_result(response.status, response.getheader("Retry-After"))
+            return False, _describe(exc), True, None, ""
+        return _http_result(response.status, response.getheader("Retry-After"), answer)
 
 
 class _HttpProtocolError(Exception):
@@ -371,7 +377,7 @@ class _HttpConnection(asyncio.Protocol):
                 headers[name.strip().lower()] = value.strip()
             connection = headers.get("connection", "").lower()
             keep_alive = "close" not in connection and (version == "HTTP/1.1" or "keep-alive" in connection)
-            self._head = (status, headers.get("retry-after"), keep_alive)
+            self._head = (status, headers.get("retry-after"), keep_alive, b"")
             if status in (204, 304):
                 self._body = 0
             elif "chunked" in headers.get("transfer-encoding", "").lower():
@@ -398,6 +404,8 @@ class _HttpConnection(asyncio.Protocol):
             return  # complete when the collector closes the connection
         elif len(buffer) < self._body:
             return
+        elif self._head[0] >= 300:  # a refusal says why in its body
+            self._head = (*self._head[:3], bytes(buffer[: min(self._body, 4096)]))
         self._waiter.set_result(self._head)
 
     def expire(self) -> None:
@@ -417,17 +425,70 @@ class _HttpConnection(asyncio.Protocol):
         self.closed = True
         if self._head is not None and self._body == "eof" and self._waiter is not None:
             if not self._waiter.done():
-                self._waiter.set_result((*self._head[:2], False))
+                self._waiter.set_result((*self._head[:2], False, b""))
             return
         self._fail(exc or ConnectionResetError("the collector closed the connection"))
 
 
-def _http_result(status: int, retry_after: str | None) -> tuple[bool, str, bool, float | None]:
+def _http_result(status: int, retry_after: str | None, body: bytes = b"") -> _Attempt:
     """An HTTP answer as an attempt's result: 2xx accepted, throttling worth retrying after what the
-    server asked, anything else refused."""
+    server asked, anything else refused, with the message of its body."""
     if 200 <= status < 300:
-        return True, str(status), False, None
-    return False, str(status), status in _RETRYABLE_HTTP, _retry_after(retry_after)
+        return True, str(status), False, None, ""
+    return False, str(status), status in _RETRYABLE_HTTP, _retry_after(retry_after), _status_message(body)
+
+
+def _status_message(body: bytes) -> str:
+    """The message of an OTLP/HTTP refusal: a google.rpc.Status as JSON or protobuf (its field 2), or
+    plain text."""
+    if not body:
+        return ""
+    text = ""
+    if body[:1] in (b"{", b"["):
+        try:
+            import json
+
+            data = json.loads(body)
+            text = str(data.get("message", "")) if isinstance(data, dict) else ""
+        except ValueError:
+            text = ""
+    elif body[:1] == b"\x08" or body[:1] == b"\x12":
+        text = _protobuf_status_message(body)
+    if not text:
+        text = body.decode("utf-8", "replace")
+    return _one_line(text)
+
+
+def _protobuf_status_message(body: bytes) -> str:
+    i = 0
+    try:
+        while i < len(body):
+            tag = body[i]
+            i += 1
+            if tag == 0x08:  # code, a varint
+                while body[i] & 0x80:
+                    i += 1
+                i += 1
+            elif tag == 0x12:  # message
+                size = shift = 0
+                while True:
+                    b = body[i]
+                    i += 1
+                    size |= (b & 0x7F) << shift
+                    shift += 7
+                    if not b & 0x80:
+                        break
+                return body[i : i + size].decode("utf-8", "replace")
+            else:
+                return ""
+    except IndexError:
+        return ""
+    return ""
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _pause(wait_s: float | None, backoff: float) -> float:
@@ -463,12 +524,31 @@ def _retry_after(value: str | None) -> float | None:
             return None
 
 
+class JsonHttpSender(HttpSender):
+    """OTLP/HTTP with JSON bodies: each request is encoded as protobuf, then turned into OTLP/JSON. It
+    costs several times the CPU of protobuf; history and replays use it, load does not."""
+
+    content_type = "application/json"
+
+    def send(self, body: bytes) -> Outcome:
+        from claude_telemetry_cli.otlp.json_lines import otlp_json
+
+        return super().send(otlp_json(self.signal, body))
+
+    async def exchange(self, body: bytes) -> Outcome:
+        from claude_telemetry_cli.otlp.json_lines import otlp_json
+
+        return await super().exchange(otlp_json(self.signal, body))
+
+
 def build_sender(sig: SignalConfig, timeout_s: float, *, stop: threading.Event | None = None) -> Sender:
     if sig.protocol == "grpc":
         return GrpcSender(sig, timeout_s, stop=stop)
     if sig.protocol == "http/protobuf":
         return HttpSender(sig, timeout_s, stop=stop)
+    if sig.protocol == "http/json":
+        return JsonHttpSender(sig, timeout_s, stop=stop)
     raise ConfigError(
-        f"load sends OTLP over grpc or http/protobuf; the {sig.signal} protocol is {sig.protocol}"
+        f"OTLP goes over grpc, http/protobuf or http/json; the {sig.signal} protocol is {sig.protocol}"
         " (set OTEL_EXPORTER_OTLP_PROTOCOL)"
     )

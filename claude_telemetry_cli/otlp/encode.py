@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, Profile
+from claude_telemetry_cli.contract.spans import TRACER_NAME, TRACER_VERSION
 from claude_telemetry_cli.records import Attributes, AttrValue, TraceRef
 
 __all__ = [
@@ -34,6 +35,9 @@ __all__ = [
 _DOUBLE = struct.Struct("<d")
 _FIXED64 = struct.Struct("<Q")
 _POINT_TAIL = struct.Struct("<BQBQBd")  # a data point's times and value, each after its field tag
+
+# Span.flags (field 16, fixed32) as the SDK sets them: "has is_remote" known, not remote.
+_SPAN_FLAGS = b"\x85\x01" + struct.pack("<I", 0x100)
 
 # AggregationTemporality in metrics/v1.
 DELTA, CUMULATIVE = 1, 2
@@ -237,6 +241,47 @@ class OtlpEncoder:
             )
             for resource, version, events in groups
         )
+
+    # -- spans ----------------------------------------------------------------------------------
+
+    def span(
+        self,
+        trace_id: str,
+        span_id: str,
+        parent_span_id: str | None,
+        name: str,
+        start_ns: int,
+        end_ns: int,
+        attribute_block: bytes,
+        status: str = "unset",
+        status_message: str = "",
+    ) -> bytes:
+        """One Span (trace/v1), as a ScopeSpans spans field; `attribute_block` is attributes(9, ...).
+        Kind INTERNAL, a status message always present (empty when unset), flags as the SDK writes them."""
+        if status == "error":
+            status_body = _string(2, status_message) + b"\x18\x02"  # STATUS_CODE_ERROR
+        else:
+            status_body = b""
+        span = (
+            _field(1, bytes.fromhex(trace_id))
+            + _field(2, bytes.fromhex(span_id))
+            + (_field(4, bytes.fromhex(parent_span_id)) if parent_span_id else b"")
+            + _string(5, name)
+            + b"\x30\x01"  # kind = SPAN_KIND_INTERNAL
+            + b"\x39"
+            + _FIXED64.pack(start_ns)
+            + b"\x41"
+            + _FIXED64.pack(end_ns)
+            + attribute_block
+            + _field(15, status_body)
+            + _SPAN_FLAGS
+        )
+        return _field(2, span)
+
+    def traces_group(self, resource: bytes, spans: Sequence[bytes]) -> bytes:
+        """One ResourceSpans (as an ExportTraceServiceRequest's field 1): the tracer scope and its spans."""
+        scope_spans = _field(2, self._scope(TRACER_NAME, TRACER_VERSION) + b"".join(spans))
+        return _field(1, _field(1, resource) + scope_spans)
 
     def _body(self, name: str) -> bytes:
         body = self._bodies.get(name)

@@ -147,7 +147,10 @@ def test_a_connection_the_collector_closed_while_idle_is_not_used_again():
 
 def test_a_refusal_is_rejected_at_once_and_throttling_waits_what_was_asked():
     answers = {
-        0: [b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"],
+        0: [
+            b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 46\r\n\r\n"
+            b'{"code":3,"message":"sample too old, 1 of 1"}\n'
+        ],
         1: [b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 3\r\n\r\nbusy"[:-1]],
     }
 
@@ -157,6 +160,7 @@ def test_a_refusal_is_rejected_at_once_and_throttling_waits_what_was_asked():
 
     server, (bad, later) = run(main())
     assert (bad.ok, bad.rejected, bad.code, bad.retries) == (False, True, "400", 0)
+    assert bad.message == "sample too old, 1 of 1"
     assert later.ok and later.retries == 1 and later.latency_s >= 1.0
     assert len(server.requests) == 3
 

@@ -138,17 +138,18 @@ class _Scripted(Sender):
 
 def test_throttling_is_retried_and_a_refusal_is_not():
     throttled = _Scripted(
-        [(False, "429", True, 0.05), (False, "429", True, 0.05), (True, "200", False, None)], 5
+        [(False, "429", True, 0.05, ""), (False, "429", True, 0.05, ""), (True, "200", False, None, "")], 5
     )
     outcome = throttled.send(b"x")
     assert outcome.ok and outcome.retries == 2 and throttled.attempts == 3
-    refused = _Scripted([(False, "400", False, None)], 5)
+    refused = _Scripted([(False, "400", False, None, "bad")], 5)
     outcome = refused.send(b"x")
     assert not outcome.ok and outcome.rejected and refused.attempts == 1
+    assert outcome.message == "bad"
 
 
 def test_retries_give_up_at_the_export_timeout():
-    forever = _Scripted([(False, "UNAVAILABLE", True, 0.2)] * 100, timeout_s=0.5)
+    forever = _Scripted([(False, "UNAVAILABLE", True, 0.2, "")] * 100, timeout_s=0.5)
     outcome = forever.send(b"x")
     assert not outcome.ok and not outcome.rejected and outcome.code == "UNAVAILABLE"
     assert outcome.latency_s < 0.8

@@ -1,0 +1,45 @@
+"""Encoded OTLP requests -> OTLP/JSON, as the OTLP/HTTP JSON protocol and the Collector's file exporter
+write it: lowerCamelCase field names, enums as integers, trace and span ids as hex (not base64)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+__all__ = ["otlp_json", "otlp_json_object"]
+
+_REQUESTS = {
+    "metrics": ExportMetricsServiceRequest,
+    "logs": ExportLogsServiceRequest,
+    "traces": ExportTraceServiceRequest,
+}
+_HEX_FIELDS = frozenset({"traceId", "spanId", "parentSpanId"})
+
+
+def otlp_json_object(signal: str, body: bytes) -> dict:
+    """The request `body` (protobuf bytes of `signal`'s export request) as an OTLP/JSON object."""
+    message = _REQUESTS[signal]()
+    message.ParseFromString(body)
+    data = MessageToDict(message, use_integers_for_enums=True)
+    stack: list = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, (dict, list)))
+            continue
+        for key, value in node.items():
+            if key in _HEX_FIELDS and isinstance(value, str):
+                node[key] = base64.b64decode(value).hex()
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
+    return data
+
+
+def otlp_json(signal: str, body: bytes) -> bytes:
+    """The request as compact OTLP/JSON bytes, one line."""
+    return json.dumps(otlp_json_object(signal, body), separators=(",", ":")).encode()
