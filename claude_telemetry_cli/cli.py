@@ -322,6 +322,12 @@ def run(
     for w in factory.warnings:
         output.warning(err, w)
     if failed:
+        # The cause in one line last on stderr, where a CI log's tail shows it (the summary has the rest).
+        from claude_telemetry_cli.pipeline import first_failure
+
+        first = first_failure(factory.stats)
+        aborted = next((s["aborted"] for s in summaries if s["aborted"]), None)
+        output.error(err, f"{first.signal}: {first.last_error}" if first is not None else aborted)
         raise typer.Exit(int(ExitCode.EXPORT_FAILED))
     if interrupted:
         err.print("interrupted: what was recorded until then was delivered")

@@ -87,10 +87,12 @@ def replay(
     done = 0
 
     def failed() -> str | None:
-        for s in factory.stats:
-            if not s.ok:
-                return f"{s.signal} export via {s.exporter} to {s.destination} failed: {s.last_error}"
-        return None
+        from claude_telemetry_cli.pipeline import first_failure
+
+        s = first_failure(factory.stats)
+        if s is None:
+            return None
+        return f"{s.signal} export via {s.exporter} to {s.destination} failed: {s.last_error}"
 
     try:
         if upcoming is not None:
@@ -166,11 +168,13 @@ def replay(
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
-        # On an abort, close what is open without waiting on a dead collector again; on Ctrl-C,
-        # deliver what was recorded.
+        # On an abort, close what is open without waiting on a dead collector again (exports queued by
+        # processes that already ended included); on Ctrl-C, deliver what was recorded.
+        if result.aborted is not None:
+            factory.abort()
         for proc in processes.values():
             proc.shutdown(flush=result.aborted is None)
-        factory.drain()
+        factory.drain(stop_on_failure=stop_on_export_failure)
     if result.aborted is None and (why := failed()):
         result.aborted = why
     return result

@@ -139,6 +139,36 @@ def test_unreachable_collector_fails_fast_with_exit_3(tmp_path, protocol):
     assert elapsed < 45
 
 
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf", "http/json"])
+def test_a_refused_connection_ends_the_replay_within_the_export_timeout(tmp_path, protocol):
+    import json
+    import re
+
+    from tests.conftest import free_port
+
+    port = free_port()  # nothing listens here
+    env = otlp_env(f"http://127.0.0.1:{port}", protocol)
+    # A day of sessions queues dozens of exports on ended processes: none may hold up the exit.
+    started = time.monotonic()
+    proc = run_cli(
+        ["run", "team-day", "--instant", "--export-timeout", "3", "--json"], env, cwd=tmp_path, timeout=180
+    )
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 3, proc.stderr
+    # Metrics and events go to the same dead port; whichever request finds it first is named.
+    cause = rf"^error: (metrics|logs): connection refused at 127\.0\.0\.1:{port}$"
+    assert re.search(cause, proc.stderr, re.M), proc.stderr
+    assert "Traceback" not in proc.stderr and "max retries" not in proc.stderr
+    # The export timeout, plus start-up and compiling a day on a busy machine; a hang is a minute.
+    assert elapsed < 3 + 10, elapsed
+    exporters = json.loads(proc.stdout)["exporters"]
+    assert {e["signal"] for e in exporters} == {"metrics", "logs"}
+    for e in exporters:
+        # Nothing arrived anywhere: every request counted is a failed one, dropped ones included.
+        assert e["requests"] > 0 and e["failed_requests"] == e["requests"], e
+        assert e["items"] == 0, e
+
+
 def test_2025_05_profile_sends_six_metrics_with_count_units_and_no_events(otlp_sink, tmp_path):
     env = otlp_env(
         otlp_sink.endpoint,
