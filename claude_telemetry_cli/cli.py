@@ -166,11 +166,12 @@ def _delivered_totals(timeline, config):
 
 
 def _summary(timeline, result) -> dict:
-    totals = timeline.totals()
+    # What was replayed, not the scenario's totals: they differ when the replay stopped early.
+    totals = result.totals
     sums, series = totals.metric_sums(), totals.series_count()
     return {
         "scenario": timeline.name,
-        "sessions": timeline.session_count,
+        "sessions": result.sessions,
         "simulated_seconds": round(result.simulated_seconds, 3),
         "metric_records": result.metric_records,
         "event_records": result.event_records,
@@ -258,7 +259,18 @@ def run(
     contract = get_profile(profile)
     config = _load_config(profile, env, env_file, managed_settings)
     # Everything is loaded and compiled before anything is sent: a bad file sends nothing.
-    timelines = [_compile(arg, config, console=None if json_out else err) for arg in scenarios]
+    # The summary adds up what the replay replays; the compiled totals would be held for nothing.
+    timelines = [
+        _compile_with(
+            arg,
+            config.emit,
+            config.tracing,
+            keep_records=True,
+            console=None if json_out else err,
+            totals=False,
+        )
+        for arg in scenarios
+    ]
     _sigterm_interrupts()
     for w in config.warnings:
         output.warning(err, w)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from claude_telemetry_cli.clock import Clock
-from claude_telemetry_cli.records import METRIC, Playable, SessionInfo, SessionPlay
+from claude_telemetry_cli.records import METRIC, Playable, SessionInfo, SessionPlay, Totals, TotalsBuilder
 
 # Order of work due at the same instant: a process starts, records happen, spans end (after the records
 # they enclose), exports run, it exits.
@@ -17,7 +17,7 @@ _HEADERS, _START, _RECORD, _SPAN, _LOG_FLUSH, _SPAN_FLUSH, _METRIC_TICK, _END = 
 
 @dataclass
 class ReplayResult:
-    sessions: int = 0
+    sessions: int = 0  # the sessions started: all of them unless the replay stopped early
     metric_records: int = 0
     event_records: int = 0
     span_records: int = 0
@@ -25,6 +25,8 @@ class ReplayResult:
     aborted: str | None = None  # why the replay stopped early (an export failed)
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM; what was recorded was still delivered
     stats: list = field(default_factory=list)  # pipeline.ExportStats per exporter
+    # What was replayed, record by record: the scenario's totals only when the replay went to its end.
+    totals: Totals = field(default_factory=Totals)
 
     @property
     def export_failed(self) -> bool:
@@ -54,7 +56,8 @@ def replay(
     replayed when it ends. `progress` counts records, not spans. With an export failure (the
     exporters have already retried) the replay stops at once.
     """
-    result = ReplayResult(sessions=timeline.session_count, stats=factory.stats)
+    result = ReplayResult(stats=factory.stats)
+    replayed = TotalsBuilder()
     total = timeline.record_count
     queue: list[tuple] = []
     seq = itertools.count()
@@ -115,6 +118,7 @@ def replay(
                 session = sessions[index]
                 proc = factory.open(session)
                 processes[index] = proc
+                result.sessions += 1
                 # A process exporting at exit needs no tick there; the shutdown collects what is left.
                 if proc.has_metric_readers and at + metric_interval_s < session.end_at:
                     push(at + metric_interval_s, _METRIC_TICK, index)
@@ -123,9 +127,11 @@ def replay(
                 attributes = dict(payload.attributes)
                 if payload.signal == METRIC:
                     proc.add(payload.name, payload.value, attributes)
+                    replayed.add_metric(payload.name, payload.attributes, float(payload.value or 0.0))
                     result.metric_records += 1
                 else:
                     proc.emit(payload.name, attributes, trace=payload.trace)
+                    replayed.add_event(payload.name)
                     result.event_records += 1
                     if index not in log_flush_due and proc.pending_logs:
                         log_flush_due.add(index)
@@ -136,6 +142,7 @@ def replay(
             elif kind == _SPAN:
                 proc = processes[index]
                 proc.span(payload)
+                replayed.add_span(payload.name)
                 result.span_records += 1
                 if index not in span_flush_due and proc.pending_spans:
                     span_flush_due.add(index)
@@ -177,4 +184,5 @@ def replay(
         factory.drain(stop_on_failure=stop_on_export_failure)
     if result.aborted is None and (why := failed()):
         result.aborted = why
+    result.totals = replayed.totals()
     return result

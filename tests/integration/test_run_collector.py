@@ -240,6 +240,44 @@ def test_interrupting_a_replay_delivers_what_was_recorded_and_exits_130(otlp_sin
     assert any(e.name == "managed_settings_resolved" for e in otlp_sink.events())
 
 
+def test_an_interrupted_replay_sums_up_what_it_replayed_not_the_whole_scenario(otlp_sink, tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    env = otlp_env(otlp_sink.endpoint, OTEL_LOGS_EXPORT_INTERVAL="1000")
+    whole = run_json(["scenarios", "totals", "team-day"], env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claude_telemetry_cli", "run", "team-day", "--json"],  # hours at real speed
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert otlp_sink.wait_for(lambda s: s.events(), timeout=60), proc.stderr
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    summary = json.loads(out)["scenarios"][0]
+    assert summary["interrupted"]
+
+    replayed_events = summary["events"]
+    assert 0 < sum(replayed_events.values()) < sum(whole["events"].values())
+    assert sum(replayed_events.values()) == summary["event_records"]
+    # What the summary says was replayed is exactly what reached the collector.
+    assert otlp_sink.wait_for(lambda s: s.tally().totals().events == replayed_events, timeout=10), (
+        otlp_sink.tally().totals().events,
+        replayed_events,
+    )
+    arrived = otlp_sink.tally().totals()
+    sums, series = arrived.metric_sums(), arrived.series_count()
+    assert summary["metrics"] == {name: {"series": series[name], "total": sums[name]} for name in sums}
+    whole_sessions = sum(m["value"] for m in whole["metrics"] if m["name"] == "claude_code.session.count")
+    assert summary["metrics"]["claude_code.session.count"]["total"] < whole_sessions
+
+
 def test_managed_settings_lock_the_destination_in_a_real_run(otlp_sink, tmp_path):
     import json
 
