@@ -359,9 +359,11 @@ def _sigterm_interrupts() -> None:
 def _replay_with_progress(replay, timeline, factory, clock, *, show: bool, console: Console, **kwargs):
     if not show or not timeline.record_count:
         return replay(timeline, factory, clock, **kwargs)
-    from claude_telemetry_cli.output import progress_bar
+    from claude_telemetry_cli.output import replay_progress
 
-    with progress_bar(console, timeline.name, "records", timeline.record_count) as update:
+    with replay_progress(
+        console, timeline.name, timeline.record_count, timeline.duration, now=clock.now
+    ) as update:
         return replay(timeline, factory, clock, progress=lambda done, _total: update(done), **kwargs)
 
 
