@@ -901,13 +901,19 @@ class PipelineFactory:
                     if signal in changed:
                         process.replace_exporter(tracked, self._otlp_exporter(signal))
 
-    def drain(self, *, stop_on_failure: bool = False) -> None:
+    def drain(self, *, stop_on_failure: bool = False, grace_s: float | None = None) -> None:
         """Wait until every process's queued exports (and exits) are done.
 
         With `stop_on_failure`, the first failed export aborts the rest (see abort()): a replay that
         outran its exports (--instant queues a day's worth at once) must not then wait out the export
-        timeout of every queued request against a collector that is gone.
+        timeout of every queued request against a collector that is gone. With `grace_s`, wait no
+        longer than that (after abort(), for requests already sent).
         """
+        if grace_s is not None:
+            deadline = time.monotonic() + grace_s
+            for lane in self._lanes:
+                lane.wait(max(0.0, deadline - time.monotonic()))
+            return
         if stop_on_failure:
             # Polled: the outcome of a request lands in shared stats, on the pool's threads.
             while not all(lane.wait(0.05) for lane in self._lanes):
@@ -925,9 +931,12 @@ class PipelineFactory:
             lane.abort()
 
     def close(self) -> None:
-        self.drain()
+        aborted = any(lane.aborted for lane in self._lanes)
+        # After abort(), a request already sent ends on its own within the export timeout; waiting for
+        # it would only delay the summary (the process still lets it end before exiting).
+        self.drain(grace_s=0.0 if aborted else None)
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=not aborted)
         if self.prometheus is not None:
             self.prometheus.close()
             self.prometheus = None

@@ -24,6 +24,7 @@ class ReplayResult:
     simulated_seconds: float = 0.0
     aborted: str | None = None  # why the replay stopped early (an export failed)
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM; what was recorded was still delivered
+    abandoned: bool = False  # interrupted again while delivering: what was not sent yet was dropped
     stats: list = field(default_factory=list)  # pipeline.ExportStats per exporter
     # What was replayed, record by record: the scenario's totals only when the replay went to its end.
     totals: Totals = field(default_factory=Totals)
@@ -34,6 +35,10 @@ class ReplayResult:
 
 
 Progress = Callable[[int, int], None]
+
+# After a second interrupt, how long requests already under way may take to be answered before the
+# replay ends without them (a request cannot be cut short once sent; it ends within the export timeout).
+_ABANDON_GRACE_S = 1.0
 
 
 def replay(
@@ -177,12 +182,21 @@ def replay(
     finally:
         # On an abort, close what is open without waiting on a dead collector again (exports queued by
         # processes that already ended included); on Ctrl-C, deliver what was recorded.
-        if result.aborted is not None:
+        try:
+            if result.aborted is not None:
+                factory.abort()
+            for proc in processes.values():
+                proc.shutdown(flush=result.aborted is None)
+            factory.drain(stop_on_failure=stop_on_export_failure)
+        except KeyboardInterrupt:
+            # Interrupted again while delivering: give up on what is not sent yet (counted as failed)
+            # and end with what was delivered, rather than wait on every request.
+            result.interrupted = result.abandoned = True
             factory.abort()
-        for proc in processes.values():
-            proc.shutdown(flush=result.aborted is None)
-        factory.drain(stop_on_failure=stop_on_export_failure)
-    if result.aborted is None and (why := failed()):
+            for proc in processes.values():
+                proc.shutdown(flush=False)
+            factory.drain(grace_s=_ABANDON_GRACE_S)
+    if result.aborted is None and (why := failed()) and not result.abandoned:
         result.aborted = why
     result.totals = replayed.totals()
     return result

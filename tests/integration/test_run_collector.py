@@ -278,6 +278,68 @@ def test_an_interrupted_replay_sums_up_what_it_replayed_not_the_whole_scenario(o
     assert summary["metrics"]["claude_code.session.count"]["total"] < whole_sessions
 
 
+def test_a_second_interrupt_during_the_final_flush_still_prints_the_summary(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    arrived, holding, release = threading.Event(), threading.Event(), threading.Event()
+    hold = threading.Event()
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server method name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            arrived.set()
+            if hold.is_set():  # the final flush: answered only once the test is done
+                holding.set()
+                release.wait(60)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = otlp_env(
+        f"http://127.0.0.1:{server.server_port}", "http/protobuf", OTEL_LOGS_EXPORT_INTERVAL="1000"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claude_telemetry_cli", "run", "team-day", "--export-timeout", "60"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out_lines: list[str] = []
+    reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        assert arrived.wait(60), "no export arrived"
+        hold.set()
+        proc.send_signal(signal.SIGINT)
+        assert holding.wait(30), "the final flush sent nothing"
+        proc.send_signal(signal.SIGINT)
+        # The summary comes while the collector still holds a request of the flush.
+        deadline = time.monotonic() + 20
+        while not any("claude_code.session.count" in line for line in out_lines):
+            assert time.monotonic() < deadline and reader.is_alive(), "".join(out_lines)
+            time.sleep(0.05)
+        assert not release.is_set()
+    finally:
+        release.set()
+        err = proc.stderr.read()
+        proc.wait(timeout=90)
+        server.shutdown()
+    assert proc.returncode == 130, err
+    assert "interrupted again" in err and "Traceback" not in err
+
+
 def test_managed_settings_lock_the_destination_in_a_real_run(otlp_sink, tmp_path):
     import json
 
