@@ -6,6 +6,7 @@ typos answer at once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -239,11 +240,12 @@ def _delivered_totals(timeline, config):
 
 
 def _summary(timeline, result) -> dict:
-    totals = timeline.totals()
+    # What was replayed, not the scenario's totals: they differ when the replay stopped early.
+    totals = result.totals
     sums, series = totals.metric_sums(), totals.series_count()
     return {
         "scenario": timeline.name,
-        "sessions": timeline.session_count,
+        "sessions": result.sessions,
         "simulated_seconds": round(result.simulated_seconds, 3),
         "metric_records": result.metric_records,
         "event_records": result.event_records,
@@ -347,8 +349,19 @@ def run(
         insecure=insecure,
     )
     # Everything is loaded and compiled before anything is sent: a bad file sends nothing.
-    timelines = [_compile(arg, config, console=None if json_out else err) for arg in scenarios]
-    _sigterm_interrupts()
+    # The summary adds up what the replay replays; the compiled totals would be held for nothing.
+    timelines = [
+        _compile_with(
+            arg,
+            config.emit,
+            config.tracing,
+            keep_records=True,
+            console=None if json_out else err,
+            totals=False,
+        )
+        for arg in scenarios
+    ]
+    _sigterm_interrupts(stops=2)
     for w in config.warnings:
         output.warning(err, w)
 
@@ -359,7 +372,7 @@ def run(
         config, contract, export_timeout_s=export_timeout, console_out=sys.stderr if json_out else None
     )
     summaries = []
-    interrupted = False
+    interrupted = abandoned = False
     try:
         for timeline in timelines:
             clock = InstantClock() if instant else ScaledClock(speed or 1.0)
@@ -376,9 +389,12 @@ def run(
             )
             summaries.append(_summary(timeline, result))
             if result.aborted or result.interrupted:
-                interrupted = result.interrupted
+                interrupted, abandoned = result.interrupted, result.abandoned
                 break
-        failed = any(s["aborted"] for s in summaries) or any(not s.ok for s in factory.stats)
+        # Requests dropped by a second interrupt are counted as failed, but they are the user's choice.
+        failed = any(s["aborted"] for s in summaries) or (
+            not abandoned and any(not s.ok for s in factory.stats)
+        )
         if factory.prometheus is not None and not failed and not interrupted:
             if linger_s > 0:
                 _linger(factory.prometheus.url, linger_s, err, quiet=json_out)
@@ -411,28 +427,62 @@ def run(
     for w in factory.warnings:
         output.warning(err, w)
     if failed:
+        # The cause in one line last on stderr, where a CI log's tail shows it (the summary has the rest).
+        from claude_telemetry_cli.pipeline import first_failure
+
+        first = first_failure(factory.stats)
+        aborted = next((s["aborted"] for s in summaries if s["aborted"]), None)
+        output.error(err, f"{first.signal}: {first.last_error}" if first is not None else aborted)
         raise typer.Exit(int(ExitCode.EXPORT_FAILED))
+    if abandoned:
+        err.print("interrupted again: exports not delivered by then were dropped (counted as failed)")
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
     if interrupted:
         err.print("interrupted: what was recorded until then was delivered")
         raise typer.Exit(int(ExitCode.INTERRUPTED))
 
 
-def _sigterm_interrupts() -> None:
-    """SIGTERM (a CI job cancelled, a container stopped) ends a replay like Ctrl-C: flushed, exit 130."""
+_signals = {"stops": sys.maxsize, "received": 0}
+
+
+def _sigterm_interrupts(stops: int | None = None) -> None:
+    """SIGTERM (a CI job cancelled, a container stopped) ends a command like Ctrl-C: exit 130.
+
+    With `stops`, only the first `stops` signals raise KeyboardInterrupt (for `run`: the first stops
+    the replay, the second its final flush); later ones are ignored, so what a command is finishing
+    (writing a scenario, its summary) is not thrown away. `timeout` and container runtimes signal a
+    process and then its group, so a second signal often follows the first at once.
+    """
     import signal
 
+    _signals.update(stops=stops if stops is not None else sys.maxsize, received=0)
+
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        _signals["received"] += 1
+        if _signals["received"] <= _signals["stops"]:
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+
+
+def _finishing() -> None:
+    """From now on Ctrl-C and SIGTERM are ignored: the command is writing what it has."""
+    _signals["stops"] = 0
+
+
+def _interrupted() -> bool:
+    return _signals["received"] > 0
 
 
 def _replay_with_progress(replay, timeline, factory, clock, *, show: bool, console: Console, **kwargs):
     if not show or not timeline.record_count:
         return replay(timeline, factory, clock, **kwargs)
-    from claude_telemetry_cli.output import progress_bar
+    from claude_telemetry_cli.output import replay_progress
 
-    with progress_bar(console, timeline.name, "records", timeline.record_count) as update:
+    with replay_progress(
+        console, timeline.name, timeline.record_count, timeline.duration, now=clock.now
+    ) as update:
         return replay(timeline, factory, clock, progress=lambda done, _total: update(done), **kwargs)
 
 
@@ -1331,7 +1381,7 @@ def receive(
     server = _start_server(
         reception, host, grpc_port, http_port, require_header, tls_cert, tls_key, client_ca
     )
-    _sigterm_interrupts()
+    _sigterm_interrupts(stops=1)
     try:
         err.print(
             f"receiving OTLP: grpc {server.grpc_endpoint}  http {server.http_endpoint}"
@@ -1347,6 +1397,7 @@ def receive(
             console=err,
             title=_receiving_title(expected),
         )
+        _finishing()
     finally:
         server.stop()
         if dump_file is not None:
@@ -1465,6 +1516,9 @@ def record(
     work, then stop with Ctrl-C, --timeout or --idle. One session per session.id; steps are rebuilt
     from the events, or from the metrics when only metrics arrived. Replaying the file gives the same
     totals as the recording.
+
+    Exit codes: 0 written (stopped by --timeout or --idle); 1 nothing to replay arrived; 2 bad option;
+    130 stopped by Ctrl-C or SIGTERM (what was recorded is written all the same, atomically).
     """
     from claude_telemetry_cli import output
     from claude_telemetry_cli.receiver.reception import Reception
@@ -1475,7 +1529,7 @@ def record(
     server = _start_server(
         reception, host, grpc_port, http_port, require_header, tls_cert, tls_key, client_ca
     )
-    _sigterm_interrupts()
+    _sigterm_interrupts(stops=1)
     err = _stderr()
     try:
         err.print(
@@ -1484,6 +1538,7 @@ def record(
             soft_wrap=True,
         )
         _record_until(reception, timeout_s, idle_s)
+        _finishing()
     finally:
         server.stop()
     points, events = reception.decoded()
@@ -1497,7 +1552,7 @@ def record(
         )
         raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
     try:
-        out.write_text(recorded.yaml, encoding="utf-8")
+        _write_atomically(out, recorded.yaml)
     except OSError as exc:
         raise UsageError(f"--out {out}: {exc.strerror}") from None
     summary = {
@@ -1522,6 +1577,24 @@ def record(
             console.print(
                 f"replay it with: claude-telemetry run {out}{profile} {pairs}".rstrip(), soft_wrap=True
             )
+    if _interrupted():
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write beside `path`, then rename: a reader (or a stop half-way) never sees half a scenario."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _record_until(reception, timeout_s: float | None, idle_s: float | None) -> None:

@@ -52,6 +52,79 @@ def progress_bar(
         yield update
 
 
+def scenario_time(seconds: float, *, long: bool) -> str:
+    """A point in scenario time: "14h03m" in a scenario of hours or days, "4m05s" in a short one."""
+    minutes, secs = divmod(int(seconds), 60)
+    if long:
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s"
+
+
+@contextmanager
+def replay_progress(
+    console: Console,
+    description: str,
+    records: int,
+    duration_s: float,
+    now: Callable[[], float],
+    get_time: Callable[[], float] | None = None,
+) -> Iterator[Callable[[int], None]]:
+    """A transient progress bar of a replay, "NAME [bar] 14h03m of 336h00m  1,234/159,302 records
+    elapsed  ETA 0:22:55", on `console`; yields `update(records_done)`.
+
+    The bar follows scenario time, read from `now` at every refresh, not the records: a replay
+    whose first session starts hours into the scenario sends nothing for hours and must not look
+    hung. The ETA is the wall time per scenario second so far times the scenario time left.
+    `get_time` is the wall clock (rich's default, a monotonic one).
+    """
+    from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    long = duration_s >= 3600
+    total = max(duration_s, 1e-9)
+
+    class ScenarioTime(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(
+                f"{scenario_time(task.completed, long=long)} of {scenario_time(duration_s, long=long)}"
+            )
+
+    class Eta(ProgressColumn):
+        def render(self, task) -> Text:
+            elapsed = task.elapsed
+            if not task.completed or not elapsed:
+                return Text("ETA -:--:--")
+            left = elapsed * (task.total - task.completed) / task.completed
+            minutes, secs = divmod(round(left), 60)
+            hours, minutes = divmod(minutes, 60)
+            return Text(f"ETA {hours}:{minutes:02d}:{secs:02d}")
+
+    class ScenarioProgress(Progress):
+        def get_renderables(self):
+            for task in self.tasks:
+                task.completed = min(max(now(), 0.0), total)
+            yield from super().get_renderables()
+
+    with ScenarioProgress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        ScenarioTime(),
+        TextColumn("{task.fields[done]:,}/" + f"{records:,} records"),
+        TimeElapsedColumn(),
+        Eta(),
+        console=console,
+        transient=True,
+        **({} if get_time is None else {"get_time": get_time}),
+    ) as progress:
+        task = progress.add_task(description, total=total, done=0)
+
+        def update(done: int) -> None:
+            progress.update(task, done=done)
+
+        yield update
+
+
 def _fmt_value(v: float) -> str:
     if float(v).is_integer():
         return f"{int(v):,}"

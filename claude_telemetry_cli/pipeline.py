@@ -71,7 +71,9 @@ class _ErrorCapture(logging.Handler):
     """Catches the OTel exporters' own log lines so failures become results, not stderr noise.
 
     Messages are kept per thread: exporters log on the thread that exports, and several processes'
-    exports run at once.
+    exports run at once. All of one export's lines are kept: the last one of a failure that was
+    retried ("... due to timeout, max retries or shutdown") hides the cause, which an earlier
+    "Transient error ..." line names.
     """
 
     def __init__(self) -> None:
@@ -82,12 +84,18 @@ class _ErrorCapture(logging.Handler):
         message = record.getMessage().splitlines()[0] if record.getMessage() else record.levelname
         if record.exc_info and record.exc_info[1] is not None:
             message = f"{message}: {record.exc_info[1]}"
-        self._local.last = message
+        self._messages().append(message)
 
-    def take(self) -> str | None:
-        message = getattr(self._local, "last", None)
-        self._local.last = None
-        return message
+    def _messages(self) -> list[str]:
+        if not hasattr(self._local, "messages"):
+            self._local.messages = []
+        return self._local.messages
+
+    def take(self) -> list[str]:
+        """The lines logged on this thread since the last take, oldest first."""
+        messages = self._messages()
+        self._local.messages = []
+        return messages
 
 
 _capture = _ErrorCapture()
@@ -100,6 +108,56 @@ def _install_capture() -> None:
         otel.addHandler(_capture)
         otel.propagate = False
         otel.setLevel(logging.WARNING)
+
+
+_REFUSED = ("connection refused", "errno 111", "econnrefused")
+_UNRESOLVED = ("name or service not known", "nodename nor servname", "temporary failure in name resolution")
+
+
+def _host_port(destination: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(destination).netloc or destination
+
+
+def _probe(host_port: str, timeout_s: float) -> str | None:
+    """Why nothing answers at `host_port`, found by connecting once; None when something listens."""
+    import socket
+    from urllib.parse import urlsplit
+
+    split = urlsplit(f"//{host_port}")
+    if split.hostname is None or split.port is None:
+        return None
+    try:
+        with socket.create_connection((split.hostname, split.port), timeout=timeout_s):
+            return None
+    except ConnectionRefusedError:
+        return f"connection refused at {host_port}"
+    except socket.gaierror:
+        return f"cannot resolve the host of {host_port}"
+    except OSError:
+        return None
+
+
+def failure_cause(messages: Sequence[str], destination: str, *, probe_timeout_s: float = 1.0) -> str:
+    """One line on why an export failed, from the exporter's own log lines of that export.
+
+    The SDK retries a refused connection until the export timeout and then reports only that it gave
+    up; the cause, when its lines do not name it, is found by connecting once to the destination.
+    """
+    host_port = _host_port(destination)
+    text = " ".join(messages).lower()
+    if any(marker in text for marker in _REFUSED):
+        return f"connection refused at {host_port}"
+    if any(marker in text for marker in _UNRESOLVED):
+        return f"cannot resolve the host of {host_port}"
+    if not messages or "max retries or shutdown" in messages[-1]:
+        probed = _probe(host_port, probe_timeout_s)
+        if probed is not None:
+            return probed
+    if not messages:
+        return "the exporter reported a failure"
+    return messages[-1]
 
 
 def _count_points(metrics_data: MetricsData) -> int:
@@ -126,24 +184,27 @@ class ExportLane:
     def __init__(self, pool: ThreadPoolExecutor | None, backlog: threading.Semaphore | None = None) -> None:
         self._pool = pool
         self._backlog = backlog
-        self._jobs: deque[Callable[[], None]] = deque()
+        # Each job with what to do if it is dropped unstarted (a dropped request counts as failed).
+        self._jobs: deque[tuple[Callable[[], None], Callable[[], None] | None]] = deque()
         self._lock = threading.Lock()
         self._running = False
         self._idle = threading.Event()
         self._idle.set()
         self._local = threading.local()
+        self._sending = None  # the official exporter whose request is under way
+        self.aborted = False
 
     def _inside(self) -> bool:
         return getattr(self._local, "inside", False)
 
-    def run(self, job: Callable[[], None]) -> None:
+    def run(self, job: Callable[[], None], on_discard: Callable[[], None] | None = None) -> None:
         if self._pool is None or self._inside():
             job()
             return
         if self._backlog is not None:
             self._backlog.acquire()
         with self._lock:
-            self._jobs.append(job)
+            self._jobs.append((job, on_discard))
             self._idle.clear()
             if not self._running:
                 self._running = True
@@ -158,7 +219,7 @@ class ExportLane:
                         self._running = False
                         self._idle.set()
                         return
-                    job = self._jobs.popleft()
+                    job, _ = self._jobs.popleft()
                 try:
                     job()
                 except Exception:  # a job records its own failure; the lane must keep draining
@@ -172,11 +233,37 @@ class ExportLane:
     def discard(self) -> int:
         """Drop jobs not yet started (an aborted replay does not wait on a dead collector again)."""
         with self._lock:
-            dropped = len(self._jobs)
+            dropped = list(self._jobs)
             self._jobs.clear()
+        for _, on_discard in dropped:
+            if on_discard is not None:
+                on_discard()
         if self._backlog is not None:
-            for _ in range(dropped):
+            for _ in dropped:
                 self._backlog.release()
+        return len(dropped)
+
+    @contextlib.contextmanager
+    def sending(self, exporter) -> Iterator[None]:
+        """Marks `exporter`'s request as under way, so abort() can cut its retries short."""
+        with self._lock:
+            self._sending = exporter
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sending = None
+
+    def abort(self) -> int:
+        """Drop the jobs not yet started and end the request under way: its exporter is shut down,
+        which stops the SDK's retries and their backoff at once rather than at the export timeout."""
+        self.aborted = True
+        dropped = self.discard()
+        with self._lock:
+            sending = self._sending
+        if sending is not None:
+            with contextlib.suppress(Exception):
+                sending.shutdown()
         return dropped
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -188,14 +275,26 @@ class ExportLane:
 _LOGGER = logging.getLogger(__name__)
 
 
+NOT_SENT = "not sent: the replay stopped before this request"
+
+
+def first_failure(stats: Sequence[ExportStats]) -> ExportStats | None:
+    """The exporter whose failure says why (a request that failed itself rather than one dropped)."""
+    failing = [s for s in stats if not s.ok]
+    return next((s for s in failing if s.last_error != NOT_SENT), failing[0] if failing else None)
+
+
 def _record(stats: ExportStats, ok: bool, items: int, error: str | None) -> None:
+    """Count one request's outcome. A failure without an error of its own (a request dropped when the
+    replay stopped) counts as failed but keeps the cause an earlier one gave."""
     with _stats_lock:
         if ok:
             stats.items += items
         else:
             stats.failed_requests += 1
             stats.failed_items += items
-            stats.last_error = error or "the exporter reported a failure"
+            if error is not None or stats.last_error is None:
+                stats.last_error = error or NOT_SENT
 
 
 class _OnLane:
@@ -215,14 +314,22 @@ class _OnLane:
             self.stats.requests += 1
 
         def send() -> None:
+            _capture.take()  # lines of an earlier job on this thread are not this request's
+            if self.lane.aborted:
+                _record(self.stats, False, items, None)
+                return
             try:
-                result = call()
-                error = _capture.take()
+                with self.lane.sending(self.inner):
+                    result = call()
+                messages = _capture.take()
             except Exception as exc:  # an exporter raising is a failed export, not a crash
-                result, error = None, str(exc)
-            _record(self.stats, result is success, items, error)
+                result, messages = None, [*_capture.take(), str(exc)]
+            ok = result is success
+            # A request cut short by abort() failed for the reason the replay stopped, not its own.
+            cause = None if ok or self.lane.aborted else failure_cause(messages, self.stats.destination)
+            _record(self.stats, ok, items, cause)
 
-        self.lane.run(send)
+        self.lane.run(send, on_discard=lambda: _record(self.stats, False, items, None))
 
     def force_flush(self, timeout_millis: float = 30_000) -> bool:
         return self.lane.wait(timeout_millis / 1000)
@@ -794,16 +901,42 @@ class PipelineFactory:
                     if signal in changed:
                         process.replace_exporter(tracked, self._otlp_exporter(signal))
 
-    def drain(self) -> None:
-        """Wait until every process's queued exports (and exits) are done."""
+    def drain(self, *, stop_on_failure: bool = False, grace_s: float | None = None) -> None:
+        """Wait until every process's queued exports (and exits) are done.
+
+        With `stop_on_failure`, the first failed export aborts the rest (see abort()): a replay that
+        outran its exports (--instant queues a day's worth at once) must not then wait out the export
+        timeout of every queued request against a collector that is gone. With `grace_s`, wait no
+        longer than that (after abort(), for requests already sent).
+        """
+        if grace_s is not None:
+            deadline = time.monotonic() + grace_s
+            for lane in self._lanes:
+                lane.wait(max(0.0, deadline - time.monotonic()))
+            return
+        if stop_on_failure:
+            # Polled: the outcome of a request lands in shared stats, on the pool's threads.
+            while not all(lane.wait(0.05) for lane in self._lanes):
+                if any(not s.ok for s in self.stats):
+                    self.abort()
+                    break
         for lane in self._lanes:
             lane.wait()
         self._lanes = [lane for lane in self._lanes if not lane.wait(0)]
 
+    def abort(self) -> None:
+        """Stop exporting: drop every queued export and cut the requests under way short, each
+        counted as failed, so a dead collector costs no more than the request that found it dead."""
+        for lane in self._lanes:
+            lane.abort()
+
     def close(self) -> None:
-        self.drain()
+        aborted = any(lane.aborted for lane in self._lanes)
+        # After abort(), a request already sent ends on its own within the export timeout; waiting for
+        # it would only delay the summary (the process still lets it end before exiting).
+        self.drain(grace_s=0.0 if aborted else None)
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=not aborted)
         if self.prometheus is not None:
             self.prometheus.close()
             self.prometheus = None

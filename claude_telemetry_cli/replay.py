@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from claude_telemetry_cli.clock import Clock
-from claude_telemetry_cli.records import METRIC, Playable, SessionInfo, SessionPlay
+from claude_telemetry_cli.records import METRIC, Playable, SessionInfo, SessionPlay, Totals, TotalsBuilder
 
 # Order of work due at the same instant: a process starts, records happen, spans end (after the records
 # they enclose), exports run, it exits.
@@ -17,14 +17,17 @@ _HEADERS, _START, _RECORD, _SPAN, _LOG_FLUSH, _SPAN_FLUSH, _METRIC_TICK, _END = 
 
 @dataclass
 class ReplayResult:
-    sessions: int = 0
+    sessions: int = 0  # the sessions started: all of them unless the replay stopped early
     metric_records: int = 0
     event_records: int = 0
     span_records: int = 0
     simulated_seconds: float = 0.0
     aborted: str | None = None  # why the replay stopped early (an export failed)
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM; what was recorded was still delivered
+    abandoned: bool = False  # interrupted again while delivering: what was not sent yet was dropped
     stats: list = field(default_factory=list)  # pipeline.ExportStats per exporter
+    # What was replayed, record by record: the scenario's totals only when the replay went to its end.
+    totals: Totals = field(default_factory=Totals)
 
     @property
     def export_failed(self) -> bool:
@@ -32,6 +35,10 @@ class ReplayResult:
 
 
 Progress = Callable[[int, int], None]
+
+# After a second interrupt, how long requests already under way may take to be answered before the
+# replay ends without them (a request cannot be cut short once sent; it ends within the export timeout).
+_ABANDON_GRACE_S = 1.0
 
 
 def replay(
@@ -54,7 +61,8 @@ def replay(
     replayed when it ends. `progress` counts records, not spans. With an export failure (the
     exporters have already retried) the replay stops at once.
     """
-    result = ReplayResult(sessions=timeline.session_count, stats=factory.stats)
+    result = ReplayResult(stats=factory.stats)
+    replayed = TotalsBuilder()
     total = timeline.record_count
     queue: list[tuple] = []
     seq = itertools.count()
@@ -87,10 +95,12 @@ def replay(
     done = 0
 
     def failed() -> str | None:
-        for s in factory.stats:
-            if not s.ok:
-                return f"{s.signal} export via {s.exporter} to {s.destination} failed: {s.last_error}"
-        return None
+        from claude_telemetry_cli.pipeline import first_failure
+
+        s = first_failure(factory.stats)
+        if s is None:
+            return None
+        return f"{s.signal} export via {s.exporter} to {s.destination} failed: {s.last_error}"
 
     try:
         if upcoming is not None:
@@ -113,6 +123,7 @@ def replay(
                 session = sessions[index]
                 proc = factory.open(session)
                 processes[index] = proc
+                result.sessions += 1
                 # A process exporting at exit needs no tick there; the shutdown collects what is left.
                 if proc.has_metric_readers and at + metric_interval_s < session.end_at:
                     push(at + metric_interval_s, _METRIC_TICK, index)
@@ -121,9 +132,11 @@ def replay(
                 attributes = dict(payload.attributes)
                 if payload.signal == METRIC:
                     proc.add(payload.name, payload.value, attributes)
+                    replayed.add_metric(payload.name, payload.attributes, float(payload.value or 0.0))
                     result.metric_records += 1
                 else:
                     proc.emit(payload.name, attributes, trace=payload.trace)
+                    replayed.add_event(payload.name)
                     result.event_records += 1
                     if index not in log_flush_due and proc.pending_logs:
                         log_flush_due.add(index)
@@ -134,6 +147,7 @@ def replay(
             elif kind == _SPAN:
                 proc = processes[index]
                 proc.span(payload)
+                replayed.add_span(payload.name)
                 result.span_records += 1
                 if index not in span_flush_due and proc.pending_spans:
                     span_flush_due.add(index)
@@ -166,11 +180,23 @@ def replay(
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
-        # On an abort, close what is open without waiting on a dead collector again; on Ctrl-C,
-        # deliver what was recorded.
-        for proc in processes.values():
-            proc.shutdown(flush=result.aborted is None)
-        factory.drain()
-    if result.aborted is None and (why := failed()):
+        # On an abort, close what is open without waiting on a dead collector again (exports queued by
+        # processes that already ended included); on Ctrl-C, deliver what was recorded.
+        try:
+            if result.aborted is not None:
+                factory.abort()
+            for proc in processes.values():
+                proc.shutdown(flush=result.aborted is None)
+            factory.drain(stop_on_failure=stop_on_export_failure)
+        except KeyboardInterrupt:
+            # Interrupted again while delivering: give up on what is not sent yet (counted as failed)
+            # and end with what was delivered, rather than wait on every request.
+            result.interrupted = result.abandoned = True
+            factory.abort()
+            for proc in processes.values():
+                proc.shutdown(flush=False)
+            factory.drain(grace_s=_ABANDON_GRACE_S)
+    if result.aborted is None and (why := failed()) and not result.abandoned:
         result.aborted = why
+    result.totals = replayed.totals()
     return result

@@ -274,3 +274,76 @@ def test_record_with_nothing_received_writes_nothing_and_says_so(tmp_path):
     )
     assert proc.returncode == 1
     assert "not written" in proc.stderr and not out.exists()
+
+
+def _stopped_listening(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> bool:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return True
+        time.sleep(0.005)
+    return False
+
+
+def _signal_again(proc: subprocess.Popen, signum) -> None:
+    import contextlib
+    import os
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signum)
+
+
+def test_record_stopped_by_sigterm_writes_what_it_recorded_even_when_signalled_again(tmp_path):
+    import signal
+
+    grpc_port = free_port()
+    out = tmp_path / "recorded.yaml"
+    recorder = subprocess.Popen(
+        [sys.executable, "-m", "claude_telemetry_cli", "record", "--out", str(out)]
+        + ["--grpc-port", str(grpc_port), "--http-port", "0"],
+        env=telemetry_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(grpc_port, recorder)
+        sent = run_cli(
+            ["run", "team-day", "--instant"], otlp_env(f"http://127.0.0.1:{grpc_port}"), cwd=tmp_path
+        )
+        assert sent.returncode == 0, sent.stderr
+        recorder.send_signal(signal.SIGTERM)
+        # It stopped listening and is rebuilding the day's sessions: as `timeout` does, signal again.
+        assert _stopped_listening(grpc_port, recorder)
+        _signal_again(recorder, signal.SIGTERM)
+        stdout, stderr = recorder.communicate(timeout=60)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+    assert recorder.returncode == 130, stderr
+    assert f"wrote {out}: 29 session(s)" in stdout, stderr
+    assert "Traceback" not in stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".recorded")] == []
+    original = run_json(["scenarios", "totals", "team-day"], telemetry_env(), cwd=tmp_path)
+    replayed = run_json(["scenarios", "totals", str(out)], telemetry_env(), cwd=tmp_path)
+    assert replayed["events"] == original["events"]
+
+
+def test_receive_signalled_again_while_finishing_still_prints_its_summary(tmp_path, receivers):
+    import signal
+
+    receiver = receivers(tmp_path, "--expect", "team-day", "--timeout", "60s")
+    run_cli(["run", "quickstart", "--instant"], otlp_env(receiver.endpoint("grpc")), cwd=tmp_path)
+    receiver.proc.send_signal(signal.SIGTERM)
+    assert _stopped_listening(receiver.grpc_port, receiver.proc)
+    _signal_again(receiver.proc, signal.SIGINT)
+    code, data, err = receiver.result()
+    assert code == 130, err
+    assert data["interrupted"] is True and data["received"]["points"] > 0, err
+    assert data["verdict"]["ok"] is False

@@ -139,6 +139,36 @@ def test_unreachable_collector_fails_fast_with_exit_3(tmp_path, protocol):
     assert elapsed < 45
 
 
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf", "http/json"])
+def test_a_refused_connection_ends_the_replay_within_the_export_timeout(tmp_path, protocol):
+    import json
+    import re
+
+    from tests.conftest import free_port
+
+    port = free_port()  # nothing listens here
+    env = otlp_env(f"http://127.0.0.1:{port}", protocol)
+    # A day of sessions queues dozens of exports on ended processes: none may hold up the exit.
+    started = time.monotonic()
+    proc = run_cli(
+        ["run", "team-day", "--instant", "--export-timeout", "3", "--json"], env, cwd=tmp_path, timeout=180
+    )
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 3, proc.stderr
+    # Metrics and events go to the same dead port; whichever request finds it first is named.
+    cause = rf"^error: (metrics|logs): connection refused at 127\.0\.0\.1:{port}$"
+    assert re.search(cause, proc.stderr, re.M), proc.stderr
+    assert "Traceback" not in proc.stderr and "max retries" not in proc.stderr
+    # The export timeout, plus start-up and compiling a day on a busy machine; a hang is a minute.
+    assert elapsed < 3 + 10, elapsed
+    exporters = json.loads(proc.stdout)["exporters"]
+    assert {e["signal"] for e in exporters} == {"metrics", "logs"}
+    for e in exporters:
+        # Nothing arrived anywhere: every request counted is a failed one, dropped ones included.
+        assert e["requests"] > 0 and e["failed_requests"] == e["requests"], e
+        assert e["items"] == 0, e
+
+
 def test_2025_05_profile_sends_six_metrics_with_count_units_and_no_events(otlp_sink, tmp_path):
     env = otlp_env(
         otlp_sink.endpoint,
@@ -208,6 +238,106 @@ def test_interrupting_a_replay_delivers_what_was_recorded_and_exits_130(otlp_sin
     names = {p.name for p in otlp_sink.points()}
     assert "claude_code.session.count" in names  # delivered at exit, not lost with the 60 s interval
     assert any(e.name == "managed_settings_resolved" for e in otlp_sink.events())
+
+
+def test_an_interrupted_replay_sums_up_what_it_replayed_not_the_whole_scenario(otlp_sink, tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    env = otlp_env(otlp_sink.endpoint, OTEL_LOGS_EXPORT_INTERVAL="1000")
+    whole = run_json(["scenarios", "totals", "team-day"], env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claude_telemetry_cli", "run", "team-day", "--json"],  # hours at real speed
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert otlp_sink.wait_for(lambda s: s.events(), timeout=60), proc.stderr
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    summary = json.loads(out)["scenarios"][0]
+    assert summary["interrupted"]
+
+    replayed_events = summary["events"]
+    assert 0 < sum(replayed_events.values()) < sum(whole["events"].values())
+    assert sum(replayed_events.values()) == summary["event_records"]
+    # What the summary says was replayed is exactly what reached the collector.
+    assert otlp_sink.wait_for(lambda s: s.tally().totals().events == replayed_events, timeout=10), (
+        otlp_sink.tally().totals().events,
+        replayed_events,
+    )
+    arrived = otlp_sink.tally().totals()
+    sums, series = arrived.metric_sums(), arrived.series_count()
+    assert summary["metrics"] == {name: {"series": series[name], "total": sums[name]} for name in sums}
+    whole_sessions = sum(m["value"] for m in whole["metrics"] if m["name"] == "claude_code.session.count")
+    assert summary["metrics"]["claude_code.session.count"]["total"] < whole_sessions
+
+
+def test_a_second_interrupt_during_the_final_flush_still_prints_the_summary(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    arrived, holding, release = threading.Event(), threading.Event(), threading.Event()
+    hold = threading.Event()
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server method name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            arrived.set()
+            if hold.is_set():  # the final flush: answered only once the test is done
+                holding.set()
+                release.wait(60)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = otlp_env(
+        f"http://127.0.0.1:{server.server_port}", "http/protobuf", OTEL_LOGS_EXPORT_INTERVAL="1000"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "claude_telemetry_cli", "run", "team-day", "--export-timeout", "60"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out_lines: list[str] = []
+    reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        assert arrived.wait(60), "no export arrived"
+        hold.set()
+        proc.send_signal(signal.SIGINT)
+        assert holding.wait(30), "the final flush sent nothing"
+        proc.send_signal(signal.SIGINT)
+        # The summary comes while the collector still holds a request of the flush.
+        deadline = time.monotonic() + 20
+        while not any("claude_code.session.count" in line for line in out_lines):
+            assert time.monotonic() < deadline and reader.is_alive(), "".join(out_lines)
+            time.sleep(0.05)
+        assert not release.is_set()
+    finally:
+        release.set()
+        err = proc.stderr.read()
+        proc.wait(timeout=90)
+        server.shutdown()
+    assert proc.returncode == 130, err
+    assert "interrupted again" in err and "Traceback" not in err
 
 
 def test_managed_settings_lock_the_destination_in_a_real_run(otlp_sink, tmp_path):
