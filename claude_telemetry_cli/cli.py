@@ -1517,8 +1517,8 @@ def record(
     from the events, or from the metrics when only metrics arrived. Replaying the file gives the same
     totals as the recording.
 
-    Exit codes: 0 written (stopped by --timeout or --idle); 1 nothing to replay arrived; 2 bad option;
-    130 stopped by Ctrl-C or SIGTERM (what was recorded is written all the same, atomically).
+    Exit codes: 0 written (stopped by Ctrl-C, SIGTERM, --timeout or --idle; a second signal while it
+    writes does not cut the file short); 1 nothing to replay arrived; 2 bad option.
     """
     from claude_telemetry_cli import output
     from claude_telemetry_cli.receiver.reception import Reception
@@ -1577,8 +1577,6 @@ def record(
             console.print(
                 f"replay it with: claude-telemetry run {out}{profile} {pairs}".rstrip(), soft_wrap=True
             )
-    if _interrupted():
-        raise typer.Exit(int(ExitCode.INTERRUPTED))
 
 
 def _write_atomically(path: Path, text: str) -> None:

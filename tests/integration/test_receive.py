@@ -257,7 +257,7 @@ def test_record_writes_a_scenario_whose_totals_equal_what_arrived(tmp_path):
         if recorder.poll() is None:
             recorder.kill()
     assert recorder.returncode == 0, stderr
-    assert f"wrote {out}: 2 session(s)" in stdout
+    assert f"wrote {out}: 2 sessions" in stdout
     original = run_json(["scenarios", "totals", "failures"], telemetry_env(), cwd=tmp_path)
     replayed = run_json(["scenarios", "totals", str(out)], telemetry_env(), cwd=tmp_path)
     from claude_telemetry_cli.records import Totals
@@ -326,8 +326,8 @@ def test_record_stopped_by_sigterm_writes_what_it_recorded_even_when_signalled_a
     finally:
         if recorder.poll() is None:
             recorder.kill()
-    assert recorder.returncode == 130, stderr
-    assert f"wrote {out}: 29 session(s)" in stdout, stderr
+    assert recorder.returncode == 0, stderr
+    assert f"wrote {out}: 29 sessions" in stdout, stderr
     assert "Traceback" not in stderr
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".recorded")] == []
     original = run_json(["scenarios", "totals", "team-day"], telemetry_env(), cwd=tmp_path)
