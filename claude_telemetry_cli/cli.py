@@ -303,6 +303,23 @@ def run(
             help="Give up on one export after this long, retries included.",
         ),
     ] = 10.0,
+    start_at: Annotated[
+        str | None,
+        typer.Option(
+            "--start-at",
+            metavar="WHEN",
+            help="History: scenario time 0 lands at WHEN (2026-11-02T09:00:00Z, now, -14d, now-36h), and"
+            " everything is sent at its own timestamps as fast as the collector takes it.",
+        ),
+    ] = None,
+    end_at: Annotated[
+        str | None,
+        typer.Option(
+            "--end-at",
+            metavar="WHEN",
+            help="History: the scenario ends at WHEN (e.g. now); with --start-at, the two must span it.",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Replay scenarios through the OpenTelemetry pipeline Claude Code's configuration describes.
@@ -322,8 +339,15 @@ def run(
       OTEL_METRICS_EXPORTER=prometheus \\
         claude-telemetry run feature-branch --linger 5m
 
+      claude-telemetry run team-day --end-at now   (history: the day just ended)
+
+    With --start-at or --end-at the scenario is history: every point, event and span carries its
+    scenario time shifted there, encoded straight to OTLP (as load does) and sent as fast as the
+    collector accepts it, one export per process and interval as Claude Code would have made it.
+
     Exit codes: 0 replayed and exported; 2 bad scenario, option or configuration;
-    3 an export failed after the exporter's retries; 130 interrupted.
+    3 an export failed after the exporter's retries (history: the collector refused one);
+    130 interrupted.
     """
     from claude_telemetry_cli import output
     from claude_telemetry_cli.clock import InstantClock, ScaledClock
@@ -332,6 +356,14 @@ def run(
 
     if instant and speed is not None:
         raise UsageError("--instant and --speed exclude each other; choose one")
+    history = start_at is not None or end_at is not None
+    if history and (instant or speed is not None or linger != "0s"):
+        raise UsageError(
+            "--start-at/--end-at send history as fast as the collector takes it: --instant, --speed and"
+            " --linger do not apply"
+        )
+    if history and len(scenarios) != 1:
+        raise UsageError("--start-at/--end-at take one scenario")
     try:
         linger_s = parse_duration(linger)
     except ValueError as exc:
@@ -348,6 +380,9 @@ def run(
         headers=header,
         insecure=insecure,
     )
+    if history:
+        _run_history(scenarios[0], config, contract, start_at, end_at, export_timeout, json_out, err)
+        return
     # Everything is loaded and compiled before anything is sent: a bad file sends nothing.
     # The summary adds up what the replay replays; the compiled totals would be held for nothing.
     timelines = [
@@ -439,6 +474,64 @@ def run(
         raise typer.Exit(int(ExitCode.INTERRUPTED))
     if interrupted:
         err.print("interrupted: what was recorded until then was delivered")
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+
+
+def _run_history(arg, config, contract, start_at, end_at, export_timeout, json_out, err) -> None:
+    """run --start-at/--end-at: the scenario sent over OTLP at its own timestamps, shifted."""
+    import time
+
+    from claude_telemetry_cli import history, output
+
+    history.check_history_config(config)  # before compiling: a bad configuration costs nothing
+    timeline = _compile_with(
+        arg, config.emit, config.tracing, keep_records=True, console=None if json_out else err
+    )
+    try:
+        window = history.history_window(start_at, end_at, timeline.duration, now_ns=time.time_ns())
+        for w in config.warnings:
+            output.warning(err, w)
+        reached = [0.0]
+
+        def send(progress=None):
+            return history.send_scenario_history(
+                timeline, config, contract, window, export_timeout_s=export_timeout, progress=progress
+            )
+
+        if json_out or not err.is_terminal:
+            result = send()
+        else:
+            with output.replay_progress(
+                err, timeline.name, None, timeline.duration, now=lambda: reached[0], unit="requests"
+            ) as update:
+
+                def progress(at: float, requests: int) -> None:
+                    reached[0] = at
+                    update(requests)
+
+                result = send(progress)
+    finally:
+        timeline.close()
+    summary = {
+        "scenario": timeline.name,
+        "sessions": timeline.session_count,
+        "window": window.to_json(),
+        "reached": history.format_instant(window.ns(result.reached_s)),
+        "seconds": round(result.elapsed_s, 3),
+        "ok": result.ok,
+        "aborted": result.aborted,
+        "interrupted": result.interrupted,
+        "signals": [t.to_json() for t in result.signals.values()],
+    }
+    if json_out:
+        output.print_json(_stdout(), summary)
+    else:
+        output.history_summary(_stdout(), summary)
+    if not result.ok:
+        output.error(err, result.aborted or "an export failed")
+        raise typer.Exit(int(ExitCode.EXPORT_FAILED))
+    if result.interrupted:
+        err.print("interrupted: what was sent until then is listed above")
         raise typer.Exit(int(ExitCode.INTERRUPTED))
 
 

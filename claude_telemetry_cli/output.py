@@ -65,10 +65,11 @@ def scenario_time(seconds: float, *, long: bool) -> str:
 def replay_progress(
     console: Console,
     description: str,
-    records: int,
+    records: int | None,
     duration_s: float,
     now: Callable[[], float],
     get_time: Callable[[], float] | None = None,
+    unit: str = "records",
 ) -> Iterator[Callable[[int], None]]:
     """A transient progress bar of a replay, "NAME [bar] 14h03m of 336h00m  1,234/159,302 records
     elapsed  ETA 0:22:55", on `console`; yields `update(records_done)`.
@@ -76,7 +77,8 @@ def replay_progress(
     The bar follows scenario time, read from `now` at every refresh, not the records: a replay
     whose first session starts hours into the scenario sends nothing for hours and must not look
     hung. The ETA is the wall time per scenario second so far times the scenario time left.
-    `get_time` is the wall clock (rich's default, a monotonic one).
+    `get_time` is the wall clock (rich's default, a monotonic one). Without a total of `records`, the
+    count of `unit` done is shown alone.
     """
     from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
     from rich.text import Text
@@ -110,7 +112,7 @@ def replay_progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         ScenarioTime(),
-        TextColumn("{task.fields[done]:,}/" + f"{records:,} records"),
+        TextColumn("{task.fields[done]:,}" + (f"/{records:,}" if records is not None else "") + f" {unit}"),
         TimeElapsedColumn(),
         Eta(),
         console=console,
@@ -123,6 +125,34 @@ def replay_progress(
             progress.update(task, done=done)
 
         yield update
+
+
+def history_summary(console: Console, summary: dict) -> None:
+    """The final report of run --start-at/--end-at: the window written, and what each signal did."""
+    window = summary["window"]
+    console.print(
+        f"{summary['scenario']}: {counted(summary['sessions'], 'session')} as history from {window['start']}"
+        f" to {window['end']}, sent in {summary['seconds']:.1f}s"
+    )
+    table = Table(show_edge=False)
+    for col in ("signal", "destination", "requests", "accepted", "failed", "items accepted"):
+        table.add_column(col, justify="right" if col not in ("signal", "destination") else "left")
+    for t in summary["signals"]:
+        failed = t["failed"]
+        table.add_row(
+            t["signal"],
+            t["destination"],
+            f"{t['requests']:,}",
+            f"{t['accepted']:,}",
+            f"[red]{failed:,}[/]" if failed else "0",
+            f"{t['items_accepted']:,}",
+        )
+    console.print(table)
+    for t in summary["signals"]:
+        if t["first_failure"]:
+            console.print(f"[red]{t['signal']}[/]: {t['first_failure']}")
+    if summary["interrupted"] or summary["aborted"]:
+        console.print(f"[yellow]stopped[/] at {summary['reached']}: what came later was not sent")
 
 
 def _fmt_value(v: float) -> str:

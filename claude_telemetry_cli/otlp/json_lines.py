@@ -19,6 +19,7 @@ _REQUESTS = {
     "traces": ExportTraceServiceRequest,
 }
 _HEX_FIELDS = frozenset({"traceId", "spanId", "parentSpanId"})
+_ARRAYS = frozenset({"arrayValue", "kvlistValue"})
 
 
 def otlp_json_object(signal: str, body: bytes) -> dict:
@@ -35,6 +36,10 @@ def otlp_json_object(signal: str, body: bytes) -> dict:
         for key, value in node.items():
             if key in _HEX_FIELDS and isinstance(value, str):
                 node[key] = base64.b64decode(value).hex()
+            elif key in _ARRAYS and value == {}:
+                # proto3 JSON leaves an empty list out; collectors (rotel) require it, and the SDK's
+                # own JSON exporter writes it.
+                node[key] = {"values": []}
             elif isinstance(value, (dict, list)):
                 stack.append(value)
     return data
