@@ -484,8 +484,9 @@ def _run_history(arg, config, contract, start_at, end_at, export_timeout, json_o
     from claude_telemetry_cli import history, output
 
     history.check_history_config(config)  # before compiling: a bad configuration costs nothing
+    # History needs no totals: adding them up would hold every series of the period in memory.
     timeline = _compile_with(
-        arg, config.emit, config.tracing, keep_records=True, console=None if json_out else err
+        arg, config.emit, config.tracing, keep_records=True, console=None if json_out else err, totals=False
     )
     try:
         window = history.history_window(start_at, end_at, timeline.duration, now_ns=time.time_ns())
