@@ -164,14 +164,19 @@ def compile_scenario(scenario: Scenario, options: EmitOptions | None = None) -> 
 
 
 def compile_sessions(
-    header: ScenarioHeader, entries: Iterable[tuple[int, Session]], options: EmitOptions | None = None
+    header: ScenarioHeader,
+    entries: Iterable[tuple[int, Session]],
+    options: EmitOptions | None = None,
+    *,
+    first_process: int = 0,
 ) -> Iterator[tuple[SessionInfo, list[Record]]]:
     """Each simulated process of the session entries, as it is compiled: its SessionInfo and its
     records in time order (emission order at one instant). `entries` pairs each Session with its
-    index in the file, which seeds its ids; processes are numbered in order from 0."""
+    index in the file, which seeds its ids; processes are numbered in order from `first_process` (a
+    later part of the file, compiled on its own, continues the numbering)."""
     options = options or EmitOptions()
     context = _Context(header, options, get_profile(options.profile))
-    count = 0
+    count = first_process
     for i, entry in entries:
         context.check_prices(i, entry)
         user_id = entry.user.id or _hex(random.Random(f"{header.seed}/user/{_identity(entry, i)}"), 64)
