@@ -12,7 +12,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import typer
 from rich.console import Console
@@ -114,6 +114,28 @@ InsecureOpt = Annotated[
 ]
 
 
+# The generator's options, shared by `generate` and the commands that compile a preset directly.
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--preset", metavar="NAME|FILE", help="small-team, enterprise, incident, or a preset .yaml file."
+    ),
+]
+DevelopersOpt = Annotated[int | None, typer.Option("--developers", metavar="N", help="Developers.")]
+TeamsOpt = Annotated[int | None, typer.Option("--teams", metavar="N", help="Teams.")]
+OrgsOpt = Annotated[int | None, typer.Option("--orgs", metavar="N", help="Organisations.")]
+DaysOpt = Annotated[int | None, typer.Option("--days", metavar="N", help="Days in the period.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", metavar="N", help="Seed of every draw.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Any other parameter (`claude-telemetry scenarios show enterprise` explains each);"
+        " KEY.SUB=VALUE changes one "
+        "entry of a mix, e.g. --set error_rates.529=0.01. Repeatable.",
+    ),
+]
 # Wider than any line we print: a table sized for it takes its natural width.
 _LOG_WIDTH = 4096
 
@@ -224,6 +246,59 @@ def _compile_with(
         return compile_file(path, emit, progress=update, **kwargs)
 
 
+class PresetArgs(NamedTuple):
+    """The generator's options, given to a command that compiles an organisation instead of a file."""
+
+    preset: str | None
+    developers: int | None = None
+    teams: int | None = None
+    orgs: int | None = None
+    days: int | None = None
+    seed: int | None = None
+    sets: list[str] | None = None
+
+
+def _compile_sources(
+    scenarios: list[str] | None,
+    generated: PresetArgs,
+    config,
+    *,
+    keep_records: bool = True,
+    console: Console | None = None,
+    totals: bool = True,
+) -> list:
+    """The scenarios named on the command line, or the organisation --preset describes generated and
+    compiled directly (no file); exactly one of the two."""
+    scenarios = list(scenarios or [])
+    flags = dict(zip(("developers", "teams", "orgs", "days", "seed"), generated[1:6], strict=True))
+    if generated.preset is None:
+        given = [f"--{name}" for name, value in flags.items() if value is not None]
+        given += ["--set"] if generated.sets else []
+        if given:
+            raise UsageError(f"{given[0]} goes with --preset NAME, which generates the scenario to replay")
+        if not scenarios:
+            raise UsageError("give a scenario (a file or a bundled name) or --preset NAME")
+        return [
+            _compile_with(
+                arg, config.emit, config.tracing, keep_records=keep_records, console=console, totals=totals
+            )
+            for arg in scenarios
+        ]
+    if scenarios:
+        raise UsageError(f"give a scenario or --preset, not both (got {scenarios[0]} and --preset)")
+    from claude_telemetry_cli.scenario.generate import build_params
+    from claude_telemetry_cli.scenario.source import compile_preset
+
+    params = build_params(generated.preset, flags, generated.sets)
+    kwargs = {"tracing": config.tracing, "keep_records": keep_records, "totals": totals}
+    if console is None or not console.is_terminal:
+        return [compile_preset(params, config.emit, **kwargs)]
+    from claude_telemetry_cli.output import progress_bar
+
+    with progress_bar(console, f"generating {params.name}", "days", params.days) as update:
+        return [compile_preset(params, config.emit, progress=lambda done, _days: update(done), **kwargs)]
+
+
 def _delivered_totals(timeline, config):
     """What this replay delivers: given the sender's configuration (telemetry enabled), only the
     signals it exports count; without one (a receiver started on its own) every signal is expected."""
@@ -266,9 +341,11 @@ def _summary(timeline, result) -> dict:
 @guarded
 def run(
     scenarios: Annotated[
-        list[str],
-        typer.Argument(metavar="SCENARIO...", help="Scenario files, or names of bundled scenarios."),
-    ],
+        list[str] | None,
+        typer.Argument(
+            metavar="SCENARIO...", help="Scenario files, or names of bundled scenarios (or --preset)."
+        ),
+    ] = None,
     speed: Annotated[
         float | None,
         typer.Option(
@@ -321,6 +398,13 @@ def run(
         ),
     ] = None,
     json_out: JsonOpt = False,
+    preset: PresetOpt = None,
+    developers: DevelopersOpt = None,
+    teams: TeamsOpt = None,
+    orgs: OrgsOpt = None,
+    days: DaysOpt = None,
+    seed: SeedOpt = None,
+    set_: SetOpt = None,
 ) -> None:
     """Replay scenarios through the OpenTelemetry pipeline Claude Code's configuration describes.
 
@@ -338,6 +422,11 @@ def run(
 
       OTEL_METRICS_EXPORTER=prometheus \\
         claude-telemetry run feature-branch --linger 5m
+
+      claude-telemetry run --preset small-team --days 14 --seed 1 --instant
+
+    --preset and the generator's options (as `generate` takes them) replay a generated organisation
+    without writing its scenario file.
 
       claude-telemetry run team-day --end-at now   (history: the day just ended)
 
@@ -362,7 +451,7 @@ def run(
             "--start-at/--end-at send history as fast as the collector takes it: --instant, --speed and"
             " --linger do not apply"
         )
-    if history and len(scenarios) != 1:
+    if history and len(scenarios or []) > 1:
         raise UsageError("--start-at/--end-at take one scenario")
     try:
         linger_s = parse_duration(linger)
@@ -381,21 +470,22 @@ def run(
         insecure=insecure,
     )
     if history:
-        _run_history(scenarios[0], config, contract, start_at, end_at, export_timeout, json_out, err)
+        from claude_telemetry_cli.history import check_history_config
+
+        check_history_config(config)  # before compiling: a bad configuration costs nothing
+        generated = PresetArgs(preset, developers, teams, orgs, days, seed, set_)
+        # History needs no totals: adding them up would hold every series of the period in memory.
+        (timeline,) = _compile_sources(
+            scenarios, generated, config, console=None if json_out else err, totals=False
+        )
+        _run_history(timeline, config, contract, start_at, end_at, export_timeout, json_out, err)
         return
     # Everything is loaded and compiled before anything is sent: a bad file sends nothing.
     # The summary adds up what the replay replays; the compiled totals would be held for nothing.
-    timelines = [
-        _compile_with(
-            arg,
-            config.emit,
-            config.tracing,
-            keep_records=True,
-            console=None if json_out else err,
-            totals=False,
-        )
-        for arg in scenarios
-    ]
+    generated = PresetArgs(preset, developers, teams, orgs, days, seed, set_)
+    timelines = _compile_sources(
+        scenarios, generated, config, console=None if json_out else err, totals=False
+    )
     _sigterm_interrupts(stops=2)
     for w in config.warnings:
         output.warning(err, w)
@@ -477,17 +567,12 @@ def run(
         raise typer.Exit(int(ExitCode.INTERRUPTED))
 
 
-def _run_history(arg, config, contract, start_at, end_at, export_timeout, json_out, err) -> None:
-    """run --start-at/--end-at: the scenario sent over OTLP at its own timestamps, shifted."""
+def _run_history(timeline, config, contract, start_at, end_at, export_timeout, json_out, err) -> None:
+    """run --start-at/--end-at: the compiled scenario sent over OTLP at its own timestamps, shifted."""
     import time
 
     from claude_telemetry_cli import history, output
 
-    history.check_history_config(config)  # before compiling: a bad configuration costs nothing
-    # History needs no totals: adding them up would hold every series of the period in memory.
-    timeline = _compile_with(
-        arg, config.emit, config.tracing, keep_records=True, console=None if json_out else err, totals=False
-    )
     try:
         window = history.history_window(start_at, end_at, timeline.duration, now_ns=time.time_ns())
         for w in config.warnings:
@@ -791,23 +876,39 @@ def scenarios_schema(
 @scenarios_app.command("totals")
 @guarded
 def scenarios_totals(
-    file: Annotated[str, typer.Argument(metavar="FILE", help="A scenario file or bundled name.")],
+    file: Annotated[
+        str | None, typer.Argument(metavar="FILE", help="A scenario file or bundled name (or --preset).")
+    ] = None,
     profile: ProfileOpt = "current",
     env: EnvOpt = None,
     env_file: EnvFileOpt = None,
     managed_settings: ManagedOpt = None,
     json_out: JsonOpt = False,
+    preset: PresetOpt = None,
+    developers: DevelopersOpt = None,
+    teams: TeamsOpt = None,
+    orgs: OrgsOpt = None,
+    days: DaysOpt = None,
+    seed: SeedOpt = None,
+    set_: SetOpt = None,
 ) -> None:
     """The exact totals a replay must deliver: sum per metric name and attribute set, count per event.
 
     The attribute sets depend on the same configuration as `run` (OTEL_METRICS_INCLUDE_*,
     OTEL_RESOURCE_ATTRIBUTES), so pass the same -e/--env-file options. With the sender's
     configuration (CLAUDE_CODE_ENABLE_TELEMETRY=1), only the signals it exports are counted.
+
+    --preset and the generator's options (as `generate` takes them) count a generated organisation
+    without writing its scenario file.
     """
     from claude_telemetry_cli import output
 
     config = _load_config(profile, env, env_file, managed_settings)
-    data = _delivered_totals(_compile(file, config, keep_records=False, console=_stderr()), config).to_json()
+    generated = PresetArgs(preset, developers, teams, orgs, days, seed, set_)
+    (compiled,) = _compile_sources(
+        [file] if file else [], generated, config, keep_records=False, console=_stderr()
+    )
+    data = _delivered_totals(compiled, config).to_json()
     if json_out:
         output.print_json(_stdout(), data)
     else:
@@ -1149,17 +1250,12 @@ def load_cmd(
 @app.command("generate")
 @guarded
 def generate_cmd(
-    preset: Annotated[
-        str | None,
-        typer.Option(
-            "--preset", metavar="NAME|FILE", help="small-team, enterprise, incident, or a preset .yaml file."
-        ),
-    ] = None,
-    developers: Annotated[int | None, typer.Option("--developers", metavar="N", help="Developers.")] = None,
-    teams: Annotated[int | None, typer.Option("--teams", metavar="N", help="Teams.")] = None,
-    orgs: Annotated[int | None, typer.Option("--orgs", metavar="N", help="Organisations.")] = None,
-    days: Annotated[int | None, typer.Option("--days", metavar="N", help="Days in the period.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", metavar="N", help="Seed of every draw.")] = None,
+    preset: PresetOpt = None,
+    developers: DevelopersOpt = None,
+    teams: TeamsOpt = None,
+    orgs: OrgsOpt = None,
+    days: DaysOpt = None,
+    seed: SeedOpt = None,
     out: Annotated[
         str | None,
         typer.Option("--out", "-o", metavar="FILE|-", help="Where to write the scenario (default: stdout)."),
@@ -1168,16 +1264,7 @@ def generate_cmd(
         bool,
         typer.Option("--report", help="Print the population's statistics next to Anthropic's figures."),
     ] = False,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="Any other parameter (`claude-telemetry scenarios show enterprise` explains each);"
-            " KEY.SUB=VALUE changes one "
-            "entry of a mix, e.g. --set error_rates.529=0.01. Repeatable.",
-        ),
-    ] = None,
+    set_: SetOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
 ) -> None:
     """Generate a realistic organisation as a scenario file: seeded, streamed, calibrated.

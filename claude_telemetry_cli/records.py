@@ -327,3 +327,50 @@ class TotalsBuilder:
 
     def totals(self) -> Totals:
         return Totals({k: math.fsum(v) for k, v in self._sums.items()}, dict(self._events), dict(self._spans))
+
+    def exact_part(self) -> TotalsPart:
+        """What was added so far, each sum as a few floats whose exact sum is the exact sum of its
+        increments: merged into another builder, the totals come out the same to the last bit, in
+        whatever order the parts were built (a compile split across processes)."""
+        return TotalsPart({k: _exact_partials(v) for k, v in self._sums.items()}, self._events, self._spans)
+
+    def merge(self, part: TotalsPart) -> None:
+        sums, events, spans = self._sums, self._events, self._spans
+        for key, partials in part.sums.items():
+            sums.setdefault(key, []).extend(partials)
+        for name, count in part.events.items():
+            events[name] = events.get(name, 0) + count
+        for name, count in part.spans.items():
+            spans[name] = spans.get(name, 0) + count
+
+
+@dataclass(frozen=True, slots=True)
+class TotalsPart:
+    """A TotalsBuilder's content in transit between processes (TotalsBuilder.exact_part)."""
+
+    sums: dict[tuple[str, tuple], list[float]]
+    events: dict[str, int]
+    spans: dict[str, int]
+
+
+def _exact_partials(values: list[float]) -> list[float]:
+    """Non-overlapping floats whose exact sum is the exact sum of `values` (Shewchuk's algorithm, the
+    one math.fsum runs): fsum of them and other values equals fsum of `values` and those values."""
+    if len(values) < 2 or not all(map(math.isfinite, values)):
+        return list(values)
+    partials: list[float] = []
+    for x in values:
+        i = 0
+        for y in partials:
+            if abs(x) < abs(y):
+                x, y = y, x
+            hi = x + y
+            lo = y - (hi - x)
+            if lo:
+                partials[i] = lo
+                i += 1
+            x = hi
+        partials[i:] = [x]
+    if not all(map(math.isfinite, partials)):  # an intermediate overflow: keep every increment
+        return list(values)
+    return partials

@@ -23,10 +23,11 @@ from claude_telemetry_cli.records import (
     SpanRecord,
     Totals,
     TotalsBuilder,
+    TotalsPart,
     play_order,
 )
 
-__all__ = ["CompiledScenario", "compile_file"]
+__all__ = ["CompiledScenario", "compile_file", "spooled"]
 
 
 class CompiledScenario:
@@ -49,20 +50,27 @@ class CompiledScenario:
         return self.span_count > 0
 
     def add(self, info: SessionInfo, records: list[Record], spans: list[SpanRecord]) -> None:
-        self.session_count += 1
-        self.record_count += len(records)
-        self.span_count += len(spans)
-        self.duration = max(self.duration, info.end_at)
         if self._totals is not None:
             self._totals.add(records, spans)
-        if self._file is None:
+        blob = spooled(info, records, spans) if self._file is not None else None
+        self.add_spooled(info, blob, len(records), len(spans))
+
+    def add_spooled(self, info: SessionInfo, blob: bytes | None, record_count: int, span_count: int) -> None:
+        """A process compiled elsewhere, its records as spooled() encoded them; its totals come with
+        merge_totals()."""
+        self.session_count += 1
+        self.record_count += record_count
+        self.span_count += span_count
+        self.duration = max(self.duration, info.end_at)
+        if self._file is None or blob is None:
             return
-        # Plain tuples, in Record's field order: half the time of pickling the dataclasses.
-        rows = [(r.at, r.session, r.signal, r.name, r.value, r.attributes, r.trace) for r in records]
-        blob = pickle.dumps((info, rows, spans), protocol=pickle.HIGHEST_PROTOCOL)
         self._file.write(blob)
         self._index.append((play_order(info), self._size, len(blob)))
         self._size += len(blob)
+
+    def merge_totals(self, part: TotalsPart) -> None:
+        if self._totals is not None:
+            self._totals.merge(part)
 
     def totals(self) -> Totals:
         if self._totals is None:
@@ -89,6 +97,13 @@ class CompiledScenario:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def spooled(info: SessionInfo, records: list[Record], spans: list[SpanRecord]) -> bytes:
+    """One process as CompiledScenario stores it."""
+    # Plain tuples, in Record's field order: half the time of pickling the dataclasses.
+    rows = [(r.at, r.session, r.signal, r.name, r.value, r.attributes, r.trace) for r in records]
+    return pickle.dumps((info, rows, spans), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def compile_file(
