@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from claude_telemetry_cli.contract import METER_NAME
 from claude_telemetry_cli.errors import UsageError
 from claude_telemetry_cli.records import METRIC, Playable
 
@@ -255,8 +256,11 @@ class Naming:
         return _render(labels.items())
 
     def target_group(self, resource) -> tuple:
-        """The Collector keeps one target_info per job and instance; each process serves its own."""
-        return tuple(self._job_instance(resource)) if self.kind == "otel-collector" else (id(resource),)
+        """The Collector keeps one target_info per job and instance; each process serves its own, and
+        processes with the same resource make one series."""
+        if self.kind == "otel-collector":
+            return tuple(self._job_instance(resource))
+        return (self.target(resource),)
 
 
 # -- what a scrape sees --------------------------------------------------------------------------
@@ -426,7 +430,7 @@ class ProcessScrapes(_Scrapes):
             if len(self._labels) > 100_000:
                 self._labels.clear()
             labels = self._labels[cache_key] = self.naming.series(
-                attributes, _METER_NAME, scope_version, resource
+                attributes, METER_NAME, scope_version, resource
             )
         key = (family, labels)
         s = self.series.get(key)
@@ -447,9 +451,6 @@ class ProcessScrapes(_Scrapes):
                 s.set(s.value - gone)
             else:
                 self._drop(key)
-
-
-_METER_NAME = "com.anthropic.claude_code"
 
 
 # -- update streams ------------------------------------------------------------------------------

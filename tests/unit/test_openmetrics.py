@@ -301,3 +301,18 @@ def test_the_file_is_openmetrics_with_each_family_together_and_an_eof():
 def test_nothing_to_scrape_is_an_empty_file_with_its_eof():
     text, result = _write([], CollectorScrapes(Naming(), 300 * S), _receive, end_s=60)
     assert text == "# EOF\n" and result.samples == 0
+
+
+def test_processes_with_the_same_labels_show_as_one_series_and_one_target_info():
+    # Two processes of one user at once, without session.id on their points: one series, their sum,
+    # down again when the first exits; the same resource is one target_info, not two.
+    first, second = _Info(0), _Info(1)
+    updates = [
+        (T0 + 5 * S, (first, 1.0)),
+        (T0 + 5 * S, (second, 2.0)),
+        (T0 + 20 * S, (first, None)),
+        (T0 + 40 * S, (second, None)),
+    ]
+    text, _ = _write(updates, ProcessScrapes(Naming("claude-code")), _process_apply, end_s=60)
+    assert _samples(text, "claude_code_cost_usage_total") == [(15, 3.0), (30, 2.0)]
+    assert _samples(text, "target_info") == [(15, 1.0), (30, 1.0)]
