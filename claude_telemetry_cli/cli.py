@@ -621,6 +621,215 @@ def _run_history(timeline, config, contract, start_at, end_at, export_timeout, j
         raise typer.Exit(int(ExitCode.INTERRUPTED))
 
 
+@app.command("export")
+@guarded
+def export_cmd(
+    scenario: Annotated[
+        str, typer.Argument(metavar="SCENARIO", help="A scenario file, or the name of a bundled scenario.")
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="openmetrics (what Prometheus would have stored, for promtool tsdb create-blocks-from"
+            " openmetrics) or otlp-json (the OTLP requests, one a line, as the Collector's file exporter"
+            " writes them).",
+        ),
+    ] = "openmetrics",
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="Write to FILE (complete or not at all: it appears when finished). Default or -: stdout.",
+        ),
+    ] = None,
+    start_at: Annotated[
+        str | None,
+        typer.Option("--start-at", metavar="WHEN", help="Scenario time 0 lands at WHEN (as for run)."),
+    ] = None,
+    end_at: Annotated[
+        str | None, typer.Option("--end-at", metavar="WHEN", help="The scenario ends at WHEN (e.g. now).")
+    ] = None,
+    naming: Annotated[
+        str,
+        typer.Option(
+            "--naming",
+            metavar="NAMING",
+            help="openmetrics: what Prometheus scraped. otel-collector: the Collector's prometheus exporter"
+            " fed with OTLP (claude_code_cost_usage_USD_total). claude-code: each Claude Code process's"
+            " own endpoint, OTEL_METRICS_EXPORTER=prometheus (claude_code_cost_usage_total).",
+        ),
+    ] = "otel-collector",
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            metavar="KEY=VALUE",
+            help="openmetrics: a label the scrape adds to every series (job=..., instance=...), replacing"
+            " the one the naming derives. Repeatable.",
+        ),
+    ] = None,
+    scrape_interval: Annotated[
+        str,
+        typer.Option(
+            "--scrape-interval", metavar="DURATION", help="openmetrics: Prometheus scrapes this often."
+        ),
+    ] = "15s",
+    series_expiry: Annotated[
+        str,
+        typer.Option(
+            "--series-expiry",
+            metavar="DURATION",
+            help="openmetrics, otel-collector: a series is no longer served this long after its last update"
+            " (the exporter's metric_expiration).",
+        ),
+    ] = "5m",
+    delta_rule: Annotated[
+        str,
+        typer.Option(
+            "--delta-rule",
+            metavar="RULE",
+            help="openmetrics, otel-collector: processor (every delta point adds to its series, as with a"
+            " deltatocumulative processor before the exporter) or exporter (the prometheus exporter alone:"
+            " a delta adds only if it starts where the series' last point ended, else restarts it).",
+        ),
+    ] = "processor",
+    profile: ProfileOpt = "current",
+    env: EnvOpt = None,
+    env_file: EnvFileOpt = None,
+    managed_settings: ManagedOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a scenario's telemetry as history to a file: Prometheus samples or OTLP/JSON lines.
+
+    The scenario is put in a window of the past (--start-at/--end-at, as for run) and every process
+    exports as Claude Code would have: metrics every OTEL_METRIC_EXPORT_INTERVAL, events and spans in
+    batches. The configuration options shape the data as for run and scenarios totals
+    (OTEL_METRICS_INCLUDE_*, OTEL_RESOURCE_ATTRIBUTES, temporality); no exporter needs to be set.
+
+    Examples:
+
+      claude-telemetry generate --preset small-team --days 14 --out team.yaml
+
+      claude-telemetry export team.yaml --end-at now --out team.om
+
+      promtool tsdb create-blocks-from openmetrics team.om data/
+
+      claude-telemetry export team.yaml --format otlp-json --end-at now \\
+        --out team.jsonl
+
+    A summary of what was written goes to stderr (--json: to stdout, then --out is needed).
+
+    Exit codes: 0 written; 2 bad scenario, option, window or output file; 130 interrupted (nothing
+    is left behind).
+    """
+    import time
+
+    from claude_telemetry_cli import output
+    from claude_telemetry_cli.contract import get_profile
+    from claude_telemetry_cli.durations import parse_duration
+    from claude_telemetry_cli.history import export as history_export
+    from claude_telemetry_cli.history import history_window, parse_when
+    from claude_telemetry_cli.history.openmetrics import DELTA_RULES, Naming, parse_labels
+
+    if fmt not in history_export.FORMATS:
+        raise UsageError(f"--format {fmt!r}: use one of {', '.join(history_export.FORMATS)}")
+    names = Naming(naming, parse_labels(label or []))
+    if delta_rule not in DELTA_RULES:
+        raise UsageError(f"--delta-rule {delta_rule!r}: use one of {', '.join(DELTA_RULES)}")
+    try:
+        interval_s = parse_duration(scrape_interval)
+        expiry_s = parse_duration(series_expiry)
+    except ValueError as exc:
+        raise UsageError(f"--scrape-interval/--series-expiry: {exc}") from None
+    if interval_s < 0.001:
+        raise UsageError(f"--scrape-interval {scrape_interval!r}: give at least 1ms")
+    to_stdout = out is None or out == "-"
+    if json_out and to_stdout:
+        raise UsageError("--json prints its summary on stdout: give --out FILE for the data")
+    if start_at is None and end_at is None:
+        raise UsageError("give --start-at or --end-at (or both)")
+    now_ns = time.time_ns()
+    for option, value in (("--start-at", start_at), ("--end-at", end_at)):
+        if value is not None:
+            parse_when(value, now_ns=now_ns, option=option)
+    history_export.check_target(out)
+    err = _stderr()
+    contract = get_profile(profile)
+    config = _load_config(profile, env, env_file, managed_settings)
+    signals = history_export.export_signals(config) if fmt == "otlp-json" else {"metrics"}
+    tracing = fmt == "otlp-json" and "traces" in signals
+    show = not json_out and err.is_terminal
+    _sigterm_interrupts()
+    timeline = _compile_with(
+        scenario, config.emit, tracing, keep_records=True, console=err if show else None, totals=False
+    )
+    began = time.perf_counter()
+    try:
+        window = history_window(start_at, end_at, timeline.duration, now_ns=now_ns)
+        reached = [0.0]
+        spool_dir = None if to_stdout or not Path(out).parent.is_dir() else str(Path(out).parent)
+        with contextlib.ExitStack() as stack:
+            update = None
+            if show:
+                update = stack.enter_context(
+                    output.replay_progress(
+                        err,
+                        timeline.name,
+                        None,
+                        timeline.duration,
+                        now=lambda: reached[0],
+                        unit="samples" if fmt == "openmetrics" else "lines",
+                    )
+                )
+
+            def progress(at_ns: int, done: int) -> None:
+                reached[0] = (at_ns - window.start_ns) / 1e9
+                if update is not None:
+                    update(done)
+
+            fh = stack.enter_context(history_export.target_file(out))
+            if fmt == "openmetrics":
+                result = history_export.export_openmetrics(
+                    timeline,
+                    config,
+                    contract,
+                    window,
+                    fh,
+                    naming=names,
+                    scrape_interval_s=interval_s,
+                    series_expiry_s=expiry_s,
+                    delta_rule=delta_rule,
+                    spool_dir=spool_dir,
+                    progress=progress,
+                )
+            else:
+                result = history_export.export_otlp_json(
+                    timeline, config, contract, window, fh, signals=signals, progress=progress
+                )
+    finally:
+        timeline.close()
+    seconds = time.perf_counter() - began
+    summary = {
+        "scenario": timeline.name,
+        "sessions": timeline.session_count,
+        "format": fmt,
+        **({"naming": names.kind} if fmt == "openmetrics" else {"signals": sorted(signals)}),
+        "out": "-" if to_stdout else out,
+        "window": window.to_json(),
+        **result.to_json(),
+        "seconds": round(seconds, 3),
+        "lines_per_second": round(result.lines / seconds) if seconds > 0 else None,
+    }
+    if json_out:
+        output.print_json(_stdout(), summary)
+    else:
+        output.export_summary(err, summary)
+
+
 _signals = {"stops": sys.maxsize, "received": 0}
 
 

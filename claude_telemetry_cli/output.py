@@ -155,6 +155,25 @@ def history_summary(console: Console, summary: dict) -> None:
         console.print(f"[yellow]stopped[/] at {summary['reached']}: what came later was not sent")
 
 
+def export_summary(console: Console, summary: dict) -> None:
+    """The one line `export` ends with: what was written where, and the time it covers."""
+    where = "stdout" if summary["out"] == "-" else summary["out"]
+    if summary["format"] == "openmetrics":
+        what = (
+            f"{counted(summary['samples'], 'sample')} of {counted(summary['series'], 'series')}"
+            f" ({summary['naming']} names)"
+        )
+        first, last = summary["first_sample"], summary["last_sample"]
+    else:
+        what = f"{counted(summary['lines'], 'request')} ({', '.join(summary['signals'])})"
+        first, last = summary["first_request"], summary["last_request"]
+    span = f"from {first} to {last}" if first else "nothing in the window"
+    console.print(
+        f"wrote {where}: {what}, {span}, {counted(summary['lines'], 'line')} in {summary['seconds']:.1f}s",
+        soft_wrap=True,
+    )
+
+
 def _fmt_value(v: float) -> str:
     if float(v).is_integer():
         return f"{int(v):,}"

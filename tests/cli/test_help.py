@@ -19,6 +19,7 @@ SNAPSHOTS = pathlib.Path(__file__).parent / "help"
 COMMANDS = [
     [],
     ["run"],
+    ["export"],
     ["config"],
     ["catalog"],
     ["load"],
