@@ -25,6 +25,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from claude_telemetry_cli.errors import ConfigError
+from claude_telemetry_cli.otlp.json_lines import json_objects
 from claude_telemetry_cli.receiver.reception import Reception
 
 GRPC_WORKERS = 8
@@ -136,20 +137,13 @@ def _decode_json(signal: _Signal, body: bytes):
 
 
 def _hex_ids_to_base64(data: dict) -> None:
-    stack: list = [data]
-    while stack:  # iterative: a deeply nested body must not exhaust the stack
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(v for v in node if isinstance(v, (dict, list)))
-            continue
+    for node in json_objects(data):
         for key, value in node.items():
             if key in _HEX_FIELDS and isinstance(value, str):
                 try:
                     node[key] = base64.b64encode(bytes.fromhex(value)).decode("ascii")
                 except ValueError:
                     raise _Refused(400, "invalid json", f"invalid json: {key} is not a hex string") from None
-            elif isinstance(value, (dict, list)):
-                stack.append(value)
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
