@@ -24,7 +24,7 @@ import yaml
 
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.records import SessionInfo, TotalsBuilder, TotalsPart
-from claude_telemetry_cli.scenario.spool import CompiledScenario, spooled
+from claude_telemetry_cli.scenario.spool import CompiledScenario, filling, spooled
 
 __all__ = ["compile_preset", "default_workers"]
 
@@ -71,11 +71,7 @@ def compile_preset(
     out = CompiledScenario(job.header.name, options.profile, keep_records=keep_records, totals=totals)
     if workers is None:
         workers = default_workers(params.developers * params.days)
-    # As in compile_file: the totals hold millions of long-lived objects that full collections would
-    # walk over and over; the young generations are collected after each batch.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with filling(out):  # the young generations are collected after each batch
         batches = _batches(chunks)
         results = _in_workers(job, batches, workers) if workers > 0 else map(job.compile, batches)
         for batch in results:
@@ -84,12 +80,6 @@ def compile_preset(
             if batch.totals is not None:
                 out.merge_totals(batch.totals)
             gc.collect(1)
-    except BaseException:
-        out.close()
-        raise
-    finally:
-        if was_enabled:
-            gc.enable()
     return out
 
 

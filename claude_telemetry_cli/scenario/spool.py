@@ -13,6 +13,7 @@ import gc
 import pickle
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from claude_telemetry_cli.options import EmitOptions
@@ -27,7 +28,7 @@ from claude_telemetry_cli.records import (
     play_order,
 )
 
-__all__ = ["CompiledScenario", "compile_file", "spooled"]
+__all__ = ["CompiledScenario", "compile_file", "filling", "spooled"]
 
 
 class CompiledScenario:
@@ -133,12 +134,7 @@ def compile_file(
     if progress is not None:
         entries = _counted(entries, source.count, progress)
     out = CompiledScenario(source.header.name, options.profile, keep_records=keep_records, totals=totals)
-    # The totals hold millions of long-lived objects; full garbage collections would walk them over and
-    # over (a third of the time at 24 MB, more as the file grows). Only the young generations are
-    # collected, every few sessions: what one session leaves behind.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with filling(out):
         for info, records in compile_sessions(source.header, entries, options):
             spans: list[SpanRecord] = []
             if tracing:
@@ -146,13 +142,25 @@ def compile_file(
             out.add(info, records, spans)
             if out.session_count % 256 == 0:
                 gc.collect(1)
+    return out
+
+
+@contextmanager
+def filling(out: CompiledScenario) -> Iterator[None]:
+    """While `out` is filled: no full garbage collections, and `out` closed (its spool removed) if the
+    compile fails. The totals hold millions of long-lived objects that full collections would walk over
+    and over (a third of the time at 24 MB, more as the file grows); the caller collects the young
+    generations every few sessions: what one session leaves behind."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     except BaseException:
         out.close()
         raise
     finally:
         if was_enabled:
             gc.enable()
-    return out
 
 
 def _counted(entries, total: int, progress: Callable[[int, int], None]):
