@@ -470,9 +470,14 @@ def run(
         insecure=insecure,
     )
     if history:
-        from claude_telemetry_cli.history import check_history_config
+        import time
 
-        check_history_config(config)  # before compiling: a bad configuration costs nothing
+        from claude_telemetry_cli.history import check_history_config
+        from claude_telemetry_cli.history.when import window_ends
+
+        # Before compiling: a bad configuration or time costs nothing.
+        window_ends(start_at, end_at, now_ns=time.time_ns())
+        check_history_config(config)
         generated = PresetArgs(preset, developers, teams, orgs, days, seed, set_)
         # History needs no totals: adding them up would hold every series of the period in memory.
         (timeline,) = _compile_sources(
@@ -732,8 +737,9 @@ def export_cmd(
     from claude_telemetry_cli.contract import get_profile
     from claude_telemetry_cli.durations import parse_duration
     from claude_telemetry_cli.history import export as history_export
-    from claude_telemetry_cli.history import history_window, parse_when
+    from claude_telemetry_cli.history import history_window
     from claude_telemetry_cli.history.openmetrics import DELTA_RULES, Naming, parse_labels
+    from claude_telemetry_cli.history.when import window_ends
 
     if fmt not in history_export.FORMATS:
         raise UsageError(f"--format {fmt!r}: use one of {', '.join(history_export.FORMATS)}")
@@ -750,12 +756,8 @@ def export_cmd(
     to_stdout = out is None or out == "-"
     if json_out and to_stdout:
         raise UsageError("--json prints its summary on stdout: give --out FILE for the data")
-    if start_at is None and end_at is None:
-        raise UsageError("give --start-at or --end-at (or both)")
     now_ns = time.time_ns()
-    for option, value in (("--start-at", start_at), ("--end-at", end_at)):
-        if value is not None:
-            parse_when(value, now_ns=now_ns, option=option)
+    window_ends(start_at, end_at, now_ns=now_ns)
     history_export.check_target(out)
     err = _stderr()
     contract = get_profile(profile)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from claude_telemetry_cli.errors import UsageError
 
-__all__ = ["HistoryWindow", "WHEN_HELP", "format_instant", "history_window", "parse_when"]
+__all__ = ["HistoryWindow", "WHEN_HELP", "format_instant", "history_window", "parse_when", "window_ends"]
 
 WHEN_HELP = "an ISO 8601 time (2026-11-02T09:00:00Z), now, or relative to now (-14d, now-36h)"
 
@@ -65,16 +65,23 @@ class HistoryWindow:
         return {"start": format_instant(self.start_ns), "end": format_instant(self.end_ns)}
 
 
+def window_ends(start_at: str | None, end_at: str | None, *, now_ns: int) -> tuple[int | None, int | None]:
+    """The ends given, parsed (None where not given); a UsageError when neither is given or one is no
+    time. Callers check this before compiling a scenario, so a typo costs nothing."""
+    if start_at is None and end_at is None:
+        raise UsageError("give --start-at or --end-at (or both)")
+    start = parse_when(start_at, now_ns=now_ns, option="--start-at") if start_at is not None else None
+    end = parse_when(end_at, now_ns=now_ns, option="--end-at") if end_at is not None else None
+    return start, end
+
+
 def history_window(
     start_at: str | None, end_at: str | None, duration_s: float, *, now_ns: int
 ) -> HistoryWindow:
     """The window a scenario of `duration_s` lands in. It may not reach past `now_ns`: a backend shows
     no future, and most refuse it."""
-    if start_at is None and end_at is None:
-        raise UsageError("give --start-at or --end-at (or both)")
     length_ns = round(duration_s * 1e9)
-    start = parse_when(start_at, now_ns=now_ns, option="--start-at") if start_at is not None else None
-    end = parse_when(end_at, now_ns=now_ns, option="--end-at") if end_at is not None else None
+    start, end = window_ends(start_at, end_at, now_ns=now_ns)
     if start is not None and start > now_ns:
         raise UsageError(f"--start-at {start_at!r} is in the future ({format_instant(start)})")
     if end is not None and end > now_ns + _SLACK_NS:
