@@ -34,6 +34,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.load import raw_floor_aio  # noqa: E402
+from benchmarks.replay import faithful, grpc_config  # noqa: E402
 from benchmarks.rotel_blackhole import start_rotel_ports  # noqa: E402
 
 CONCURRENCY = 64  # history's default in flight
@@ -57,23 +58,6 @@ def generate(days: int, directory: pathlib.Path) -> pathlib.Path:
     return path
 
 
-def _config(port: int):
-    from claude_telemetry_cli.options import EmitOptions
-    from claude_telemetry_cli.settings import SignalConfig, TelemetryConfig
-
-    endpoint = f"http://127.0.0.1:{port}"
-    return TelemetryConfig(
-        enabled=True,
-        profile="current",
-        metrics=SignalConfig("metrics", ("otlp",), "grpc", endpoint),
-        logs=SignalConfig("logs", ("otlp",), "grpc", endpoint),
-        metric_export_interval_ms=60000,
-        logs_export_interval_ms=5000,
-        temporality="delta",
-        emit=EmitOptions(),
-    )
-
-
 def history_rate(path: pathlib.Path, port: int) -> tuple[float, int, int, bytes]:
     """(records/s, records, requests, a metrics request of about the stream's average size)."""
     from claude_telemetry_cli.contract import get_profile
@@ -86,7 +70,7 @@ def history_rate(path: pathlib.Path, port: int) -> tuple[float, int, int, bytes]
     from claude_telemetry_cli.otlp.encode import OtlpEncoder
     from claude_telemetry_cli.scenario.spool import compile_file
 
-    config = _config(port)
+    config = grpc_config(port)
     compiled = compile_file(path, config.emit, tracing=False, totals=False)
     window = history_window(None, "now", compiled.duration, now_ns=time.time_ns())
     started = time.perf_counter()
@@ -109,23 +93,13 @@ def history_rate(path: pathlib.Path, port: int) -> tuple[float, int, int, bytes]
 
 
 def instant_rate(path: pathlib.Path, port: int) -> float:
-    from claude_telemetry_cli.clock import InstantClock
-    from claude_telemetry_cli.contract import get_profile
-    from claude_telemetry_cli.pipeline import PipelineFactory
-    from claude_telemetry_cli.replay import replay
     from claude_telemetry_cli.scenario.spool import compile_file
 
-    config = _config(port)
-    compiled = compile_file(path, config.emit, tracing=False)
-    factory = PipelineFactory(config, get_profile("current"))
-    started = time.perf_counter()
-    result = replay(compiled, factory, InstantClock(), metric_interval_s=60, logs_interval_s=5)
-    elapsed = time.perf_counter() - started
-    factory.close()
-    assert result.aborted is None, result.aborted
-    records = compiled.record_count
-    compiled.close()
-    return records / elapsed
+    compiled = compile_file(path, grpc_config(port).emit, tracing=False)
+    try:
+        return compiled.record_count / faithful(compiled, port)
+    finally:
+        compiled.close()
 
 
 def _peak_rss_child(path: pathlib.Path, port: int, out) -> None:

@@ -46,16 +46,13 @@ def build_timeline(sessions: int):
     return Timeline(base.name, base.profile, tuple(infos), tuple(records))
 
 
-def faithful(timeline, port: int) -> float:
-    from claude_telemetry_cli.clock import InstantClock
-    from claude_telemetry_cli.contract import get_profile
+def grpc_config(port: int):
+    """Metrics and events over gRPC to 127.0.0.1:`port`, Claude Code's default intervals, delta."""
     from claude_telemetry_cli.options import EmitOptions
-    from claude_telemetry_cli.pipeline import PipelineFactory
-    from claude_telemetry_cli.replay import replay
     from claude_telemetry_cli.settings import SignalConfig, TelemetryConfig
 
     endpoint = f"http://127.0.0.1:{port}"
-    config = TelemetryConfig(
+    return TelemetryConfig(
         enabled=True,
         profile="current",
         metrics=SignalConfig("metrics", ("otlp",), "grpc", endpoint),
@@ -65,7 +62,16 @@ def faithful(timeline, port: int) -> float:
         temporality="delta",
         emit=EmitOptions(),
     )
-    factory = PipelineFactory(config, get_profile("current"))
+
+
+def faithful(timeline, port: int) -> float:
+    """Seconds to replay `timeline` instantly through the SDK pipeline (run --instant) to `port`."""
+    from claude_telemetry_cli.clock import InstantClock
+    from claude_telemetry_cli.contract import get_profile
+    from claude_telemetry_cli.pipeline import PipelineFactory
+    from claude_telemetry_cli.replay import replay
+
+    factory = PipelineFactory(grpc_config(port), get_profile("current"))
     started = time.perf_counter()
     result = replay(timeline, factory, InstantClock(), metric_interval_s=60, logs_interval_s=5)
     elapsed = time.perf_counter() - started
