@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import operator
 import random
 import uuid
 from collections.abc import Sequence
@@ -64,6 +65,9 @@ def swap_identity(attributes: Attributes, session_id: str, user_id: str) -> Attr
     )
 
 
+_key = operator.itemgetter(0)
+
+
 class _Prepared:
     """A template encoded once."""
 
@@ -98,13 +102,19 @@ class _Prepared:
             self.metric_rows.append((offset, series, value))
         # (offset, name, the record encoded but for its instant)
         self.event_rows: list[tuple[float, str, LogRecordShape]] = []
+        # An event's attributes up to event.name (the session's standard attributes, then the name)
+        # repeat across its events: encoded once per session and name.
+        heads: dict[Attributes, bytes] = {}
         for offset, name, attributes, trace in template.events:
-            keys = [k for k, _ in attributes]
+            keys = list(map(_key, attributes))
             if "event.timestamp" in keys:
                 before, after = encoder.attributes(6, attributes), None
             else:
                 cut = keys.index("event.name") + 1 if "event.name" in keys else len(keys)
-                before = encoder.attributes(6, attributes[:cut])
+                head = attributes[:cut]
+                before = heads.get(head)
+                if before is None:
+                    before = heads[head] = encoder.attributes(6, head)
                 after = encoder.attributes(6, attributes[cut:])
             self.event_rows.append((offset, name, LogRecordShape(encoder, name, before, after, trace)))
         # (end offset, the span encoded but for its times: its arguments to OtlpEncoder.span)

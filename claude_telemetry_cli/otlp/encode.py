@@ -43,7 +43,7 @@ _SPAN_FLAGS = b"\x85\x01" + struct.pack("<I", 0x100)
 DELTA, CUMULATIVE = 1, 2
 
 
-def _varint(n: int) -> bytes:
+def _encode_varint(n: int) -> bytes:
     if n < 0x80:
         return bytes((n,))
     out = bytearray()
@@ -52,6 +52,14 @@ def _varint(n: int) -> bytes:
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+# Field tags and the lengths of attributes, records and most requests: looked up, not computed.
+_SMALL_VARINTS = tuple(_encode_varint(n) for n in range(1 << 14))
+
+
+def _varint(n: int) -> bytes:
+    return _SMALL_VARINTS[n] if n < 16384 else _encode_varint(n)
 
 
 def _field(number: int, payload: bytes) -> bytes:
@@ -119,10 +127,12 @@ class OtlpEncoder:
     """Encodes export requests for processes of one contract profile and one temporality.
 
     Every key/value pair, resource and scope is encoded once and kept: a fleet's sessions share most
-    of their attribute values, so an encoded request is mostly joined bytes.
+    of their attribute values, so an encoded request is mostly joined bytes. The pairs kept are bounded
+    (`cache_limit` per attribute field, then forgotten at once): a month of history meets millions of
+    distinct values (request ids, costs, durations), and memory must not grow with the period.
     """
 
-    def __init__(self, profile: Profile, temporality: str = "delta", *, cache_limit: int = 200_000) -> None:
+    def __init__(self, profile: Profile, temporality: str = "delta", *, cache_limit: int = 20_000) -> None:
         if temporality not in ("delta", "cumulative"):
             raise ValueError(f"temporality must be delta or cumulative, got {temporality!r}")
         self.profile = profile
@@ -133,6 +143,8 @@ class OtlpEncoder:
             for spec in profile.metrics.values()
         }
         self._pairs: dict[tuple, bytes] = {}
+        # Per attributes field number, each pair as that repeated field: (key, type, value) -> bytes.
+        self._fields: dict[int, dict[tuple, bytes]] = {}
         self._cache_limit = cache_limit
         self._scopes: dict[tuple[str, str], bytes] = {}
         self._bodies: dict[str, bytes] = {}
@@ -152,11 +164,20 @@ class OtlpEncoder:
 
     def attributes(self, number: int, attributes: Iterable[tuple[str, AttrValue]]) -> bytes:
         """Each pair as a repeated KeyValue field `number`."""
-        head = _varint(number << 3 | 2)
+        fields = self._fields.get(number)
+        if fields is None:
+            fields = self._fields[number] = {}
         out = []
         for key, value in attributes:
-            kv = self.key_value(key, value)
-            out.append(head + _varint(len(kv)) + kv)
+            cache_key = (key, type(value), value)
+            encoded = fields.get(cache_key)
+            if encoded is None:
+                kv = _field(1, key.encode()) + _field(2, _any_value(value))
+                encoded = _varint(number << 3 | 2) + _varint(len(kv)) + kv
+                if len(fields) >= self._cache_limit:
+                    fields.clear()
+                fields[cache_key] = encoded
+            out.append(encoded)
         return b"".join(out)
 
     def resource(self, attributes: Attributes) -> bytes:

@@ -262,3 +262,22 @@ def test_a_record_encoded_but_for_its_instant_is_the_record(traced, stamped):
     assert keys[:2] == ["event.name", "session.id"]
     assert ("event.timestamp" in keys) == stamped
     assert bool(record.trace_id) == traced
+
+
+def test_an_encoder_that_forgets_its_kept_pairs_still_encodes_every_value_as_itself():
+    """The encoder keeps a bounded number of encoded pairs (a month of history has millions of distinct
+    values): when it forgets them, it encodes them again the same, and never mistakes True for 1."""
+    small, large = OtlpEncoder(get_profile("current"), cache_limit=3), OtlpEncoder(get_profile("current"))
+    # One key with True and 1, another with 1.0 and 1: equal in Python, not on the wire.
+    rows = [(("n", i), ("mixed", True if i % 2 else 1), ("number", 1.0 if i % 2 else 1)) for i in range(50)]
+    for row in rows + rows:
+        encoded = small.attributes(7, row)
+        assert encoded == large.attributes(7, row)
+        request = ExportMetricsServiceRequest.FromString(
+            small.metrics_group(
+                small.resource(()), "2.1.331", {"claude_code.cost.usage": [small.point(encoded, 1, 2, 1.0)]}
+            )
+        )
+        point = request.resource_metrics[0].scope_metrics[0].metrics[0].sum.data_points[0]
+        assert [any_value(kv.value) for kv in point.attributes] == [v for _, v in row]
+        assert [type(any_value(kv.value)) for kv in point.attributes] == [type(v) for _, v in row]
