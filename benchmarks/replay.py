@@ -64,14 +64,28 @@ def grpc_config(port: int):
     )
 
 
-def faithful(timeline, port: int) -> float:
-    """Seconds to replay `timeline` instantly through the SDK pipeline (run --instant) to `port`."""
+def http_config(port: int):
+    """grpc_config, over OTLP/HTTP protobuf to 127.0.0.1:`port` (/v1/metrics, /v1/logs)."""
+    import dataclasses
+
+    config = grpc_config(port)
+    base = f"http://127.0.0.1:{port}/v1"
+    return dataclasses.replace(
+        config,
+        metrics=dataclasses.replace(config.metrics, protocol="http/protobuf", endpoint=f"{base}/metrics"),
+        logs=dataclasses.replace(config.logs, protocol="http/protobuf", endpoint=f"{base}/logs"),
+    )
+
+
+def faithful(timeline, port: int, config=None) -> float:
+    """Seconds to replay `timeline` instantly through the SDK pipeline (run --instant) to `port`, or
+    as `config` says."""
     from claude_telemetry_cli.clock import InstantClock
     from claude_telemetry_cli.contract import get_profile
     from claude_telemetry_cli.pipeline import PipelineFactory
     from claude_telemetry_cli.replay import replay
 
-    factory = PipelineFactory(grpc_config(port), get_profile("current"))
+    factory = PipelineFactory(config or grpc_config(port), get_profile("current"))
     started = time.perf_counter()
     result = replay(timeline, factory, InstantClock(), metric_interval_s=60, logs_interval_s=5)
     elapsed = time.perf_counter() - started
