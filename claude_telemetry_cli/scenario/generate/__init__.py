@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from claude_telemetry_cli.errors import UsageError
+from claude_telemetry_cli.pairs import split_pair
 from claude_telemetry_cli.scenario.generate.engine import (
     generate,
     generate_text,
@@ -71,7 +72,7 @@ def build_params(
     if preset and "name" not in lines and "name" not in given:
         given["name"] = path.stem
     params = apply_overrides(params.replace(**given), list(sets or []))
-    overridden = set(given) | {s.partition("=")[0].partition(".")[0].strip() for s in sets or []}
+    overridden = set(given) | {split_pair(s, "--set")[0].partition(".")[0] for s in sets or []}
     # `--developers 8` with a preset of 60 teams means fewer teams, not an error; only numbers the user
     # gave on the command line are held against each other.
     if "teams" not in overridden and params.developers >= 1 and params.teams > params.developers:
