@@ -33,7 +33,6 @@ from claude_telemetry_cli.scenario.generate.report import (
     RATE_LIMIT_GUIDANCE,
     RATE_SOURCE,
     Stats,
-    render_report,
 )
 
 __all__ = [
@@ -49,13 +48,11 @@ __all__ = [
     "build_params",
     "generate",
     "generate_text",
-    "generate_with_progress",
     "incident_window",
     "iter_chunks",
     "load_preset",
     "param_names",
     "preset_names",
-    "render_report",
     "scenario_origin",
 ]
 
@@ -85,13 +82,3 @@ def build_params(
         if exc.param in lines and exc.param not in overridden:
             raise UsageError(f"{path}:{lines[exc.param]}: {exc.message}") from None
         raise
-
-
-def generate_with_progress(params: GenerateParams, target, *, show: bool, console) -> Stats:
-    """generate(), with a transient progress bar of days on `console` when `show`."""
-    if not show:
-        return generate(params, target)
-    from claude_telemetry_cli.output import progress_bar
-
-    with progress_bar(console, "generating", "days", params.days) as update:
-        return generate(params, target, lambda done, _total: update(done))
