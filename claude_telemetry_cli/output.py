@@ -399,8 +399,6 @@ def reception_summary(console: Console, snapshot: dict) -> None:
 
 
 def verdict(console: Console, v, *, seconds: float, limit: int = 30) -> None:
-    from claude_telemetry_cli.receiver.verify import describe
-
     def what(series: int, events: int, spans: int) -> str:
         if not v.spans_verified:
             return f"{counted(series, 'series')} and {counted(events, 'event')}"
@@ -416,7 +414,7 @@ def verdict(console: Console, v, *, seconds: float, limit: int = 30) -> None:
         f" received {received}"
     )
     for m in v.mismatches[:limit]:
-        console.print(f"  {describe(m)}", highlight=False, soft_wrap=True)
+        console.print(f"  {m.describe()}", highlight=False, soft_wrap=True)
     if len(v.mismatches) > limit:
         console.print(f"  ... and {len(v.mismatches) - limit} more (--json lists them all)")
 
@@ -427,8 +425,6 @@ def smoke_line(case) -> str:
 
 
 def smoke_table(console: Console, scenario: str, cases) -> None:
-    from claude_telemetry_cli.receiver.verify import describe
-
     table = Table(title=f"smoke test: {scenario}", title_justify="left", show_edge=False)
     for col in ("protocol", "temporality", "records", "requests", "result", "time"):
         table.add_column(col, justify="right" if col in ("records", "requests", "time") else "left")
@@ -447,7 +443,7 @@ def smoke_table(console: Console, scenario: str, cases) -> None:
             continue
         console.print(f"[red]{c.protocol} {c.temporality}[/]: {c.error or ''}", soft_wrap=True)
         for m in (c.verdict.mismatches if c.verdict else [])[:10]:
-            console.print(f"  {describe(m)}", highlight=False, soft_wrap=True)
+            console.print(f"  {m.describe()}", highlight=False, soft_wrap=True)
     passed = sum(c.ok for c in cases)
     colour = "green" if passed == len(cases) else "red"
     console.print(f"[bold {colour}]{passed}/{len(cases)} verified[/]")
