@@ -9,7 +9,7 @@ JSON exporter's bodies are written as Claude Code writes them.
 
 The HTTP transport hook (`_transport`) and its base class are the exporters' own injection point,
 though underscored: the OpenTelemetry packages are pinned as one set, so a new release is taken on
-purpose and these tests run against it.
+purpose, and tests/unit/test_pipeline_environment.py tells whether it still holds.
 """
 
 from __future__ import annotations

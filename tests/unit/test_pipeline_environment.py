@@ -29,7 +29,7 @@ from claude_telemetry_cli.settings import load_config
 from tests.support.https_sink import HttpsSink
 from tests.support.otlp_sink import OtlpSink
 
-# Every OTEL_* variable an official exporter or provider reads, each set to what would show if it did.
+# OTEL_* variables the official exporters and providers read, each set unlike what settings resolved.
 NOWHERE = "http://127.0.0.1:9"
 HOSTILE = {
     "OTEL_SDK_DISABLED": "true",
@@ -50,7 +50,6 @@ HOSTILE = {
     "OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent/ca.pem",
     "OTEL_EXPORTER_OTLP_CLIENT_KEY": "/nonexistent/client.key",
     "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": "/nonexistent/client.pem",
-    "OTEL_PYTHON_EXPORTER_OTLP_GRPC_RETRYABLE_ERROR_CODES": "",
     **{
         f"OTEL_EXPORTER_OTLP_{signal}_{suffix}": value
         for signal in ("METRICS", "LOGS", "TRACES")
