@@ -1500,7 +1500,8 @@ def generate_cmd(
     """
     import os
 
-    from claude_telemetry_cli.scenario.generate import build_params, generate_with_progress, render_report
+    from claude_telemetry_cli import output
+    from claude_telemetry_cli.scenario.generate import build_params, generate
 
     flags = {"developers": developers, "teams": teams, "orgs": orgs, "days": days, "seed": seed}
     params = build_params(preset, flags, set_)
@@ -1519,9 +1520,12 @@ def generate_cmd(
             raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
     _sigterm_interrupts()
     try:
-        stats = generate_with_progress(
-            params, target, show=not to_stdout and not json_out and err.is_terminal, console=err
+        show = not to_stdout and not json_out and err.is_terminal
+        bar = (
+            output.progress_bar(err, "generating", "days", params.days) if show else contextlib.nullcontext()
         )
+        with bar as progress:
+            stats = generate(params, target, progress)
     except BrokenPipeError:
         # `generate | head`: the reader has what it wanted; no traceback for a closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -1539,12 +1543,11 @@ def generate_cmd(
         target.flush()
     s = stats.summary
     if json_out:
-        from claude_telemetry_cli import output
-
         output.print_json(console, {"out": out or "-", **stats.to_json()})
     elif report:
         where = "stdout" if to_stdout else str(path)
-        render_report(console, stats, title=f"{params.name}: generated to {where}, seed {params.seed}")
+        title = f"{params.name}: generated to {where}, seed {params.seed}"
+        output.generation_report(console, stats.to_json(), title=title)
     elif path is not None:
         console.print(
             f"wrote {path}: {counted(s['sessions'], 'session')},"
@@ -1602,13 +1605,10 @@ TimeoutOpt = Annotated[
 
 
 def _require_headers(pairs: list[str] | None) -> list[tuple[str, str]]:
-    out = []
-    for pair in pairs or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--require-header {pair.split('=')[0]!r}: expected NAME=VALUE")
-        out.append((name.strip(), value.strip()))
-    return out
+    from claude_telemetry_cli.pairs import split_pair
+
+    split = (split_pair(pair, "--require-header", form="NAME=VALUE", secret=True) for pair in pairs or [])
+    return [(name, value.strip()) for name, value in split]
 
 
 def _duration_opt(option: str, value: str | None) -> float | None:
