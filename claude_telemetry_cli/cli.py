@@ -1915,6 +1915,7 @@ def record(
     from claude_telemetry_cli import output
     from claude_telemetry_cli.receiver.reception import Reception
     from claude_telemetry_cli.receiver.record import build_scenario
+    from claude_telemetry_cli.receiver.watch import record_until
 
     timeout_s, idle_s = _duration_opt("--timeout", timeout), _duration_opt("--idle", idle)
     reception = Reception(keep_decoded=True)
@@ -1929,7 +1930,7 @@ def record(
             highlight=False,
             soft_wrap=True,
         )
-        _record_until(reception, timeout_s, idle_s)
+        record_until(reception, timeout_s=timeout_s, idle_s=idle_s)
         _finishing()
     finally:
         server.stop()
@@ -1985,24 +1986,6 @@ def _write_atomically(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _record_until(reception, timeout_s: float | None, idle_s: float | None) -> None:
-    import time
-
-    started = time.monotonic()
-    generation = -1
-    try:
-        while True:
-            generation = reception.wait_for_change(generation, 0.25)
-            now = time.monotonic()
-            if timeout_s is not None and now - started >= timeout_s:
-                return
-            last = reception.last_arrival
-            if idle_s is not None and last is not None and now - last >= idle_s:
-                return
-    except KeyboardInterrupt:
-        return
 
 
 for _command in (*app.registered_commands, *scenarios_app.registered_commands):

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from claude_telemetry_cli.clock import Clock, RealClock
 from claude_telemetry_cli.history.stream import Export
 from claude_telemetry_cli.load.transport import Outcome, Sender
 
@@ -87,10 +88,13 @@ def send_history(
     export_timeout_s: float,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    clock: Clock | None = None,
 ) -> HistoryResult:
-    """Send every export to its signal's sender; stop at the first failure."""
+    """Send every export to its signal's sender; stop at the first failure. `clock` paces the progress
+    reports and bounds the wait for what is in flight at the end."""
     result = HistoryResult({name: SignalTally(name, s.destination) for name, s in senders.items()})
     stop = stop or threading.Event()
+    clock = clock if clock is not None else RealClock()
     began = time.perf_counter()
 
     def record(export: Export, outcome: Outcome) -> None:
@@ -138,7 +142,7 @@ def send_history(
                 slots.release()
             record(export, outcome)
 
-        last_progress = 0.0
+        last_progress = float("-inf")
         try:
             for export in exports:
                 if result.aborted is not None or interrupted.is_set() or stop.is_set():
@@ -155,16 +159,16 @@ def send_history(
                 task = loop.create_task(exchange(export, sender))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
-                now = time.perf_counter()
+                now = clock.now()
                 if progress is not None and now - last_progress >= 0.1:
                     last_progress = now
                     progress(export.at, result.requests)
                     await asyncio.sleep(0)  # let a signal handler run between encodings
             result.interrupted = interrupted.is_set() or stop.is_set()
             # What is in flight finishes or gives up within the export timeout.
-            limit = loop.time() + export_timeout_s + 1.0
-            while in_flight and loop.time() < limit:
-                await asyncio.wait(in_flight, timeout=min(0.1, max(0.0, limit - loop.time())))
+            limit = clock.now() + export_timeout_s + 1.0
+            while in_flight and clock.now() < limit:
+                await clock.wait_tasks(in_flight, min(0.1, max(0.0, limit - clock.now())))
         finally:
             for task in in_flight:
                 task.cancel()

@@ -13,10 +13,12 @@ schedule falling behind (lag), never as unbounded memory.
 from __future__ import annotations
 
 import heapq
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from claude_telemetry_cli.clock import Clock, RealClock
 from claude_telemetry_cli.load.activity import Template
 from claude_telemetry_cli.load.session import (
     Request,
@@ -67,22 +69,28 @@ class FleetEngine:
     # Keep each template's own session.id and user.id (one session per template, as recorded).
     own_identity: bool = False
     replace_ended: bool = True  # a fresh session takes the place of each one that ends
-    clock: Callable[[], float] = time.monotonic
+    clock: Clock = field(default_factory=RealClock)
     wall_ns: Callable[[], int] = time.time_ns
     started: int = 0
     active: int = 0
     lag_max_s: float = 0.0
 
-    def run(self, submit: Submit, should_stop: Callable[[], bool], deadline: float | None, wait) -> None:
-        """Play until `deadline` (a clock value; None: until stopped), handing each request to `submit`.
-        `wait(seconds)` sleeps and returns True when the run is being stopped."""
-        drive(self.steps(should_stop, deadline), submit, wait)
+    def run(
+        self,
+        submit: Submit,
+        should_stop: Callable[[], bool],
+        deadline: float | None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Play until `deadline` (a clock value; None: until stopped), handing each request to `submit`;
+        a pause ends early when `stop` is set."""
+        drive(self.steps(should_stop, deadline), submit, self.clock, stop)
 
     def steps(self, should_stop: Callable[[], bool], deadline: float | None) -> Iterator[Request | float]:
         """The run as a sequence: each request to send, in order, or the seconds to sleep before the next
         is due. Ends at `deadline`, where every running session flushes what it holds, or when
         `should_stop()` says so (nothing more is sent)."""
-        t0 = self.clock()
+        t0 = self.clock.now()
         ctx = SessionContext(
             self.encoder,
             self.metric_interval_s,
@@ -108,7 +116,7 @@ class FleetEngine:
         number = self.first_number
         stopping = _Polled(should_stop)
         while queue:
-            now = self.clock()
+            now = self.clock.now()
             if stopping(now):
                 break
             due, _, session = queue[0]
@@ -127,7 +135,7 @@ class FleetEngine:
                 yield min(delay, 0.25)
                 continue
             heapq.heappop(queue)
-            self.lag_max_s = max(self.lag_max_s, self.clock() - due)
+            self.lag_max_s = max(self.lag_max_s, self.clock.now() - due)
             if session is None:
                 session = ctx.begin(self.templates, self.seed, number, due, own_identity=self.own_identity)
                 number += self.stride
@@ -183,7 +191,7 @@ class ThroughputEngine:
     track_totals: bool = False
     metrics_on: bool = True
     logs_on: bool = True
-    clock: Callable[[], float] = time.monotonic
+    clock: Clock = field(default_factory=RealClock)
     wall_ns: Callable[[], int] = time.time_ns
     started: int = 0
     active: int = 0
@@ -233,20 +241,26 @@ class ThroughputEngine:
         names = [e.name for e in events] if self.track_totals else None
         return Request("logs", self.encoder.logs_request(groups), events=len(events), event_names=names)
 
-    def run(self, submit: Submit, should_stop: Callable[[], bool], deadline: float | None, wait) -> None:
+    def run(
+        self,
+        submit: Submit,
+        should_stop: Callable[[], bool],
+        deadline: float | None,
+        stop: threading.Event | None = None,
+    ) -> None:
         """Send round the pool until `deadline` or a stop; see FleetEngine.run."""
-        drive(self.steps(should_stop, deadline), submit, wait)
+        drive(self.steps(should_stop, deadline), submit, self.clock, stop)
 
     def steps(self, should_stop: Callable[[], bool], deadline: float | None) -> Iterator[Request | float]:
         """As FleetEngine.steps."""
         pool = self.build_pool()
         if not pool:
             return
-        t0 = self.clock()
+        t0 = self.clock.now()
         sent = 0
         stopping = _Polled(should_stop)
         while True:
-            now = self.clock()
+            now = self.clock.now()
             if stopping(now):
                 break
             if deadline is not None and now >= deadline:
@@ -261,13 +275,16 @@ class ThroughputEngine:
             sent += 1
 
 
-def drive(steps: Iterator[Request | float], submit: Submit, wait: Callable[[float], bool]) -> None:
-    """Play an engine's steps on this thread: submit each request, sleep when told (stopping early when
-    `wait` says the run is being stopped)."""
+def drive(
+    steps: Iterator[Request | float], submit: Submit, clock: Clock, stop: threading.Event | None = None
+) -> None:
+    """Play an engine's steps on this thread: submit each request, pause on `clock` when told (stopping
+    early once `stop` is set)."""
+    stop = stop if stop is not None else threading.Event()
     for item in steps:
         if isinstance(item, Request):
             submit(item)
-        elif wait(item):
+        elif clock.wait(stop, item):
             break
 
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from claude_telemetry_cli.clock import Clock, RealClock
 from claude_telemetry_cli.load.stats import LoadStats
 from claude_telemetry_cli.records import Totals
 from claude_telemetry_cli.settings import TelemetryConfig
@@ -120,12 +121,13 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
 
     config = spec.config
     profile = get_profile(config.profile)
+    clock = RealClock()
     abort = threading.Event()  # stops retries in flight at shutdown
     senders = {}
     if config.metrics.otlp_enabled:
-        senders["metrics"] = build_sender(config.metrics, spec.export_timeout_s, stop=abort)
+        senders["metrics"] = build_sender(config.metrics, spec.export_timeout_s, stop=abort, clock=clock)
     if config.logs.otlp_enabled and profile.emits_events:
-        senders["logs"] = build_sender(config.logs, spec.export_timeout_s, stop=abort)
+        senders["logs"] = build_sender(config.logs, spec.export_timeout_s, stop=abort, clock=clock)
     templates = spec.templates or build_templates(
         spec.preset, seed=spec.seed, options=config.emit, developers=spec.template_developers
     )
@@ -139,6 +141,7 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
         "track_totals": spec.track_totals,
         "metrics_on": "metrics" in senders,
         "logs_on": "logs" in senders,
+        "clock": clock,
     }
     if spec.mode == "fleet":
         engine = FleetEngine(
@@ -178,7 +181,7 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     done = threading.Event()
 
     def report() -> None:
-        while not done.wait(_SNAPSHOT_EVERY_S):
+        while not clock.wait(done, _SNAPSHOT_EVERY_S):
             out.put(("stats", index, snapshot(), failure[0] if failure else None))
 
     reporter = threading.Thread(target=report, daemon=True)
@@ -187,12 +190,12 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
     stats.baseline_rss_bytes = _rss_bytes()
     cpu_at_ready = time.process_time()
     out.put(("ready", index, len(templates)))
-    deadline = time.monotonic() + spec.duration_s if spec.duration_s is not None else None
+    deadline = clock.now() + spec.duration_s if spec.duration_s is not None else None
     should_stop = (lambda: stop.is_set() or bool(failure)) if spec.stop_on_failure else stop.is_set
     steps = engine.steps(should_stop, deadline)
     _settle_collector()
     try:
-        _run_loop(_play(steps, senders, record, should_stop, stop, abort, spec))
+        _run_loop(_play(steps, senders, record, should_stop, stop, abort, spec, clock))
     finally:
         done.set()
         reporter.join()
@@ -213,9 +216,10 @@ def _run_loop(main) -> None:
         uvloop.run(main)
 
 
-async def _play(steps, senders, record, should_stop, stop, abort, spec: LoadSpec) -> None:
+async def _play(steps, senders, record, should_stop, stop, abort, spec: LoadSpec, clock: Clock) -> None:
     """Play the engine in this thread's event loop, up to `concurrency` exchanges in flight (gRPC or
-    HTTP): one thread does everything, with no hand-over between threads per request."""
+    HTTP): one thread does everything, with no hand-over between threads per request. The engine's
+    pauses pass on `clock`, the one its schedule is read from."""
     from claude_telemetry_cli.load.engine import Request
     from claude_telemetry_cli.load.transport import Outcome
 
@@ -258,13 +262,13 @@ async def _play(steps, senders, record, should_stop, stop, abort, spec: LoadSpec
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         else:
-            await asyncio.sleep(max(item, _MIN_PAUSE_S))
+            await clock.sleep_async(max(item, _MIN_PAUSE_S))
     # Requests in flight finish (or give up) within the export timeout; retries stop at once if told.
-    limit = loop.time() + spec.export_timeout_s + 1.0
-    while in_flight and loop.time() < limit:
+    limit = clock.now() + spec.export_timeout_s + 1.0
+    while in_flight and clock.now() < limit:
         if stop.is_set():
             abort.set()
-        await asyncio.wait(in_flight, timeout=min(0.1, max(0.0, limit - loop.time())))
+        await clock.wait_tasks(in_flight, min(0.1, max(0.0, limit - clock.now())))
     abort.set()
     for task in in_flight:
         task.cancel()
@@ -273,8 +277,15 @@ async def _play(steps, senders, record, should_stop, stop, abort, spec: LoadSpec
         await sender.close_async()
 
 
-def run_load(spec: LoadSpec, on_update: Callable[[LoadStats, float], None] | None = None) -> LoadResult:
-    """Run the workers; `on_update(added-up counts, seconds elapsed)` about twice a second."""
+def run_load(
+    spec: LoadSpec,
+    on_update: Callable[[LoadStats, float], None] | None = None,
+    *,
+    clock: Clock | None = None,
+) -> LoadResult:
+    """Run the workers; `on_update(added-up counts, seconds elapsed)` about twice a second. The
+    workers keep their own time; `clock` decides when the parent stops them."""
+    clock = clock if clock is not None else RealClock()
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     stop = ctx.Event()
@@ -285,7 +296,7 @@ def run_load(spec: LoadSpec, on_update: Callable[[LoadStats, float], None] | Non
     finished: set[int] = set()
     totals_parts: list[dict] = []
     result = LoadResult(LoadStats(), 0.0)
-    started = time.monotonic()
+    started = clock.now()
     ready_at: float | None = None
     hard_stop: float | None = None
     ready = 0
@@ -300,7 +311,7 @@ def run_load(spec: LoadSpec, on_update: Callable[[LoadStats, float], None] | Non
         nonlocal hard_stop
         stop.set()
         if hard_stop is None:
-            hard_stop = time.monotonic() + grace_s
+            hard_stop = clock.now() + grace_s
 
     grace = spec.export_timeout_s + 5.0
     next_update = 0.0
@@ -310,7 +321,7 @@ def run_load(spec: LoadSpec, on_update: Callable[[LoadStats, float], None] | Non
                 message = out.get(timeout=0.25)
             except queue_module.Empty:
                 message = None
-            now = time.monotonic()
+            now = clock.now()
             if message is not None:
                 kind, index = message[0], message[1]
                 if kind == "ready":
@@ -351,14 +362,14 @@ def run_load(spec: LoadSpec, on_update: Callable[[LoadStats, float], None] | Non
         except KeyboardInterrupt:
             result.interrupted = True
             stop_all(grace)
-    limit = hard_stop if hard_stop is not None else time.monotonic() + grace
+    limit = hard_stop if hard_stop is not None else clock.now() + grace
     for p in procs:
-        p.join(timeout=max(0.1, limit - time.monotonic()))
+        p.join(timeout=max(0.1, limit - clock.now()))
         if p.is_alive():
             p.terminate()
             result.errors.append("a worker did not stop within the shutdown timeout and was terminated")
     result.stats = merged()
-    result.elapsed_s = time.monotonic() - (ready_at or started)
+    result.elapsed_s = clock.now() - (ready_at or started)
     if spec.track_totals:
         result.totals = Totals.sum_of(Totals.from_json(part) for part in totals_parts)
     return result

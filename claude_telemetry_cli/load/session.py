@@ -137,7 +137,7 @@ class SessionContext:
     encoder: OtlpEncoder
     metric_interval_s: float
     logs_interval_s: float
-    clock0: float  # a clock value (time.monotonic) ...
+    clock0: float  # a reading of the engine's Clock ...
     wall0_ns: int  # ... and the wall time it stands for, which the exports carry
     temporality: str = "delta"
     metrics_on: bool = True

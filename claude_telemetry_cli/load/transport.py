@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from claude_telemetry_cli.clock import Clock, RealClock
 from claude_telemetry_cli.errors import ConfigError
 from claude_telemetry_cli.settings import SignalConfig
 
@@ -57,44 +58,45 @@ class Sender:
     signal: str
     destination: str
 
-    def __init__(self, timeout_s: float, *, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self, timeout_s: float, *, stop: threading.Event | None = None, clock: Clock | None = None
+    ) -> None:
         self.timeout_s = timeout_s
         self._stop = stop or threading.Event()
+        self._clock = clock if clock is not None else RealClock()
 
     def send(self, body: bytes) -> Outcome:
         """Send, retrying throttling within the export timeout; blocks until the outcome."""
-        start = time.perf_counter()
+        clock = self._clock
+        start = clock.now()
         retries, backoff = 0, _BACKOFF_START_S
         while True:
-            result = self._attempt(body, max(0.05, start + self.timeout_s - time.perf_counter()))
+            result = self._attempt(body, max(0.05, start + self.timeout_s - clock.now()))
             verdict = self._verdict(result, start, retries, backoff)
             if isinstance(verdict, Outcome):
                 return verdict
-            if self._stop.wait(verdict):
-                return Outcome(False, result[1], time.perf_counter() - start, retries)
+            if clock.wait(self._stop, verdict):
+                return Outcome(False, result[1], clock.now() - start, retries)
             retries, backoff = retries + 1, min(backoff * 2, _BACKOFF_MAX_S)
 
     async def exchange(self, body: bytes) -> Outcome:
         """Send on the running event loop, retrying as `send` does. Cancelled, it raises CancelledError."""
-        start = time.perf_counter()
+        clock = self._clock
+        start = clock.now()
         retries, backoff = 0, _BACKOFF_START_S
         while True:
-            result = await self._attempt_async(body, max(0.05, start + self.timeout_s - time.perf_counter()))
+            result = await self._attempt_async(body, max(0.05, start + self.timeout_s - clock.now()))
             verdict = self._verdict(result, start, retries, backoff)
             if isinstance(verdict, Outcome):
                 return verdict
-            # Asleep in short steps, so that a stop ends the retry at once.
-            wake = time.perf_counter() + verdict
-            while not self._stop.is_set() and time.perf_counter() < wake:
-                await asyncio.sleep(min(0.05, wake - time.perf_counter()))
-            if self._stop.is_set():
-                return Outcome(False, result[1], time.perf_counter() - start, retries)
+            if await clock.wait_async(self._stop, verdict):  # a stop ends the retry at once
+                return Outcome(False, result[1], clock.now() - start, retries)
             retries, backoff = retries + 1, min(backoff * 2, _BACKOFF_MAX_S)
 
     def _verdict(self, result: tuple, start: float, retries: int, backoff: float) -> Outcome | float:
         """After an attempt: the Outcome if it is the last one, else the pause before the next."""
         ok, code, retryable, wait_s, message = result
-        now = time.perf_counter()
+        now = self._clock.now()
         if ok or not retryable:
             return Outcome(ok, code, now - start, retries, rejected=not ok, message=message)
         pause = _pause(wait_s, backoff)
@@ -541,13 +543,16 @@ class JsonHttpSender(HttpSender):
         return await super().exchange(otlp_json(self.signal, body))
 
 
-def build_sender(sig: SignalConfig, timeout_s: float, *, stop: threading.Event | None = None) -> Sender:
+def build_sender(
+    sig: SignalConfig, timeout_s: float, *, stop: threading.Event | None = None, clock: Clock | None = None
+) -> Sender:
+    """The sender of `sig`'s protocol; its retries wait on `clock` and give up when `stop` is set."""
     if sig.protocol == "grpc":
-        return GrpcSender(sig, timeout_s, stop=stop)
+        return GrpcSender(sig, timeout_s, stop=stop, clock=clock)
     if sig.protocol == "http/protobuf":
-        return HttpSender(sig, timeout_s, stop=stop)
+        return HttpSender(sig, timeout_s, stop=stop, clock=clock)
     if sig.protocol == "http/json":
-        return JsonHttpSender(sig, timeout_s, stop=stop)
+        return JsonHttpSender(sig, timeout_s, stop=stop, clock=clock)
     raise ConfigError(
         f"OTLP goes over grpc, http/protobuf or http/json; the {sig.signal} protocol is {sig.protocol}"
         " (set OTEL_EXPORTER_OTLP_PROTOCOL)"

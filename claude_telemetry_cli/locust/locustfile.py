@@ -36,9 +36,11 @@ from locust import User, events, task
 from locust.exception import StopUser
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
+from claude_telemetry_cli.clock import RealClock
 from claude_telemetry_cli.errors import TelemetryError, UsageError
 
 logger = logging.getLogger("claude_telemetry")
+_clock = RealClock()  # the sessions' schedule and every wait of this process
 
 _TOTALS_MESSAGE = "claude_telemetry_totals"  # worker -> master: what the collector acknowledged
 _STOP_MESSAGE = "claude_telemetry_stop"  # master -> workers: stop, and send your totals
@@ -261,7 +263,7 @@ class Fleet:
             self.encoder,
             settings.metric_interval_s,
             settings.logs_interval_s,
-            clock0=time.monotonic(),
+            clock0=_clock.now(),
             wall0_ns=time.time_ns(),
             temporality=config.temporality,
             metrics_on="metrics" in senders,
@@ -279,7 +281,7 @@ class Fleet:
         )
 
     def begin(self, start: float):
-        """A fresh simulated session starting at `start` (time.monotonic), numbered apart from every
+        """A fresh simulated session starting at `start` (a _clock time), numbered apart from every
         other user's, in every process."""
         number = (self.worker_index() << _NUMBER_BITS) | next(self._numbers)
         return self.sessions.begin(self.templates, self.settings.seed, number, start)
@@ -383,11 +385,11 @@ class ClaudeCodeSession(User):
             return  # this process cannot run sessions (said once, at the test start): the task stops
         self._fleet = fleet
         self._exporter = _Exporter(fleet)
-        self._player = fleet.begin(time.monotonic())
+        self._player = fleet.begin(_clock.now())
 
     def wait_time(self) -> float:
         due = self._player.next_due if self._player is not None else None
-        return 0.0 if due is None else max(0.0, due - time.monotonic())
+        return 0.0 if due is None else max(0.0, due - _clock.now())
 
     @task
     def export(self) -> None:
@@ -395,7 +397,7 @@ class ClaudeCodeSession(User):
         player = self._player
         if player is None:
             raise StopUser()
-        while (due := player.next_due) is not None and due <= time.monotonic():
+        while (due := player.next_due) is not None and due <= _clock.now():
             for request in player.step():
                 self._exporter.send(request)
         if player.ended:
@@ -508,12 +510,12 @@ def _on_stop_message(environment, msg, **_kwargs) -> None:
     if _fleet is None:
         return
     # Running (or about to: the test start compiles the activity first), or stopped already.
-    deadline = time.monotonic() + 120.0
-    while not _fleet.idle.is_set() and time.monotonic() < deadline:
+    deadline = _clock.now() + 120.0
+    while not _fleet.idle.is_set() and _clock.now() < deadline:
         if runner.state in (STATE_SPAWNING, STATE_RUNNING):
             runner.stop()  # stops the users; test_stop waits for their exports and sends the totals
             return
-        _fleet.idle.wait(timeout=0.2)
+        _clock.wait(_fleet.idle, 0.2)
     runner.send_message(_TOTALS_MESSAGE, _fleet.report())
 
 
@@ -524,10 +526,10 @@ def _collect_and_write(environment, path: Path) -> None:
     runner.send_message(_STOP_MESSAGE)
     options = environment.parsed_options
     wait_s = float(getattr(options, "ct_export_timeout", 10.0)) + (environment.stop_timeout or 0.0) + 15.0
-    deadline = time.monotonic() + wait_s
-    while not expected <= _collector.parts.keys() and time.monotonic() < deadline:
+    deadline = _clock.now() + wait_s
+    while not expected <= _collector.parts.keys() and _clock.now() < deadline:
         _collector.arrived.clear()
-        _collector.arrived.wait(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
+        _clock.wait(_collector.arrived, min(0.5, max(0.0, deadline - _clock.now())))
     missing = expected - _collector.parts.keys()
     if missing:
         names = ", ".join(sorted(missing))

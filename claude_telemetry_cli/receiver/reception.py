@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from typing import TextIO
 
+from claude_telemetry_cli.clock import Clock, RealClock
 from claude_telemetry_cli.otlp.decode import (
     DecodedEvent,
     DecodedPoint,
@@ -45,7 +46,7 @@ class Reception:
             self.points: list[DecodedPoint] = []
             self.events: list[DecodedEvent] = []
             self.decoded_spans: list[DecodedSpan] = []
-            self.last_arrival: float | None = None
+            self.accepted = 0  # requests accepted: what arrived, refusals aside
             self.generation = 0
             self._lock.notify_all()
 
@@ -102,7 +103,7 @@ class Reception:
             self._lock.notify_all()
 
     def _arrived(self, signal: str, protocol: str, request) -> None:
-        self.last_arrival = time.monotonic()
+        self.accepted += 1
         self.generation += 1
         if self._dump is not None:
             from google.protobuf.json_format import MessageToDict
@@ -116,11 +117,12 @@ class Reception:
 
     # ------------------------------------------------------------------ readers
 
-    def wait_for_change(self, seen_generation: int, timeout: float) -> int:
-        """Block until something arrives after `seen_generation` (or timeout); return the generation."""
+    def wait_for_change(self, seen_generation: int, timeout: float, clock: Clock | None = None) -> int:
+        """Block until something arrives after `seen_generation` (or `timeout` passes on `clock`); return
+        the generation."""
         with self._lock:
             if self.generation == seen_generation:
-                self._lock.wait(timeout)
+                (clock if clock is not None else RealClock()).wait(self._lock, timeout)
             return self.generation
 
     def event_total(self) -> int:

@@ -1,11 +1,12 @@
-"""Wait on a Reception until what arrived equals what was expected, a deadline passes, or Ctrl-C."""
+"""Wait on a Reception: until what arrived equals what was expected (receive), or until the stream
+goes idle (record); or a deadline passes, or Ctrl-C."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from claude_telemetry_cli.clock import Clock, RealClock
 from claude_telemetry_cli.receiver.reception import Reception
 from claude_telemetry_cli.receiver.verify import Verdict, compare
 from claude_telemetry_cli.records import Totals
@@ -56,7 +57,7 @@ def watch(
     timeout_s: float | None,
     on_tick: Callable[[], None] | None = None,
     poll_s: float = 0.25,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Clock | None = None,
 ) -> WatchResult:
     """Verify on arrivals; return as soon as the totals match (or at the deadline).
 
@@ -66,11 +67,12 @@ def watch(
     runs at once, so the verdict follows the last arrival closely. With a TotalsFile, nothing is compared
     until the file exists; each new version of it is compared afresh.
     """
+    clock = clock if clock is not None else RealClock()
     source = expected if isinstance(expected, TotalsFile) else None
     if source is not None:
         source.poll()
         expected = source.totals
-    started = clock()
+    started = clock.now()
     deadline = None if timeout_s is None else started + timeout_s
     generation = -1
     verdict: Verdict | None = None
@@ -79,33 +81,66 @@ def watch(
     last_change = started
     try:
         while True:
-            remaining = None if deadline is None else deadline - clock()
+            remaining = None if deadline is None else deadline - clock.now()
             if remaining is not None and remaining <= 0:
                 break
             seen = reception.wait_for_change(
-                generation, poll_s if remaining is None else min(poll_s, remaining)
+                generation, poll_s if remaining is None else min(poll_s, remaining), clock
             )
             if on_tick is not None:
                 on_tick()
             if source is not None and source.poll():
                 expected = source.totals
                 expected_events = sum(expected.events.values())
-                pending, next_compare = True, clock()
+                pending, next_compare = True, clock.now()
             if seen != generation:
-                pending, last_change = True, clock()
+                pending, last_change = True, clock.now()
             generation = seen
             # Once the stream has gone quiet, the receiver's threads need no CPU: compare at once.
-            due = clock() >= next_compare or clock() - last_change >= _QUIET_S
+            due = clock.now() >= next_compare or clock.now() - last_change >= _QUIET_S
             if pending and expected is not None and due:
                 if reception.event_total() == expected_events:
-                    began = clock()
+                    began = clock.now()
                     verdict = compare(expected, reception.totals())
                     if verdict.ok:
-                        return WatchResult(verdict, seconds=clock() - started)
-                    next_compare = clock() + 4 * (clock() - began)
+                        return WatchResult(verdict, seconds=clock.now() - started)
+                    next_compare = clock.now() + 4 * (clock.now() - began)
                 pending = False
     except KeyboardInterrupt:
         final = compare(expected, reception.totals()) if expected is not None else None
-        return WatchResult(final, interrupted=True, seconds=clock() - started)
+        return WatchResult(final, interrupted=True, seconds=clock.now() - started)
     final = compare(expected, reception.totals()) if expected is not None else None
-    return WatchResult(final, timed_out=True, seconds=clock() - started)
+    return WatchResult(final, timed_out=True, seconds=clock.now() - started)
+
+
+def record_until(
+    reception: Reception,
+    *,
+    timeout_s: float | None,
+    idle_s: float | None,
+    poll_s: float = 0.25,
+    clock: Clock | None = None,
+) -> str:
+    """Let the stream arrive until `timeout_s` has passed, or nothing new has been accepted for `idle_s`
+    once something was, or Ctrl-C. Returns why it stopped: "timeout", "idle" or "interrupted"."""
+    clock = clock if clock is not None else RealClock()
+    started = clock.now()
+    generation, accepted, last_arrival = -1, 0, None
+    try:
+        while True:
+            limits = []
+            if timeout_s is not None:
+                limits.append(started + timeout_s)
+            if idle_s is not None and last_arrival is not None:
+                limits.append(last_arrival + idle_s)
+            wait_s = min([poll_s, *(at - clock.now() for at in limits)])
+            generation = reception.wait_for_change(generation, max(0.0, wait_s), clock)
+            now = clock.now()
+            if reception.accepted != accepted:
+                accepted, last_arrival = reception.accepted, now
+            if timeout_s is not None and now - started >= timeout_s:
+                return "timeout"
+            if idle_s is not None and last_arrival is not None and now - last_arrival >= idle_s:
+                return "idle"
+    except KeyboardInterrupt:
+        return "interrupted"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
 import pytest
 
-from claude_telemetry_cli.clock import InstantClock, ScaledClock
+from claude_telemetry_cli.clock import InstantClock, RealClock, ScaledClock, VirtualClock
 from claude_telemetry_cli.durations import format_duration, parse_duration
 from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 from claude_telemetry_cli.receiver.tally import Tally
@@ -100,12 +104,83 @@ def test_scaled_clock_sleeps_scenario_time_divided_by_speed():
     assert len(slept) == 1
 
 
+def test_scaled_clock_waits_scenario_time_divided_by_speed():
+    class Waitable:
+        def wait(self, timeout=None):
+            self.timeout = timeout
+            return False
+
+    waitable = Waitable()
+    assert ScaledClock(4.0).wait(waitable, 2.0) is False and waitable.timeout == 0.5
+
+
+def test_the_real_clock_is_the_monotonic_one_and_a_set_event_ends_its_waits_at_once():
+    clock = RealClock()
+    before = time.monotonic()
+    assert before <= clock.now() <= time.monotonic()
+    stop = threading.Event()
+    stop.set()
+    assert clock.wait(stop, 3600)
+    assert asyncio.run(clock.wait_async(stop, 3600))
+
+
 def test_instant_clock_jumps_without_sleeping():
     clock = InstantClock()
     clock.sleep_until(3600)
     assert clock.now() == 3600
     clock.sleep_until(10)
     assert clock.now() == 3600
+    clock.sleep(-5)
+    assert clock.now() == 3600
+    assert not clock.wait(threading.Event(), 60) and clock.now() == 3660
+
+
+def test_virtual_clock_runs_what_is_scheduled_as_time_passes_it():
+    clock = VirtualClock(100.0)
+    seen: list[tuple[str, float]] = []
+    clock.call_at(130.0, lambda: seen.append(("late", clock.now())))
+    clock.call_at(110.0, lambda: seen.append(("early", clock.now())))
+    clock.call_at(110.0, lambda: seen.append(("then", clock.now())))
+    clock.sleep(20)
+    assert seen == [("early", 110.0), ("then", 110.0)] and clock.now() == 120.0
+    clock.sleep_until(200)
+    assert seen[-1] == ("late", 130.0) and clock.now() == 200.0
+
+
+def test_a_virtual_wait_ends_when_its_event_is_set_and_not_before():
+    clock, stop = VirtualClock(), threading.Event()
+    clock.call_at(2.0, lambda: None)  # something else happens first: the wait goes on
+    clock.call_at(5.0, stop.set)
+    assert clock.wait(stop, 60) and clock.now() == 5.0
+    assert clock.wait(stop, 60) and clock.now() == 5.0  # set already: no time passes
+
+
+def test_a_virtual_wait_on_a_condition_wakes_when_anything_scheduled_happens():
+    clock, changed = VirtualClock(), threading.Condition()
+    clock.call_at(2.5, lambda: None)
+    with changed:
+        assert clock.wait(changed, 60)
+    assert clock.now() == 2.5
+    with changed:
+        assert not clock.wait(changed, 60)
+    assert clock.now() == 62.5
+
+
+def test_virtual_asynchronous_waits_take_no_time_but_their_own():
+    clock = VirtualClock()
+
+    async def main():
+        quick = asyncio.ensure_future(asyncio.sleep(0))
+        await clock.wait_tasks({quick}, 10)  # done at the next turn of the loop: no time passes
+        at_quick = clock.now()
+        stuck = asyncio.get_running_loop().create_future()
+        await clock.wait_tasks({stuck}, 10)
+        stuck.cancel()
+        await clock.sleep_async(2.5)
+        return at_quick
+
+    assert asyncio.run(main()) == 0.0
+    assert clock.now() == 12.5
 
 
 @pytest.mark.parametrize(

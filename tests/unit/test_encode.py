@@ -10,7 +10,7 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from claude_telemetry_cli.clock import InstantClock
+from claude_telemetry_cli.clock import InstantClock, VirtualClock
 from claude_telemetry_cli.contract import get_profile
 from claude_telemetry_cli.load.activity import Template
 from claude_telemetry_cli.load.engine import FleetEngine
@@ -22,7 +22,6 @@ from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resol
 from claude_telemetry_cli.scenario.spans import derive_spans
 from claude_telemetry_cli.settings import load_config
 from tests.support.otlp_sink import OtlpSink
-from tests.support.virtual_time import VirtualTime
 
 METRIC_INTERVAL_S = 60.0
 LOGS_INTERVAL_S = 5.0
@@ -130,7 +129,7 @@ def _load_requests(timeline, temporality: str):
     metric_requests, log_requests = [], []
     for play in timeline.plays():
         template = Template.from_compiled(play.info, list(play.records))
-        time = VirtualTime(1000.0)
+        clock = VirtualClock(1000.0)
         engine = FleetEngine(
             [template],
             encoder,
@@ -140,11 +139,11 @@ def _load_requests(timeline, temporality: str):
             temporality=temporality,
             own_identity=True,
             replace_ended=False,
-            clock=time.clock,
+            clock=clock,
         )
         sent = []
-        deadline = time.now + template.duration + 1.0
-        engine.run(sent.append, lambda: False, deadline, time.wait)
+        deadline = clock.now() + template.duration + 1.0
+        engine.run(sent.append, lambda: False, deadline)
         for request in sent:
             if request.signal == "metrics":
                 metric_requests.append(ExportMetricsServiceRequest.FromString(request.body))
@@ -193,7 +192,7 @@ def test_each_simulated_session_carries_its_own_identity_and_nothing_else_change
     encoder = OtlpEncoder(get_profile("current"))
 
     def decoded(own_identity: bool):
-        time = VirtualTime(1000.0)
+        clock = VirtualClock(1000.0)
         engine = FleetEngine(
             [template],
             encoder,
@@ -202,10 +201,10 @@ def test_each_simulated_session_carries_its_own_identity_and_nothing_else_change
             logs_interval_s=LOGS_INTERVAL_S,
             own_identity=own_identity,
             replace_ended=False,
-            clock=time.clock,
+            clock=clock,
         )
         sent = []
-        engine.run(sent.append, lambda: False, time.now + template.duration + 1.0, time.wait)
+        engine.run(sent.append, lambda: False, clock.now() + template.duration + 1.0)
         metrics = [ExportMetricsServiceRequest.FromString(r.body) for r in sent if r.signal == "metrics"]
         logs = [ExportLogsServiceRequest.FromString(r.body) for r in sent if r.signal == "logs"]
         return sent, _metric_points(metrics), _log_records(logs)

@@ -9,9 +9,23 @@ from concurrent.futures import ThreadPoolExecutor
 from claude_telemetry_cli.pipeline import ExportLane
 
 
+class _WatchedBacklog(threading.Semaphore):
+    """A backlog that tells when someone has to wait for a place."""
+
+    def __init__(self, places: int) -> None:
+        super().__init__(places)
+        self.waiting = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        if super().acquire(blocking=False):
+            return True
+        self.waiting.set()
+        return super().acquire(blocking, timeout)
+
+
 def test_a_full_backlog_holds_the_producer_until_an_export_is_done():
     pool = ThreadPoolExecutor(2)
-    backlog = threading.Semaphore(3)
+    backlog = _WatchedBacklog(3)
     lanes = [ExportLane(pool, backlog) for _ in range(3)]
     release = threading.Event()
     done: list[int] = []
@@ -32,7 +46,8 @@ def test_a_full_backlog_holds_the_producer_until_an_export_is_done():
         fourth_queued.set()
 
     threading.Thread(target=producer, daemon=True).start()
-    assert not fourth_queued.wait(0.3)  # held back: three exports are queued or running
+    assert backlog.waiting.wait(10)  # held back: three exports are queued or running
+    assert not fourth_queued.is_set()
     release.set()
     assert fourth_queued.wait(10)
     for lane in lanes:

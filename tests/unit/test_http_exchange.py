@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from claude_telemetry_cli.clock import VirtualClock
 from claude_telemetry_cli.load.transport import HttpSender
 from claude_telemetry_cli.settings import SignalConfig
 
@@ -60,7 +61,7 @@ class Scripted:
             writer.close()
 
 
-def _sender(port: int, timeout_s: float = 2.0) -> HttpSender:
+def _sender(port: int, timeout_s: float = 2.0, clock=None) -> HttpSender:
     sig = SignalConfig(
         "metrics",
         ("otlp",),
@@ -68,7 +69,18 @@ def _sender(port: int, timeout_s: float = 2.0) -> HttpSender:
         f"http://127.0.0.1:{port}/v1/metrics",
         headers=(("Authorization", "Bearer s3cret"),),
     )
-    return HttpSender(sig, timeout_s)
+    return HttpSender(sig, timeout_s, clock=clock)
+
+
+async def _until(predicate, timeout_s: float = 10.0) -> bool:
+    """Let the event loop run until `predicate()` holds; False if it does not within `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.001)
+    return True
 
 
 async def _exchange(sender: HttpSender, bodies) -> list:
@@ -135,7 +147,8 @@ def test_a_connection_the_collector_closed_while_idle_is_not_used_again():
             sender = _sender(server.port)
             await sender.open_async()
             first = await sender.exchange(b"1")
-            await asyncio.sleep(0.1)  # the close reaches the client while the connection is idle
+            # The close reaches the client while the connection is idle.
+            assert await _until(lambda: all(conn.closed for conn in sender._idle))
             second = await sender.exchange(b"2")
             await sender.close_async()
             return server, first, second
@@ -156,12 +169,14 @@ def test_a_refusal_is_rejected_at_once_and_throttling_waits_what_was_asked():
 
     async def main():
         async with Scripted(lambda n: answers.get(n, [OK])) as server:
-            return server, await _exchange(_sender(server.port, timeout_s=5.0), [b"bad", b"later"])
+            sender = _sender(server.port, timeout_s=5.0, clock=VirtualClock())
+            return server, await _exchange(sender, [b"bad", b"later"])
 
     server, (bad, later) = run(main())
     assert (bad.ok, bad.rejected, bad.code, bad.retries) == (False, True, "400", 0)
     assert bad.message == "sample too old, 1 of 1"
-    assert later.ok and later.retries == 1 and later.latency_s >= 1.0
+    # The pause is what the collector asked, longer than the first backoff (0.25 to 0.5 s).
+    assert later.ok and later.retries == 1 and later.latency_s == 1.0
     assert len(server.requests) == 3
 
 
@@ -187,7 +202,7 @@ def test_a_silent_collector_fails_the_request_within_the_export_timeout():
 def test_a_garbled_or_cut_answer_is_a_failed_request(answer, code):
     async def main():
         async with Scripted(lambda n: answer, close_after=lambda n: True) as server:
-            return await _exchange(_sender(server.port, timeout_s=0.8), [b"x"])
+            return await _exchange(_sender(server.port, timeout_s=0.8, clock=VirtualClock()), [b"x"])
 
     (outcome,) = run(main())
     assert (outcome.ok, outcome.code) == (False, code)
@@ -199,7 +214,7 @@ def test_a_collector_that_is_not_there_is_connection_refused():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    (outcome,) = run(_exchange(_sender(port, timeout_s=0.5), [b"x"]))
+    (outcome,) = run(_exchange(_sender(port, timeout_s=0.5, clock=VirtualClock()), [b"x"]))
     assert (outcome.ok, outcome.code) == (False, "connection refused")
 
 

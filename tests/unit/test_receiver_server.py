@@ -8,7 +8,6 @@ import json
 import socket
 import ssl
 import threading
-import time
 
 import grpc
 import pytest
@@ -30,6 +29,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+from claude_telemetry_cli.clock import RealClock
 from claude_telemetry_cli.errors import ConfigError
 from claude_telemetry_cli.receiver.reception import Reception
 from claude_telemetry_cli.receiver.server import OtlpServer
@@ -237,12 +237,16 @@ def raw_http(server, data: bytes) -> bytes:
         return b"".join(chunks)
 
 
-def eventually(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
+def eventually(reception: Reception, predicate, timeout: float = 10.0) -> bool:
+    """Whether `predicate()` holds within `timeout`, looked at again whenever the reception changes."""
+    clock = RealClock()
+    deadline = clock.now() + timeout
+    generation = -1
     while not predicate():
-        if time.monotonic() > deadline:
+        left = deadline - clock.now()
+        if left <= 0:
             return False
-        time.sleep(0.01)
+        generation = reception.wait_for_change(generation, left, clock)
     return True
 
 
@@ -609,11 +613,11 @@ def test_grpc_too_large_is_resource_exhausted(start_server, reception):
     err = grpc_raw(server, "metrics", b"\x0a\x00" * 100_000)
     assert isinstance(err, grpc.RpcError) and err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     # (grpc answers before our handler counts.)
-    assert eventually(lambda: reception.errors[("grpc", "too large or cancelled")] == 1)
+    assert eventually(reception, lambda: reception.errors[("grpc", "too large or cancelled")] == 1)
     # A gzip bomb is measured after decompression.
     err = grpc_raw(server, "metrics", b"\x0a\x00" * 100_000, compression=grpc.Compression.Gzip)
     assert isinstance(err, grpc.RpcError) and err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert eventually(lambda: reception.errors[("grpc", "too large or cancelled")] == 2)
+    assert eventually(reception, lambda: reception.errors[("grpc", "too large or cancelled")] == 2)
     assert reception.requests == {}
     still_serving(server, reception)
 

@@ -1,42 +1,53 @@
-"""The receiver's verdict loop: it backs off comparing under a heavy stream, and decides as soon as the
-stream goes quiet rather than at the end of its back-off."""
+"""Waiting on a Reception, in virtual time. The verdict loop backs off comparing under a heavy stream and
+decides as soon as the stream goes quiet rather than at the end of its back-off; record stops at its
+timeout, or once nothing new has been accepted for a while."""
 
 from __future__ import annotations
 
-from claude_telemetry_cli.receiver.watch import watch
+import functools
+import threading
+
+import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+from claude_telemetry_cli.clock import VirtualClock
+from claude_telemetry_cli.receiver.reception import Reception
+from claude_telemetry_cli.receiver.watch import record_until, watch
 from claude_telemetry_cli.records import Totals
 
 
 class ScriptedReception:
     """Arrivals at given (virtual) times; each full comparison costs `compare_s` of the clock."""
 
-    def __init__(self, clock, arrivals: list[tuple[float, Totals]], compare_s: float) -> None:
-        self.clock, self.arrivals, self.compare_s = clock, arrivals, compare_s
+    def __init__(self, clock: VirtualClock, arrivals: list[tuple[float, Totals]], compare_s: float) -> None:
+        self.clock, self.compare_s = clock, compare_s
         self.current = Totals()
         self.generation = 0
         self.compares: list[float] = []
+        self._changed = threading.Event()
+        for at, totals in arrivals:
+            clock.call_at(at, functools.partial(self._arrive, totals))
 
-    def wait_for_change(self, seen: int, timeout: float) -> int:
-        self.clock.now += timeout
-        while self.arrivals and self.arrivals[0][0] <= self.clock.now:
-            self.current = self.arrivals.pop(0)[1]
-            self.generation += 1
+    def _arrive(self, totals: Totals) -> None:
+        self.current = totals
+        self.generation += 1
+        self._changed.set()
+
+    def wait_for_change(self, seen: int, timeout: float, clock) -> int:
+        if self.generation == seen:
+            self._changed.clear()
+            clock.wait(self._changed, timeout)
         return self.generation
 
     def event_total(self) -> int:
         return sum(self.current.events.values())
 
     def totals(self) -> Totals:
-        self.compares.append(self.clock.now)
-        self.clock.now += self.compare_s
-        return self.current
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+        """What arrived when the comparison began; arrivals while it runs are seen afterwards."""
+        self.compares.append(self.clock.now())
+        current = self.current
+        self.clock.sleep(self.compare_s)
+        return current
 
 
 def _totals(points: float) -> Totals:
@@ -44,12 +55,64 @@ def _totals(points: float) -> Totals:
 
 
 def test_the_verdict_follows_the_last_arrival_once_the_stream_is_quiet():
-    clock = Clock()
+    clock = VirtualClock()
     # Every event is in at 1 s but the last points arrive during the (slow) first comparison.
     reception = ScriptedReception(clock, [(1.0, _totals(1.0)), (30.0, _totals(2.0))], compare_s=60.0)
     result = watch(reception, expected=_totals(2.0), timeout_s=3600, clock=clock)
     assert result.verdict is not None and result.verdict.ok
     assert not result.timed_out
-    # Without the quiet rule the second comparison would wait for four times the first one's cost.
-    assert len(reception.compares) == 2
-    assert reception.compares[1] < 1.0 + 60.0 + 5.0
+    # Without the quiet rule the second comparison would wait for four times the first one's cost
+    # (until 301 s); the stream has been quiet for a second at 62 s.
+    assert reception.compares == [1.0, 62.0]
+    assert result.seconds == 122.0
+
+
+def test_totals_that_never_arrive_are_a_failed_verdict_at_the_deadline():
+    clock = VirtualClock(500.0)
+    reception = ScriptedReception(clock, [(510.0, _totals(1.0))], compare_s=0.0)
+    result = watch(reception, expected=_totals(2.0), timeout_s=30.0, clock=clock)
+    assert result.timed_out and result.verdict is not None and not result.verdict.ok
+    assert result.seconds == 30.0 and clock.now() == 530.0
+
+
+def _accept(reception: Reception) -> None:
+    reception.accept_metrics(ExportMetricsServiceRequest(), "grpc")
+
+
+@pytest.mark.parametrize(
+    ("arrivals", "timeout_s", "idle_s", "why", "at"),
+    [
+        ([], 30.0, None, "timeout", 30.0),
+        ([2.0, 3.5], None, 5.0, "idle", 8.5),
+        ([2.0, 3.5], 6.0, 5.0, "timeout", 6.0),
+        ([0.1 * k for k in range(1, 100)], 12.0, 1.0, "idle", 10.9),  # a second after the last of a stream
+    ],
+)
+def test_record_stops_at_its_timeout_or_once_the_stream_is_idle(arrivals, timeout_s, idle_s, why, at):
+    clock = VirtualClock()
+    reception = Reception()
+    for arrival in arrivals:
+        clock.call_at(arrival, functools.partial(_accept, reception))
+    assert record_until(reception, timeout_s=timeout_s, idle_s=idle_s, clock=clock) == why
+    assert clock.now() == pytest.approx(at, abs=1e-9)
+    assert reception.accepted == len(arrivals)
+
+
+def test_record_is_not_idle_before_anything_arrived_and_stops_on_ctrl_c():
+    clock = VirtualClock()
+    clock.call_at(600.0, _interrupt)
+    assert record_until(Reception(), timeout_s=None, idle_s=5.0, clock=clock) == "interrupted"
+    assert clock.now() == 600.0
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def test_a_refused_request_is_no_arrival_for_record():
+    clock = VirtualClock()
+    reception = Reception()
+    clock.call_at(1.0, functools.partial(_accept, reception))
+    clock.call_at(4.0, functools.partial(reception.reject, "grpc", "too large"))
+    assert record_until(reception, timeout_s=None, idle_s=5.0, clock=clock) == "idle"
+    assert clock.now() == 6.0
