@@ -20,7 +20,7 @@ from claude_telemetry_cli.contract import BUILTIN_PLUGINS, LOGGER_NAME, PROFILES
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 from claude_telemetry_cli.records import EVENT, METRIC, Totals
-from claude_telemetry_cli.scenario.compile import _first_step_offset, _step_timing, compile_scenario
+from claude_telemetry_cli.scenario.compile import compile_scenario, first_step_offset, step_timing
 from claude_telemetry_cli.scenario.loader import load_scenario_text
 from claude_telemetry_cli.scenario.model import (
     ApiError,
@@ -1158,7 +1158,7 @@ class _Builder:
         session = Session.model_validate({k: v for k, v in entry.items() if k not in ("steps", "start_at")})
         out: list[dict[str, Any]] = []
         plugins = len(session.plugins) if session.plugins is not None else len(BUILTIN_PLUGINS)
-        cursor = _first_step_offset(plugins)
+        cursor = first_step_offset(plugins)
         for slot in recorded.slots:
             body = self._compact(slot, session)
             problem = _valid(Step, {slot.kind: body})
@@ -1166,7 +1166,7 @@ class _Builder:
                 self.warn(f"A recorded {slot.kind} could not be replayed and was left out ({problem}).")
                 continue
             step = Step.model_validate({slot.kind: body})
-            before, after = _step_timing(step)
+            before, after = step_timing(step)
             if slot.at_ns is not None and recorded.source == "events":
                 anchor = before + after if slot.kind in ("api_request", "api_error") else before
                 gap = (slot.at_ns - recorded.start_ns) // 1000 - (cursor + anchor)
