@@ -12,10 +12,10 @@ from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, get_profile
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 from claude_telemetry_cli.otlp.encode import with_event_timestamp
-from claude_telemetry_cli.receiver.record import build_scenario
 from claude_telemetry_cli.records import EVENT, METRIC, Timeline
 from claude_telemetry_cli.scenario import bundled_scenarios, compile_scenario, load_scenario_text
 from claude_telemetry_cli.scenario.generate import build_params, generate_text
+from claude_telemetry_cli.scenario.reconstruct import build_scenario
 
 # Every step kind, with the session fields and step fields that make optional and gated attributes appear.
 CATALOGUE = """\
