@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from claude_telemetry_cli.contract import LOGGER_NAME, PROFILES
-from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 from claude_telemetry_cli.scenario.loader import load_scenario_text
 from claude_telemetry_cli.scenario.reconstruct.event_steps import steps_from_events
 from claude_telemetry_cli.scenario.reconstruct.metric_shares import share_metrics
@@ -18,6 +18,9 @@ from claude_telemetry_cli.scenario.reconstruct.replay_check import check_replay
 from claude_telemetry_cli.scenario.reconstruct.replay_setup import replay_setup
 from claude_telemetry_cli.scenario.reconstruct.scenario_file import scenario_yaml
 from claude_telemetry_cli.scenario.reconstruct.session_entries import session_entry
+
+if TYPE_CHECKING:
+    from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 
 __all__ = ["RecordedScenario", "build_scenario"]
 

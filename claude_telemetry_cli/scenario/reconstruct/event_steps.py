@@ -6,10 +6,9 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claude_telemetry_cli.contract import TOKEN_TYPES
-from claude_telemetry_cli.otlp.decode import DecodedEvent
 from claude_telemetry_cli.scenario.compile.wire_values import BUILTIN_HASHES, plugin_hash
 from claude_telemetry_cli.scenario.model import ATTRIBUTION_FIELDS, Plugin
 from claude_telemetry_cli.scenario.reconstruct.processes import RecordedProcess, Slot
@@ -20,6 +19,9 @@ from claude_telemetry_cli.scenario.reconstruct.received import (
     freeze,
     validation_problem,
 )
+
+if TYPE_CHECKING:
+    from claude_telemetry_cli.otlp.decode import DecodedEvent
 
 __all__ = ["steps_from_events"]
 

@@ -6,10 +6,9 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claude_telemetry_cli.contract import SESSION_COUNT
-from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 from claude_telemetry_cli.scenario.reconstruct.received import (
     STANDARD_KEYS,
     MetricKey,
@@ -19,6 +18,9 @@ from claude_telemetry_cli.scenario.reconstruct.received import (
     metric_totals,
     specific_attributes,
 )
+
+if TYPE_CHECKING:
+    from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 
 __all__ = ["Cluster", "RecordedProcess", "Slot", "group_processes"]
 

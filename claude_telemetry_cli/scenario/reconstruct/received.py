@@ -6,12 +6,14 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from claude_telemetry_cli.contract import PROFILES
-from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
+
+if TYPE_CHECKING:
+    from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 
 __all__ = [
     "METRIC_KEYS",

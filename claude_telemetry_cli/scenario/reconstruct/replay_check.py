@@ -5,14 +5,17 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from claude_telemetry_cli.options import EmitOptions
-from claude_telemetry_cli.otlp.decode import DecodedPoint
 from claude_telemetry_cli.records import EVENT, METRIC, Totals
 from claude_telemetry_cli.scenario.compile import compile_scenario
 from claude_telemetry_cli.scenario.model import Scenario
 from claude_telemetry_cli.scenario.reconstruct.processes import RecordedProcess
 from claude_telemetry_cli.scenario.reconstruct.received import STANDARD_KEYS, metric_totals
+
+if TYPE_CHECKING:
+    from claude_telemetry_cli.otlp.decode import DecodedPoint
 
 __all__ = ["check_replay"]
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from claude_telemetry_cli.options import EmitOptions
-from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 from claude_telemetry_cli.scenario.reconstruct.received import event_time, freeze
+
+if TYPE_CHECKING:
+    from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 
 __all__ = ["replay_setup"]
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 from claude_telemetry_cli.scenario.reconstruct.processes import RecordedProcess
 from claude_telemetry_cli.scenario.reconstruct.received import as_text, event_time
+
+if TYPE_CHECKING:
+    from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
 
 __all__ = ["scenario_yaml"]
 
