@@ -22,6 +22,8 @@ _FILLER = "The quick brown fox jumps over the lazy dog. "
 
 def request_body(process: Process, at: int, model: str, query_source: str, context_tokens: int) -> None:
     file_id = process.catalogue_uuid()
+    if process.entry.log_raw_api_bodies is None:
+        return  # the id is drawn all the same, so the switch never shifts the ids after it
     body = {
         "model": model,
         "max_tokens": 32000,
@@ -35,6 +37,8 @@ def response_body(
     process: Process, at: int, request: ApiRequest, model: str, query_source: str, request_id: str
 ) -> None:
     message_id = process.new_base62("msg_", process.more_rng)
+    if process.entry.log_raw_api_bodies is None:
+        return  # the id is drawn all the same, so the switch never shifts the ids after it
     length = request.effective_response_length
     text = request.text if isinstance(request.text, str) else _filler(length)
     body = {
@@ -74,8 +78,6 @@ def _body_event(
     more: dict[str, AttrValue],
 ) -> None:
     mode = process.entry.log_raw_api_bodies
-    if mode is None:
-        return
     text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     if mode == "1":
         # Inline: measured and cut in UTF-16 code units, as JavaScript strings are.

@@ -54,6 +54,13 @@ class Context:
         self.scenario = scenario
         self.options = options
         self.profile = profile
+        # The contract's keys per metric and per event (in wire order, and as a set), looked up for every
+        # record: computed once here rather than from the specs each time.
+        self.metric_keys = {name: frozenset(spec.attribute_keys) for name, spec in profile.metrics.items()}
+        self.event_keys = {
+            name: (spec.attribute_keys, frozenset(spec.attribute_keys))
+            for name, spec in profile.events.items()
+        }
         self.prices: dict[str, ModelPrice] = dict(MODEL_PRICES)
         for name, price in scenario.prices.items():
             self.prices[name] = ModelPrice(
@@ -117,6 +124,8 @@ class Process:
         self.context = context
         self.options = context.options
         self.profile = context.profile
+        self.metric_keys = context.metric_keys
+        self.event_keys = context.event_keys if context.profile.emits_events else {}
         self.entry = entry
         self.index = index
         self.start = start
@@ -172,11 +181,10 @@ class Process:
     # -- emission --------------------------------------------------------------------------------
 
     def metric(self, at: int, name: str, value: float, own: dict[str, AttrValue | None]) -> None:
-        spec = self.profile.metrics.get(name)
-        if spec is None:
+        keys = self.metric_keys.get(name)
+        if keys is None:
             return
         # The profile decides which attributes exist; the order is the real client's wire order.
-        keys = set(spec.attribute_keys)
         kept = {k: v for k, v in own.items() if k in keys and v is not None}
         self.emissions.append(_Emission(at, METRIC, name, float(value), kept))
 
@@ -187,13 +195,14 @@ class Process:
         own: dict[str, AttrValue | None],
         plugin_metrics: dict[str, AttrValue] | None = None,
     ) -> None:
-        if not self.profile.emits_events or name not in self.profile.events:
+        keys = self.event_keys.get(name)
+        if keys is None:
             return
-        spec = self.profile.events[name]
-        unknown = set(own) - set(spec.attribute_keys)
+        ordered_keys, known = keys
+        unknown = own.keys() - known
         if unknown:
             raise AssertionError(f"event {name} has no attributes {sorted(unknown)} in the contract")
-        ordered = {k: own[k] for k in spec.attribute_keys if own.get(k) is not None}
+        ordered = {k: own[k] for k in ordered_keys if own.get(k) is not None}
         # Only hook_plugin_metrics carries keys of its plugin's choosing, after its own.
         for key, value in (plugin_metrics or {}).items():
             if (
