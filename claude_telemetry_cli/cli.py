@@ -1914,8 +1914,8 @@ def record(
     """
     from claude_telemetry_cli import output
     from claude_telemetry_cli.receiver.reception import Reception
-    from claude_telemetry_cli.receiver.record import build_scenario
     from claude_telemetry_cli.receiver.watch import record_until
+    from claude_telemetry_cli.scenario.reconstruct import build_scenario
 
     timeout_s, idle_s = _duration_opt("--timeout", timeout), _duration_opt("--idle", idle)
     reception = Reception(keep_decoded=True)

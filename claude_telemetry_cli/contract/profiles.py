@@ -14,6 +14,23 @@ DEFAULT_APP_VERSION = "2.1.331"
 DEFAULT_MODEL = "claude-sonnet-4-5"
 DEFAULT_PROFILE = "current"
 
+# The metrics, by name.
+SESSION_COUNT = "claude_code.session.count"
+LINES_OF_CODE_COUNT = "claude_code.lines_of_code.count"
+PULL_REQUEST_COUNT = "claude_code.pull_request.count"
+COMMIT_COUNT = "claude_code.commit.count"
+COST_USAGE = "claude_code.cost.usage"
+TOKEN_USAGE = "claude_code.token.usage"
+CODE_EDIT_TOOL_DECISION = "claude_code.code_edit_tool.decision"
+ACTIVE_TIME_TOTAL = "claude_code.active_time.total"
+# token.usage's `type` values, each with the api_request event attribute that carries the same count.
+TOKEN_TYPES = (
+    ("input", "input_tokens"),
+    ("output", "output_tokens"),
+    ("cacheRead", "cache_read_tokens"),
+    ("cacheCreation", "cache_creation_tokens"),
+)
+
 # USD per million tokens. Cache writes are priced at the 5-minute rate.
 MODEL_PRICES: dict[str, ModelPrice] = {
     "claude-opus-4-5": ModelPrice(5.0, 25.0, 0.50, 6.25),
@@ -61,6 +78,7 @@ ATTRIBUTION = (
     A("mcp_server.name", "string", "MCP server whose result the request consumed", "optional"),
     A("mcp_tool.name", "string", "MCP tool whose result the request consumed", "optional"),
 )
+ATTRIBUTION_KEYS = tuple(a.key for a in ATTRIBUTION)
 
 
 def _metrics(count_unit: str, descriptions: dict[str, str], names: list[str], rich_attributes: bool):
@@ -68,35 +86,29 @@ def _metrics(count_unit: str, descriptions: dict[str, str], names: list[str], ri
     if rich_attributes:
         api_attrs = api_attrs + (_QUERY, _SPEED_METRIC, _EFFORT) + ATTRIBUTION
     specs = {
-        "claude_code.session.count": MetricSpec(
-            "claude_code.session.count",
+        SESSION_COUNT: MetricSpec(
+            SESSION_COUNT,
             descriptions["session"],
             count_unit,
             (A("start_type", "string", "fresh, resume, continue or agents_view"),) if rich_attributes else (),
         ),
-        "claude_code.lines_of_code.count": MetricSpec(
-            "claude_code.lines_of_code.count",
+        LINES_OF_CODE_COUNT: MetricSpec(
+            LINES_OF_CODE_COUNT,
             descriptions["lines"],
             count_unit,
             (A("type", "string", "added or removed"),) + ((A("model", "string"),) if rich_attributes else ()),
         ),
-        "claude_code.pull_request.count": MetricSpec(
-            "claude_code.pull_request.count", descriptions["pr"], count_unit
-        ),
-        "claude_code.commit.count": MetricSpec(
-            "claude_code.commit.count", descriptions["commit"], count_unit
-        ),
-        "claude_code.cost.usage": MetricSpec(
-            "claude_code.cost.usage", descriptions["cost"], "USD", api_attrs
-        ),
-        "claude_code.token.usage": MetricSpec(
-            "claude_code.token.usage",
+        PULL_REQUEST_COUNT: MetricSpec(PULL_REQUEST_COUNT, descriptions["pr"], count_unit),
+        COMMIT_COUNT: MetricSpec(COMMIT_COUNT, descriptions["commit"], count_unit),
+        COST_USAGE: MetricSpec(COST_USAGE, descriptions["cost"], "USD", api_attrs),
+        TOKEN_USAGE: MetricSpec(
+            TOKEN_USAGE,
             descriptions["token"],
             "tokens",
             api_attrs + (A("type", "string", "input, output, cacheRead or cacheCreation"),),
         ),
-        "claude_code.code_edit_tool.decision": MetricSpec(
-            "claude_code.code_edit_tool.decision",
+        CODE_EDIT_TOOL_DECISION: MetricSpec(
+            CODE_EDIT_TOOL_DECISION,
             descriptions.get("decision", ""),
             count_unit,
             (
@@ -110,8 +122,8 @@ def _metrics(count_unit: str, descriptions: dict[str, str], names: list[str], ri
                 A("language", "string", "language of the edited file, `unknown` if unrecognised"),
             ),
         ),
-        "claude_code.active_time.total": MetricSpec(
-            "claude_code.active_time.total",
+        ACTIVE_TIME_TOTAL: MetricSpec(
+            ACTIVE_TIME_TOTAL,
             descriptions.get("active", ""),
             "s",
             (A("type", "string", "user or cli"),),
@@ -141,14 +153,14 @@ _SEED_DESCRIPTIONS = {
     "token": "Number of tokens used",
 }
 _ALL_METRICS = [
-    "claude_code.session.count",
-    "claude_code.lines_of_code.count",
-    "claude_code.pull_request.count",
-    "claude_code.commit.count",
-    "claude_code.cost.usage",
-    "claude_code.token.usage",
-    "claude_code.code_edit_tool.decision",
-    "claude_code.active_time.total",
+    SESSION_COUNT,
+    LINES_OF_CODE_COUNT,
+    PULL_REQUEST_COUNT,
+    COMMIT_COUNT,
+    COST_USAGE,
+    TOKEN_USAGE,
+    CODE_EDIT_TOOL_DECISION,
+    ACTIVE_TIME_TOTAL,
 ]
 
 _GATE_PROMPTS = "OTEL_LOG_USER_PROMPTS"

@@ -1,4 +1,7 @@
-"""Scenarios: the YAML model, its loader (errors name FILE:LINE), and its compiler to a Timeline."""
+"""Scenarios: the YAML model, its loader (errors name FILE:LINE), its compiler to a Timeline.
+
+scenario.reconstruct goes the other way, from received telemetry to a scenario (the core of `record`).
+"""
 
 from claude_telemetry_cli.durations import parse_duration
 from claude_telemetry_cli.scenario.bundled import BUNDLED_DIR, bundled_scenarios, resolve_scenario

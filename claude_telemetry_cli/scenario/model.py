@@ -6,7 +6,12 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from claude_telemetry_cli.contract import BUILTIN_PLUGINS, DEFAULT_APP_VERSION, DEFAULT_MODEL
+from claude_telemetry_cli.contract import (
+    ATTRIBUTION_KEYS,
+    BUILTIN_PLUGINS,
+    DEFAULT_APP_VERSION,
+    DEFAULT_MODEL,
+)
 from claude_telemetry_cli.contract.profiles import (
     CURRENT_EVENTS,
     OFFICIAL_MARKETPLACES,
@@ -175,6 +180,10 @@ class _PluginRef(_Model):
         if self.marketplace is None and self.plugin in BUILTIN_PLUGIN_NAMES:
             return "builtin"
         return self.marketplace
+
+
+# Each attribution key with the step field that sets it: the key, its dots made underscores.
+ATTRIBUTION_FIELDS = tuple((key, key.replace(".", "_")) for key in ATTRIBUTION_KEYS)
 
 
 class _Attributed(_Model):

@@ -14,9 +14,9 @@ from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME
 from claude_telemetry_cli.errors import ScenarioError
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint, decode_logs, decode_metrics
-from claude_telemetry_cli.receiver.record import build_scenario, metric_query_source, metric_totals
 from claude_telemetry_cli.records import EVENT, METRIC, Totals
 from claude_telemetry_cli.scenario import compile_scenario, load_scenario_text
+from claude_telemetry_cli.scenario.reconstruct import build_scenario, metric_query_source, metric_totals
 from tests.support.cli import otlp_env, run_cli
 from tests.support.otlp_sink import OtlpSink
 

@@ -12,7 +12,8 @@ from claude_telemetry_cli.errors import ScenarioError
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.records import EVENT, METRIC, Timeline
 from claude_telemetry_cli.scenario import compile_scenario, load_scenario_text, scenario_summary
-from claude_telemetry_cli.scenario.model import ApiRequest, Scenario, Session, Step
+from claude_telemetry_cli.scenario.compile.steps import STEP_HANDLERS
+from claude_telemetry_cli.scenario.model import STEP_KINDS, ApiRequest, Scenario, Session, Step
 
 IDENTITY = """\
 version: 1
@@ -463,3 +464,7 @@ def test_summary_counts_repeats_and_knows_the_duration():
     # The second copy starts 30 s in; start-up 100 ms, the request 4 s, the wait 1 min, the exit 10 ms.
     assert timeline.duration == pytest.approx(30 + 0.1 + 4 + 60 + 0.01)
     assert summary["duration_seconds"] == pytest.approx(timeline.duration)
+
+
+def test_every_step_kind_has_one_handler():
+    assert sorted(STEP_HANDLERS) == sorted(STEP_KINDS)

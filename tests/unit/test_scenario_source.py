@@ -11,7 +11,7 @@ import pytest
 
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.records import Record, TotalsBuilder
-from claude_telemetry_cli.scenario.compile import _BASE62, _base62_digits
+from claude_telemetry_cli.scenario.compile.wire_values import BASE62, base62_digits
 from claude_telemetry_cli.scenario.generate import build_params, generate, generate_text
 from claude_telemetry_cli.scenario.source import compile_preset, read_generated_session
 from claude_telemetry_cli.scenario.spool import CompiledScenario, compile_file
@@ -135,7 +135,7 @@ def test_base62_digits_draw_as_choice_does():
     for seed in range(200):
         a, b = random.Random(seed), random.Random(seed)
         for _ in range(3):
-            assert _base62_digits(a, 24) == "".join(b.choice(_BASE62) for _ in range(24))
+            assert base62_digits(a, 24) == "".join(b.choice(BASE62) for _ in range(24))
         assert a.random() == b.random()
 
 

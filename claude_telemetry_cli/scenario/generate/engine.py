@@ -40,8 +40,8 @@ _STREAM_ORG, _STREAM_TEAM, _STREAM_DEVELOPER, _STREAM_DAY = 1, 2, 3, 4
 _EFFORT_MODELS = frozenset({"claude-opus-4-5"})
 # (median time to first token in ms, output tokens per second): what makes duration_ms plausible.
 _SPEED = {"opus": (2200, 45.0), "sonnet": (1500, 65.0), "haiku": (600, 140.0)}
-# What compile.py adds around steps (permission check gaps, default tool durations), so the generator's
-# clock, used for the incident window and the per-hour statistics, agrees with the replay's.
+# What compiling adds around steps (permission check gaps, default tool durations: compile/timing.py), so
+# the generator's clock, used for the incident window and the per-hour statistics, agrees with the replay's.
 _FIRST_STEP_MS = 100
 _EDIT_GAP_MS, _EDIT_MS, _TOOL_GAP_MS = 15, 10, 5
 _COMMIT_MS, _PR_MS = 70, 1800
@@ -507,7 +507,7 @@ class _Session:
         status = "" if kind == "connection" else f"status_code: {kind}, "
         extra = f", model: {g.text[model]}" if model else ""
         self.out.append(f"  - api_error: {{{status}attempt: {attempts}, duration_ms: {duration}{extra}}}\n")
-        # As compile.py times it: every attempt plus Claude Code's backoff (500 ms doubling, capped at 32 s).
+        # As compiling times it: every attempt plus Claude Code's backoff (500 ms doubling, capped at 32 s).
         backoff = sum(min(500 * 2 ** (i - 1), 32_000) for i in range(1, attempts))
         self.clock += duration * attempts + backoff
         g.stats.add_error(kind, self.clock, query_source)

@@ -1,0 +1,97 @@
+"""Raw API bodies (OTEL_LOG_RAW_API_BODIES): each API call's request and response, inline or by file."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from claude_telemetry_cli.records import AttrValue
+from claude_telemetry_cli.scenario.model import ApiRequest
+
+if TYPE_CHECKING:
+    from claude_telemetry_cli.scenario.compile.process import Process
+
+__all__ = ["request_body", "response_body"]
+
+# Raw API bodies are cut at the content limit (60 KB) inline.
+_CONTENT_LIMIT = 60 * 1024
+# A request body holds the whole conversation: about four characters per token of context.
+_CHARS_PER_TOKEN = 4
+_FILLER = "The quick brown fox jumps over the lazy dog. "
+
+
+def request_body(process: Process, at: int, model: str, query_source: str, context_tokens: int) -> None:
+    file_id = process.catalogue_uuid()
+    if process.entry.log_raw_api_bodies is None:
+        return  # the id is drawn all the same, so the switch never shifts the ids after it
+    body = {
+        "model": model,
+        "max_tokens": 32000,
+        "stream": True,
+        "messages": [{"role": "user", "content": _filler(context_tokens * _CHARS_PER_TOKEN)}],
+    }
+    _body_event(process, at, "api_request_body", body, f"{file_id}.request.json", model, query_source, {})
+
+
+def response_body(
+    process: Process, at: int, request: ApiRequest, model: str, query_source: str, request_id: str
+) -> None:
+    message_id = process.new_base62("msg_", process.more_rng)
+    if process.entry.log_raw_api_bodies is None:
+        return  # the id is drawn all the same, so the switch never shifts the ids after it
+    length = request.effective_response_length
+    text = request.text if isinstance(request.text, str) else _filler(length)
+    body = {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}] if length else [],
+        "stop_reason": "end_turn" if length else "tool_use",
+        "usage": {
+            "input_tokens": request.input_tokens,
+            "output_tokens": request.output_tokens,
+            "cache_read_input_tokens": request.cache_read_tokens,
+            "cache_creation_input_tokens": request.cache_creation_tokens,
+        },
+    }
+    _body_event(
+        process,
+        at,
+        "api_response_body",
+        body,
+        f"{request_id}.response.json",
+        model,
+        query_source,
+        {"request_id": request_id},
+    )
+
+
+def _body_event(
+    process: Process,
+    at: int,
+    name: str,
+    body: dict[str, Any],
+    file_name: str,
+    model: str,
+    query_source: str,
+    more: dict[str, AttrValue],
+) -> None:
+    mode = process.entry.log_raw_api_bodies
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    if mode == "1":
+        # Inline: measured and cut in UTF-16 code units, as JavaScript strings are.
+        units = text.encode("utf-16-le")
+        length = len(units) // 2
+        truncated = length > _CONTENT_LIMIT
+        shown = units[: 2 * _CONTENT_LIMIT].decode("utf-16-le", errors="ignore") if truncated else text
+        own = {"body": shown, "body_length": length, "body_truncated": "true" if truncated else None}
+    else:
+        directory = mode.removeprefix("file:").rstrip("/")
+        own = {"body_ref": f"{directory}/{file_name}", "body_length": len(text.encode())}
+    process.event(at, name, {**own, "model": model, "query_source": query_source, **more})
+
+
+def _filler(length: int) -> str:
+    """Text of exactly `length` characters, cheap enough for bodies of hundreds of kilobytes."""
+    return (_FILLER * (length // len(_FILLER) + 1))[:length]

@@ -1,0 +1,168 @@
+"""Tool calls and edits: the permission decision, the edit metrics, the tool result."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from claude_telemetry_cli.contract import CODE_EDIT_TOOL_DECISION, LINES_OF_CODE_COUNT
+from claude_telemetry_cli.records import AttrValue
+from claude_telemetry_cli.scenario.model import Edit, Tool, default_source
+
+if TYPE_CHECKING:
+    from claude_telemetry_cli.scenario.compile.process import Process
+
+__all__ = [
+    "decision_attributes",
+    "given",
+    "parameters_text",
+    "result_attributes",
+    "step_edit",
+    "step_tool",
+    "tool_input",
+]
+
+# tool_input values are cut at 512 characters and the whole payload at about 4K.
+_INPUT_VALUE_LIMIT = 512
+_INPUT_LIMIT = 4096
+
+
+def step_edit(process: Process, edit: Edit, before: int, after: int) -> None:
+    tool_use_id = process.new_base62("toolu_")
+    source = edit.source or default_source(edit.decision)
+    process.cursor += before
+    process.event(
+        process.cursor,
+        "tool_decision",
+        decision_attributes(process, edit.decision, source, edit.tool, tool_use_id),
+    )
+    process.metric(
+        process.cursor,
+        CODE_EDIT_TOOL_DECISION,
+        1,
+        {
+            "decision": edit.decision,
+            "source": source,
+            "tool_name": edit.tool,
+            "language": edit.language,
+        },
+    )
+    if edit.decision != "accept":
+        return
+    process.cursor += after
+    changed = edit.lines_added + edit.lines_removed
+    model = edit.model or process.model
+    process.metric(process.cursor, LINES_OF_CODE_COUNT, edit.lines_added, {"type": "added", "model": model})
+    process.metric(
+        process.cursor, LINES_OF_CODE_COUNT, edit.lines_removed, {"type": "removed", "model": model}
+    )
+    process.event(
+        process.cursor,
+        "tool_result",
+        result_attributes(
+            process,
+            edit.tool,
+            tool_use_id,
+            True,
+            edit.duration_ms,
+            given(edit.input_size_bytes, 100 + 16 * changed),
+            given(edit.result_size_bytes, 140),
+        ),
+    )
+
+
+def step_tool(process: Process, tool: Tool, before: int, after: int) -> None:
+    tool_use_id = process.new_base62("toolu_")
+    source = tool.source or default_source(tool.decision)
+    parameters = parameters_text(process, tool.parameters)
+    process.cursor += before
+    process.event(
+        process.cursor,
+        "tool_decision",
+        {
+            **decision_attributes(process, tool.decision, source, tool.name, tool_use_id, tool.tool_source),
+            "tool_parameters": parameters,
+        },
+    )
+    if tool.decision != "accept":
+        return
+    process.cursor += after
+    error_type = None
+    if not tool.success:
+        error_type = tool.error_type or ("ShellError" if tool.name == "Bash" else "Error")
+    attributes = result_attributes(
+        process,
+        tool.name,
+        tool_use_id,
+        tool.success,
+        tool.duration_ms,
+        given(tool.input_size_bytes, 80),
+        given(tool.result_size_bytes, 120),
+    )
+    attributes["error_type"] = error_type
+    attributes["mcp_server_scope"] = tool.mcp_server_scope
+    attributes["tool_parameters"] = parameters
+    if error_type is not None and process.options.log_tool_details:
+        attributes["error"] = tool.error or error_type
+    attributes["tool_input"] = tool_input(process, tool.input)
+    process.event(process.cursor, "tool_result", attributes)
+
+
+def decision_attributes(
+    process: Process,
+    decision: str,
+    source: str,
+    tool_name: str,
+    tool_use_id: str,
+    tool_source: str = "builtin",
+) -> dict[str, AttrValue | None]:
+    """tool_decision's attributes."""
+    return {
+        "decision": decision,
+        "source": source,
+        "tool_name": tool_name,
+        "tool_use_id": tool_use_id,
+        "tool_source": tool_source,
+        "permission_mode": process.permission_mode,
+        "request_id": process.request_id,
+    }
+
+
+def result_attributes(
+    process: Process,
+    tool_name: str,
+    tool_use_id: str,
+    success: bool,
+    duration_ms: int,
+    input_size: int,
+    result_size: int,
+) -> dict[str, AttrValue | None]:
+    """tool_result's attributes that every tool call has."""
+    # Strings, not numbers: that is how 2.1.331 sends them.
+    return {
+        "tool_name": tool_name,
+        "tool_use_id": tool_use_id,
+        "success": "true" if success else "false",
+        "duration_ms": str(duration_ms),
+        "tool_input_size_bytes": str(input_size),
+        "tool_result_size_bytes": str(result_size),
+        "request_id": process.request_id,
+    }
+
+
+def parameters_text(process: Process, parameters: dict[str, Any]) -> str | None:
+    if not process.options.log_tool_details:
+        return None
+    # JSON.stringify spacing: what Claude Code puts on the wire.
+    return json.dumps(parameters, separators=(",", ":"))
+
+
+def tool_input(process: Process, arguments: dict[str, Any] | None) -> str | None:
+    if arguments is None or not process.options.log_tool_details:
+        return None
+    cut = {k: v[:_INPUT_VALUE_LIMIT] if isinstance(v, str) else v for k, v in arguments.items()}
+    return json.dumps(cut, separators=(",", ":"), ensure_ascii=False)[:_INPUT_LIMIT]
+
+
+def given(value: int | None, default: int) -> int:
+    return default if value is None else value

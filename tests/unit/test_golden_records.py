@@ -1,0 +1,299 @@
+"""Compiled records and recorded scenarios stay byte for byte what they were: digests of both, for the
+bundled scenarios, every step kind, a generated organisation, under the switches that change them."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import pytest
+
+from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, get_profile
+from claude_telemetry_cli.options import EmitOptions
+from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint
+from claude_telemetry_cli.otlp.encode import with_event_timestamp
+from claude_telemetry_cli.records import EVENT, METRIC, Timeline
+from claude_telemetry_cli.scenario import bundled_scenarios, compile_scenario, load_scenario_text
+from claude_telemetry_cli.scenario.generate import build_params, generate_text
+from claude_telemetry_cli.scenario.reconstruct import build_scenario
+
+# Every step kind, with the session fields and step fields that make optional and gated attributes appear.
+CATALOGUE = """\
+version: 1
+name: catalogue
+seed: 11
+prices:
+  house-model: {input: 2.0, output: 8.0}
+sessions:
+  - user: {email: dev@example.com, organization_id: 3f1c9a2e-0a7d-4d7e-9d55-2f1f5c7e8b10,
+           account_uuid: 0b6f3c2a-1d4e-4f5a-8b9c-7d6e5f4a3b2c, account_id: user_01Abc}
+    effort: high
+    log_raw_api_bodies: 1
+    beta_tracing_detailed: true
+    start_type: resume
+    os_type: darwin
+    host_arch: arm64
+    plugins: [cc-plugin-privacy, {name: acme-tools, marketplace: acme, version: 2.0.0}]
+    hooks:
+      - {event: PreToolUse, matcher: Bash}
+      - {event: PostToolUse, plugin: acme-tools, marketplace: acme}
+    steps:
+      - prompt: {text: Fix it}
+      - prompt: {command: review, command_source: custom}
+      - skill: {name: pdf, plugin: acme-tools, marketplace: acme, kind: workflow, trigger: user-slash}
+      - api_request: {input_tokens: 20000, text: Done.}
+      - api_request: {response_length: 70000, agent_name: reviewer, marketplace_name: claude-plugins-official,
+                      mcp_server_name: custom, mcp_tool_name: custom}
+      - api_request: {input_tokens: 300, output_tokens: 30, model: house-model, speed: fast,
+                      query_source: subagent, event_query_source: Explore}
+      - api_refusal: {category: cyber, has_explanation: true, agent_name: reviewer}
+      - api_refusal: {server_fallback_hop: true, model: claude-opus-4-5}
+      - permission_mode: {to: plan}
+      - permission_mode: {to: default, trigger: exit_plan_mode}
+      - tool: {name: mcp_tool, tool_source: mcp, success: false, error: boom, mcp_server_scope: user,
+               parameters: {mcp_server_name: gh, mcp_tool_name: search}, input: {query: flaky}}
+      - tool: {name: Bash, decision: reject, source: user_reject}
+      - tool: {name: Read, duration_ms: 40, input_size_bytes: 10, result_size_bytes: 9000}
+      - edit: {tool: NotebookEdit, language: Python, lines_added: 5, lines_removed: 2,
+               model: claude-haiku-4-5}
+      - edit: {tool: Write, language: Rust, lines_added: 9, decision: reject, source: user_abort}
+      - auth: {success: false, error_category: network, status_code: 503}
+      - mcp_connect: {server: github, status: failed, error_code: ECONNREFUSED, error: refused,
+                      plugin: acme-tools, marketplace: acme}
+      - mcp_connect: {server: docs}
+      - internal_error: {code: ENOENT}
+      - plugin_install: {name: acme-tools, marketplace: acme, version: 2.0.0, trigger: ui}
+      - at_mention: {type: peer}
+      - hook: {event: PreToolUse, matcher: Write, hooks: 2, command: ./check.sh}
+      - hook_plugin_metrics: {plugin: security-guidance, marketplace: claude-plugins-official,
+                              metrics: {found: 2}}
+      - compaction: {trigger: manual, precompute_reuse: hit}
+      - compaction: {success: false, error: context too large}
+      - subagent: {type: reviewer, plugin: acme-tools, marketplace: acme}
+      - subagent: {type: Explore, background: true}
+      - feedback_survey: {enabled_via_override: true}
+      - feedback_survey: {event_type: responded, response: good}
+      - wait: 3s
+      - api_error: {status_code: 529, attempt: 3, agent_name: reviewer}
+      - api_error: {error: "Connection error.", attempt: 1, duration_ms: 800}
+      - commit: {source: user_temporary}
+      - pull_request: {command: gh pr create --draft}
+      - active: {user: 1m5.5s, cli: 12s}
+  - user: {email: other@example.com}
+    provider: bedrock
+    log_raw_api_bodies: file:/var/log/claude-bodies
+    safe_mode: true
+    terminal_type: null
+    query_source: sdk
+    repeat: 2
+    repeat_every: 10m
+    steps:
+      - prompt: {length: 10}
+      - internal_error: {code: EPERM}
+      - api_request: {input_tokens: 10, output_tokens: 10, cost_usd: 0.0001}
+      - edit: {tool: Edit, lines_added: 3}
+      - commit: {}
+"""
+
+OPTIONS = {
+    "default": EmitOptions(),
+    "revealed": EmitOptions(
+        include_session_id=False,
+        include_version=True,
+        include_account_uuid=False,
+        include_entrypoint=True,
+        resource_attributes=(("team", "payments"), ("service.name", "shadowed")),
+        log_user_prompts=True,
+        log_tool_details=True,
+    ),
+    "resource-off": EmitOptions(
+        include_resource_attributes=False, resource_attributes=(("team", "x"),), log_assistant_responses=True
+    ),
+    "2025-05": EmitOptions(profile="2025-05"),
+}
+
+
+def _scenarios() -> dict[str, str]:
+    texts = {name: path.read_text() for name, path in bundled_scenarios().items()}
+    texts["catalogue"] = CATALOGUE
+    texts["generated"] = generate_text(build_params("enterprise", {"developers": 2, "days": 1, "seed": 1}))[0]
+    return texts
+
+
+SCENARIOS = _scenarios()
+
+
+def _digest(lines: Iterable[object]) -> str:
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(repr(line).encode())
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+def _compiled(scenario: str, options: str) -> Timeline:
+    return compile_scenario(load_scenario_text(SCENARIOS[scenario], f"{scenario}.yaml"), OPTIONS[options])
+
+
+def records_digest(timeline: Timeline) -> str:
+    return _digest(
+        [timeline.name, timeline.profile, *timeline.sessions]
+        + [(r.at, r.session, r.signal, r.name, r.value, r.attributes, r.trace) for r in timeline.records]
+    )
+
+
+def _received(timeline: Timeline, *, metrics=True, events=True, temporality="delta"):
+    """What a receiver decodes of the timeline, sent from a fixed instant: (points, events)."""
+    base = 1_767_225_600 * 10**9
+    profile = get_profile(timeline.profile)
+    points: list[DecodedPoint] = []
+    decoded: list[DecodedEvent] = []
+    running: dict[tuple, float] = {}
+    for r in timeline.records:
+        info = timeline.sessions[r.session]
+        at = base + round(r.at * 1e9)
+        if r.signal == METRIC and metrics:
+            spec = profile.metrics[r.name]
+            value, start = r.value, at
+            if temporality == "cumulative":
+                key = (r.session, r.name, r.attributes)
+                value = running[key] = running.get(key, 0.0) + r.value
+                start = base + round(info.start_at * 1e9)
+            points.append(
+                DecodedPoint(
+                    r.name,
+                    spec.description,
+                    spec.unit,
+                    "sum",
+                    temporality,
+                    True,
+                    value,
+                    True,
+                    r.attributes,
+                    start,
+                    at,
+                    info.resource,
+                    METER_NAME,
+                    info.app_version,
+                )
+            )
+        elif r.signal == EVENT and events:
+            decoded.append(
+                DecodedEvent(
+                    f"claude_code.{r.name}",
+                    with_event_timestamp(r.attributes, at),
+                    at,
+                    at,
+                    9,
+                    info.resource,
+                    LOGGER_NAME,
+                    info.app_version,
+                )
+            )
+    return points, decoded
+
+
+RECORDINGS = {
+    "both": ("default", {}),
+    "metrics-only": ("default", {"events": False}),
+    "events-only": ("default", {"metrics": False}),
+    "cumulative": ("default", {"temporality": "cumulative"}),
+    "revealed": ("revealed", {}),
+    "2025-05": ("2025-05", {}),
+}
+
+
+def recorded_digest(scenario: str, recording: str) -> str:
+    options, received = RECORDINGS[recording]
+    points, events = _received(_compiled(scenario, options), **received)
+    result = build_scenario(points, events, name=scenario)
+    return _digest(
+        [
+            result.yaml,
+            result.sessions,
+            result.source,
+            result.warnings,
+            result.profile,
+            sorted(result.env.items()),
+        ]
+    )
+
+
+# A generated organisation is recorded only in the two ways that differ most: rebuilding it is slow.
+RECORDED_CASES = [
+    (scenario, recording)
+    for scenario in SCENARIOS
+    for recording in RECORDINGS
+    if scenario != "generated" or recording in ("both", "metrics-only")
+]
+
+COMPILED = {
+    ("failures", "default"): "95b42b21b7f8927f",
+    ("failures", "revealed"): "68f5ca6ea83c054c",
+    ("failures", "resource-off"): "33d95beb0f4c6017",
+    ("failures", "2025-05"): "8099ce9abb5ca7a0",
+    ("feature-branch", "default"): "b5a7ebfc5dd2c1eb",
+    ("feature-branch", "revealed"): "050f714c839e36a9",
+    ("feature-branch", "resource-off"): "d1c0b5251c7d1e2d",
+    ("feature-branch", "2025-05"): "54cd7ccee452c2ae",
+    ("quickstart", "default"): "34a0d96c7b8143d3",
+    ("quickstart", "revealed"): "33bdf4ea0da6a7e1",
+    ("quickstart", "resource-off"): "eba7d1d73ef0debe",
+    ("quickstart", "2025-05"): "df95eac7cfe231ad",
+    ("team-day", "default"): "3f9735956ae2952f",
+    ("team-day", "revealed"): "5b3ed8a68455f662",
+    ("team-day", "resource-off"): "4ae0e9bde1fcdf3d",
+    ("team-day", "2025-05"): "bbfebe40452fc980",
+    ("catalogue", "default"): "7e86c1aba66bda58",
+    ("catalogue", "revealed"): "2e1ac769973fa56b",
+    ("catalogue", "resource-off"): "b14e78e11a519c32",
+    ("catalogue", "2025-05"): "d946ae8d953366ff",
+    ("generated", "default"): "6948ce9199b3c6a4",
+    ("generated", "revealed"): "512d13006aff7acd",
+    ("generated", "resource-off"): "e9530a76dd5efe23",
+    ("generated", "2025-05"): "c8c9cd2a423a0c2f",
+}
+RECORDED = {
+    ("failures", "both"): "0efcf46d221dac7b",
+    ("failures", "metrics-only"): "55483f083b4d48c7",
+    ("failures", "events-only"): "025b4f83ad703455",
+    ("failures", "cumulative"): "3dfae37c769e6d9b",
+    ("failures", "revealed"): "48b7e84abcd328f3",
+    ("failures", "2025-05"): "066078666bd43e60",
+    ("feature-branch", "both"): "f8080173ef531f23",
+    ("feature-branch", "metrics-only"): "5c31a51e16311df0",
+    ("feature-branch", "events-only"): "1594703623683043",
+    ("feature-branch", "cumulative"): "cafb10dacc067f9c",
+    ("feature-branch", "revealed"): "5f6405af0800c2f8",
+    ("feature-branch", "2025-05"): "754b7d3206633ba9",
+    ("quickstart", "both"): "bc595ffa3e56f4ed",
+    ("quickstart", "metrics-only"): "3605ab3f8e660dfd",
+    ("quickstart", "events-only"): "77cdba7a46366206",
+    ("quickstart", "cumulative"): "38f9e198da4bc7d4",
+    ("quickstart", "revealed"): "c253fe0f5685c23d",
+    ("quickstart", "2025-05"): "36783cba8cbd71d8",
+    ("team-day", "both"): "aae536c8329dbccb",
+    ("team-day", "metrics-only"): "9672ecf1979061b9",
+    ("team-day", "events-only"): "be0660ae042117f7",
+    ("team-day", "cumulative"): "0af8a9819dfa4068",
+    ("team-day", "revealed"): "22c25a76bd8e5b3d",
+    ("team-day", "2025-05"): "7c072be07b19127e",
+    ("catalogue", "both"): "22d18e469f4800eb",
+    ("catalogue", "metrics-only"): "83117dce7b6849e4",
+    ("catalogue", "events-only"): "167afe9247dd429b",
+    ("catalogue", "cumulative"): "6b2d5123c2538b9c",
+    ("catalogue", "revealed"): "87cc23ec186b7c4a",
+    ("catalogue", "2025-05"): "e1a6ebc869248c6a",
+    ("generated", "both"): "cd1fded82b80aab9",
+    ("generated", "metrics-only"): "a5a64deb86bee38c",
+}
+
+
+@pytest.mark.parametrize(("scenario", "options"), sorted(COMPILED))
+def test_compiled_records_are_unchanged(scenario, options):
+    assert records_digest(_compiled(scenario, options)) == COMPILED[scenario, options]
+
+
+@pytest.mark.parametrize(("scenario", "recording"), sorted(RECORDED))
+def test_recorded_scenarios_are_unchanged(scenario, recording):
+    assert recorded_digest(scenario, recording) == RECORDED[scenario, recording]
