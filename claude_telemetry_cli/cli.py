@@ -1077,8 +1077,10 @@ def scenarios_schema(
     if out is None:
         sys.stdout.write(text)
         return
+    from claude_telemetry_cli.files import write_atomically
+
     try:
-        out.write_text(text, encoding="utf-8")
+        write_atomically(out, text)
     except OSError as exc:
         raise UsageError(f"--out {out}: {exc.strerror}") from None
     _stderr().print(f"wrote {out}")
@@ -1424,8 +1426,10 @@ def load_cmd(
         }
     )
     if totals_out is not None and result.totals is not None:
+        from claude_telemetry_cli.files import write_atomically
+
         try:
-            result.totals.write(totals_out)
+            write_atomically(totals_out, result.totals.dumps() + "\n")
         except OSError as exc:
             raise UsageError(f"--totals-out {totals_out}: {exc.strerror}") from None
     too_many = max_error_rate is not None and result.stats.error_rate > max_error_rate
@@ -1509,34 +1513,29 @@ def generate_cmd(
     # The report goes wherever the YAML does not.
     console = _stderr() if to_stdout else _stdout()
     err = _stderr()
-    if to_stdout:
-        target, path = sys.stdout, None
-    else:
-        path = Path(out)
+    path = None if to_stdout else Path(out)
+    with contextlib.ExitStack() as stack:
+        if path is None:
+            target = sys.stdout
+        else:
+            from claude_telemetry_cli.files import replacing
+
+            # A half-written scenario would not load: the file appears when it is complete.
+            try:
+                target = stack.enter_context(replacing(path, "w", encoding="utf-8", newline="\n"))
+            except OSError as exc:
+                raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
+        _sigterm_interrupts()
         try:
-            target = path.open("w", encoding="utf-8", newline="\n")
-        except OSError as exc:
-            raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
-    _sigterm_interrupts()
-    try:
-        stats = generate_with_progress(
-            params, target, show=not to_stdout and not json_out and err.is_terminal, console=err
-        )
-    except BrokenPipeError:
-        # `generate | head`: the reader has what it wanted; no traceback for a closed pipe.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(0) from None
-    except BaseException:
-        if path is not None:
-            target.close()
-            if path.is_file():
-                # A half-written scenario would not load; leave nothing rather than a broken file.
-                path.unlink()
-        raise
-    if path is not None:
-        target.close()
-    else:
-        target.flush()
+            stats = generate_with_progress(
+                params, target, show=not to_stdout and not json_out and err.is_terminal, console=err
+            )
+        except BrokenPipeError:
+            # `generate | head`: the reader has what it wanted; no traceback for a closed pipe.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+        if path is None:
+            target.flush()
     s = stats.summary
     if json_out:
         from claude_telemetry_cli import output
@@ -1943,8 +1942,10 @@ def record(
             f" {out} not written"
         )
         raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
+    from claude_telemetry_cli.files import write_atomically
+
     try:
-        _write_atomically(out, recorded.yaml)
+        write_atomically(out, recorded.yaml)
     except OSError as exc:
         raise UsageError(f"--out {out}: {exc.strerror}") from None
     summary = {
@@ -1969,22 +1970,6 @@ def record(
             console.print(
                 f"replay it with: claude-telemetry run {out}{profile} {pairs}".rstrip(), soft_wrap=True
             )
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write beside `path`, then rename: a reader (or a stop half-way) never sees half a scenario."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _record_until(reception, timeout_s: float | None, idle_s: float | None) -> None:
