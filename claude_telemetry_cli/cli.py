@@ -934,36 +934,7 @@ def catalog(profile: ProfileOpt = "current", json_out: JsonOpt = False) -> None:
     from claude_telemetry_cli import output
     from claude_telemetry_cli.contract import get_profile
 
-    p = get_profile(profile)
-
-    def attr(a):
-        return {"key": a.key, "type": a.type, "description": a.description, "presence": a.presence}
-
-    data = {
-        "profile": p.name,
-        "description": p.description,
-        "metric_export_interval_ms": p.metric_export_interval_ms,
-        "logs_export_interval_ms": p.logs_export_interval_ms,
-        "metrics": [
-            {
-                "name": m.name,
-                "description": m.description,
-                "unit": m.unit,
-                "attributes": list(m.attribute_keys),
-            }
-            for m in p.metrics.values()
-        ],
-        "events": [
-            {
-                "name": e.name,
-                "body": e.body,
-                "description": e.description,
-                "attributes": [attr(a) for a in e.attributes],
-            }
-            for e in p.events.values()
-        ],
-        "standard_attributes": [attr(a) for a in p.standard_attributes],
-    }
+    data = get_profile(profile).to_json()
     if json_out:
         output.print_json(_stdout(), data)
     else:
