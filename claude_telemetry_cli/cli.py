@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import os
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from rich.console import Console
 
 from claude_telemetry_cli import __version__
 from claude_telemetry_cli.cli_help import PlainCommand, PlainGroup
-from claude_telemetry_cli.errors import ExitCode, TelemetryError, UsageError
+from claude_telemetry_cli.errors import ExitCode, Interrupted, TelemetryError, UsageError, VerificationFailed
 from claude_telemetry_cli.wording import counted
 
 app = typer.Typer(
@@ -159,18 +158,28 @@ def _stderr() -> Console:
 
 
 def guarded(fn):
-    """Map every domain error to one line on stderr and its exit code; Ctrl-C to 130."""
+    """The one place an ending becomes output and an exit code: a domain error (a bad input, or a result
+    a command ends on: a failed verification, a failed export, an interrupt) is its one line on stderr
+    and its exit code; Ctrl-C outside the core's own handling is 130."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except TelemetryError as exc:
-            if _state["traceback"]:
-                raise
-            from claude_telemetry_cli import output
+            err = _stderr()
+            if _state["traceback"] and not isinstance(exc, Interrupted):
+                import traceback
 
-            output.error(_stderr(), exc.message)
+                err.file.write("".join(traceback.format_exception(exc)))
+            if not exc.message:
+                pass  # what the command printed says why
+            elif isinstance(exc, Interrupted):
+                err.print(exc.message)
+            else:
+                from claude_telemetry_cli import output
+
+                output.error(err, exc.message)
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt:
             _stderr().print("interrupted")
@@ -299,44 +308,6 @@ def _compile_sources(
         return [compile_preset(params, config.emit, progress=lambda done, _days: update(done), **kwargs)]
 
 
-def _delivered_totals(timeline, config):
-    """What this replay delivers: given the sender's configuration (telemetry enabled), only the
-    signals it exports count; without one (a receiver started on its own) every signal is expected."""
-    from claude_telemetry_cli.records import Totals
-
-    totals = timeline.totals()
-    if not config.enabled:
-        return totals
-    return Totals(
-        totals.metrics if config.metrics.exporters else {},
-        totals.events if config.logs.exporters else {},
-        totals.spans,
-    )
-
-
-def _summary(timeline, result) -> dict:
-    # What was replayed, not the scenario's totals: they differ when the replay stopped early.
-    totals = result.totals
-    sums, series = totals.metric_sums(), totals.series_count()
-    return {
-        "scenario": timeline.name,
-        "sessions": result.sessions,
-        "simulated_seconds": round(result.simulated_seconds, 3),
-        "metric_records": result.metric_records,
-        "event_records": result.event_records,
-        "metrics": {name: {"series": series[name], "total": sums[name]} for name in sums},
-        "events": dict(sorted(totals.events.items())),
-        # With tracing only, so a summary without it keeps its shape.
-        **(
-            {"span_records": result.span_records, "spans": dict(sorted(totals.spans.items()))}
-            if timeline.has_spans
-            else {}
-        ),
-        "aborted": result.aborted,
-        "interrupted": result.interrupted,
-    }
-
-
 @app.command()
 @guarded
 def run(
@@ -441,7 +412,7 @@ def run(
     from claude_telemetry_cli import output
     from claude_telemetry_cli.clock import InstantClock, ScaledClock
     from claude_telemetry_cli.contract import get_profile
-    from claude_telemetry_cli.durations import parse_duration
+    from claude_telemetry_cli.durations import duration_option
 
     if instant and speed is not None:
         raise UsageError("--instant and --speed exclude each other; choose one")
@@ -453,10 +424,7 @@ def run(
         )
     if history and len(scenarios or []) > 1:
         raise UsageError("--start-at/--end-at take one scenario")
-    try:
-        linger_s = parse_duration(linger)
-    except ValueError as exc:
-        raise UsageError(f"--linger: {exc}") from None
+    linger_s = duration_option("--linger", linger)
     err = _stderr()
     contract = get_profile(profile)
     config = _load_config(
@@ -495,14 +463,14 @@ def run(
     for w in config.warnings:
         output.warning(err, w)
 
+    from claude_telemetry_cli.errors import ExportError
     from claude_telemetry_cli.pipeline import PipelineFactory
-    from claude_telemetry_cli.replay import replay
+    from claude_telemetry_cli.replay import replay, replay_ending
 
     factory = PipelineFactory(
         config, contract, export_timeout_s=export_timeout, console_out=sys.stderr if json_out else None
     )
-    summaries = []
-    interrupted = abandoned = False
+    results, summaries = [], []
     try:
         for timeline in timelines:
             clock = InstantClock() if instant else ScaledClock(speed or 1.0)
@@ -517,15 +485,12 @@ def run(
                 show=not json_out and err.is_terminal,
                 console=err,
             )
-            summaries.append(_summary(timeline, result))
+            results.append(result)
+            summaries.append(result.summary(timeline))
             if result.aborted or result.interrupted:
-                interrupted, abandoned = result.interrupted, result.abandoned
                 break
-        # Requests dropped by a second interrupt are counted as failed, but they are the user's choice.
-        failed = any(s["aborted"] for s in summaries) or (
-            not abandoned and any(not s.ok for s in factory.stats)
-        )
-        if factory.prometheus is not None and not failed and not interrupted:
+        ending = replay_ending(results)
+        if factory.prometheus is not None and ending is None:
             if linger_s > 0:
                 _linger(factory.prometheus.url, linger_s, err, quiet=json_out)
             else:
@@ -544,7 +509,7 @@ def run(
         output.print_json(
             _stdout(),
             {
-                "ok": not failed,
+                "ok": not isinstance(ending, ExportError),
                 "scenarios": summaries,
                 "exporters": exporters,
                 "warnings": list(config.warnings),
@@ -556,20 +521,9 @@ def run(
             output.run_summary(out, {**s, "exporters": exporters})
     for w in factory.warnings:
         output.warning(err, w)
-    if failed:
+    if ending is not None:
         # The cause in one line last on stderr, where a CI log's tail shows it (the summary has the rest).
-        from claude_telemetry_cli.pipeline import first_failure
-
-        first = first_failure(factory.stats)
-        aborted = next((s["aborted"] for s in summaries if s["aborted"]), None)
-        output.error(err, f"{first.signal}: {first.last_error}" if first is not None else aborted)
-        raise typer.Exit(int(ExitCode.EXPORT_FAILED))
-    if abandoned:
-        err.print("interrupted again: exports not delivered by then were dropped (counted as failed)")
-        raise typer.Exit(int(ExitCode.INTERRUPTED))
-    if interrupted:
-        err.print("interrupted: what was recorded until then was delivered")
-        raise typer.Exit(int(ExitCode.INTERRUPTED))
+        raise ending
 
 
 def _run_history(timeline, config, contract, start_at, end_at, export_timeout, json_out, err) -> None:
@@ -603,27 +557,13 @@ def _run_history(timeline, config, contract, start_at, end_at, export_timeout, j
                 result = send(progress)
     finally:
         timeline.close()
-    summary = {
-        "scenario": timeline.name,
-        "sessions": timeline.session_count,
-        "window": window.to_json(),
-        "reached": history.format_instant(window.ns(result.reached_s)),
-        "seconds": round(result.elapsed_s, 3),
-        "ok": result.ok,
-        "aborted": result.aborted,
-        "interrupted": result.interrupted,
-        "signals": [t.to_json() for t in result.signals.values()],
-    }
+    summary = result.summary(timeline, window)
     if json_out:
         output.print_json(_stdout(), summary)
     else:
         output.history_summary(_stdout(), summary)
-    if not result.ok:
-        output.error(err, result.aborted or "an export failed")
-        raise typer.Exit(int(ExitCode.EXPORT_FAILED))
-    if result.interrupted:
-        err.print("interrupted: what was sent until then is listed above")
-        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if (ending := result.ending()) is not None:
+        raise ending
 
 
 @app.command("export")
@@ -735,7 +675,7 @@ def export_cmd(
 
     from claude_telemetry_cli import output
     from claude_telemetry_cli.contract import get_profile
-    from claude_telemetry_cli.durations import parse_duration
+    from claude_telemetry_cli.durations import duration_option
     from claude_telemetry_cli.history import export as history_export
     from claude_telemetry_cli.history import history_window
     from claude_telemetry_cli.history.openmetrics import DELTA_RULES, Naming, parse_labels
@@ -746,11 +686,8 @@ def export_cmd(
     names = Naming(naming, parse_labels(label or []))
     if delta_rule not in DELTA_RULES:
         raise UsageError(f"--delta-rule {delta_rule!r}: use one of {', '.join(DELTA_RULES)}")
-    try:
-        interval_s = parse_duration(scrape_interval)
-        expiry_s = parse_duration(series_expiry)
-    except ValueError as exc:
-        raise UsageError(f"--scrape-interval/--series-expiry: {exc}") from None
+    interval_s = duration_option("--scrape-interval", scrape_interval)
+    expiry_s = duration_option("--series-expiry", series_expiry)
     if interval_s < 0.001:
         raise UsageError(f"--scrape-interval {scrape_interval!r}: give at least 1ms")
     to_stdout = out is None or out == "-"
@@ -1025,7 +962,7 @@ def scenarios_validate(
                 f" {counted(compiled.record_count, 'record')})"
             )
     if bad:
-        raise typer.Exit(int(ExitCode.BAD_INPUT))
+        raise UsageError()  # each problem is on its own line above
 
 
 @scenarios_app.command("schema")
@@ -1092,7 +1029,9 @@ def scenarios_totals(
     (compiled,) = _compile_sources(
         [file] if file else [], generated, config, keep_records=False, console=_stderr()
     )
-    data = _delivered_totals(compiled, config).to_json()
+    from claude_telemetry_cli.receiver.verify import delivered_totals
+
+    data = delivered_totals(compiled.totals(), config).to_json()
     if json_out:
         output.print_json(_stdout(), data)
     else:
@@ -1268,39 +1207,29 @@ def load_cmd(
     option or configuration; 3 an export failed (without --allow-export-failures); 130 interrupted (the
     report is printed).
     """
-    import os
-
     from claude_telemetry_cli import output
-    from claude_telemetry_cli.durations import parse_duration
+    from claude_telemetry_cli.load.options import LoadOptions
     from claude_telemetry_cli.load.runner import LoadSpec, run_load
 
-    def seconds(option: str, value: str | None, *, allow_inf: bool = False) -> float | None:
-        if value is None:
-            return None
-        if allow_inf and value.strip().lower() in ("inf", "infinity", "forever"):
-            return None
-        try:
-            return parse_duration(value)
-        except ValueError as exc:
-            raise UsageError(f"{option}: {exc}") from None
-
-    if not throughput and (rate is not None or batch is not None):
-        raise UsageError(
-            "--rate and --batch are for --throughput mode; fleet mode paces itself by --interval"
-        )
-    if throughput and (interval or ramp_up or session_rate):
-        raise UsageError("--interval, --ramp-up and --session-rate are for fleet mode, not --throughput")
-    if ramp_up is not None and session_rate is not None:
-        raise UsageError("--ramp-up and --session-rate exclude each other; choose one")
-    duration_s = seconds("--duration", duration, allow_inf=True)
-    if duration_s is not None and duration_s <= 0:
-        raise UsageError("--duration: must be more than 0, or inf")
-    interval_s = seconds("--interval", interval)
-    if interval_s is not None and interval_s <= 0:
-        raise UsageError("--interval: must be more than 0")
-    ramp_up_s = seconds("--ramp-up", ramp_up)
-    if session_rate is not None:
-        ramp_up_s = sessions / session_rate
+    options = LoadOptions(
+        sessions=sessions,
+        throughput=throughput,
+        rate=rate,
+        batch=batch,
+        interval=interval,
+        ramp_up=ramp_up,
+        session_rate=session_rate,
+        preset=preset,
+        seed=seed,
+        duration=duration,
+        workers=workers,
+        concurrency=concurrency,
+        allow_export_failures=allow_export_failures,
+        max_error_rate=max_error_rate,
+        track_totals=totals_out is not None,
+        export_timeout_s=export_timeout,
+    )
+    options.validate()  # before the configuration: a typo costs nothing
     config = _load_config(
         profile,
         env,
@@ -1313,7 +1242,7 @@ def load_cmd(
     )
     from claude_telemetry_cli.load import check_load_config
 
-    check_load_config(config, totals=totals_out is not None)
+    check_load_config(config, totals=options.track_totals)
     from claude_telemetry_cli.scenario.generate import load_preset
 
     load_preset(preset)  # an unknown preset is a one-line error before any worker starts
@@ -1322,40 +1251,9 @@ def load_cmd(
     err = _stderr()
     with err.status(f"compiling the activity of the {preset} preset", spinner="dots"):
         templates = build_templates(preset, seed=seed, options=config.emit)
-    spec = LoadSpec(
-        templates=tuple(templates),
-        mode="throughput" if throughput else "fleet",
-        config=config,
-        preset=preset,
-        seed=seed,
-        sessions=sessions,
-        ramp_up_s=ramp_up_s
-        if ramp_up_s is not None
-        else (interval_s or config.metric_export_interval_ms / 1000),
-        metric_interval_s=interval_s or config.metric_export_interval_ms / 1000,
-        logs_interval_s=config.logs_export_interval_ms / 1000,
-        batch=batch or 100,
-        rate=rate,
-        duration_s=duration_s,
-        workers=workers or os.cpu_count() or 1,
-        concurrency=concurrency,
-        export_timeout_s=export_timeout,
-        track_totals=totals_out is not None,
-        stop_on_failure=not (allow_export_failures or max_error_rate is not None),
-    )
-    for w in config.warnings:
+    spec = LoadSpec.from_options(options, config, templates)
+    for w in (*config.warnings, *spec.warnings):
         output.warning(err, w)
-    if not throughput and duration_s is not None and spec.ramp_up_s > duration_s:
-        from claude_telemetry_cli.durations import format_duration
-
-        starting = min(sessions, math.ceil(sessions * duration_s / spec.ramp_up_s))
-        output.warning(
-            err,
-            f"--duration {format_duration(duration_s)} ends before the ramp-up"
-            f" ({format_duration(spec.ramp_up_s)}): about {starting:,} of the {sessions:,} sessions start,"
-            f" each sending what it holds when the run ends; --ramp-up {format_duration(duration_s)}"
-            " or less starts them all",
-        )
     target = None if throughput else sessions
     title = (
         f"load: {'throughput' if throughput else counted(sessions, 'session')},"
@@ -1403,34 +1301,16 @@ def load_cmd(
             write_atomically(totals_out, result.totals.dumps() + "\n")
         except OSError as exc:
             raise UsageError(f"--totals-out {totals_out}: {exc.strerror}") from None
-    too_many = max_error_rate is not None and result.stats.error_rate > max_error_rate
-    sent_nothing = not result.stats.count()
-    data["ok"] = not (result.errors or result.failure or too_many or result.interrupted or sent_nothing)
+    ending = result.ending(spec.max_error_rate)
+    data["ok"] = ending is None
     if json_out:
         output.print_json(_stdout(), data)
     else:
         output.load_report(_stdout(), data, title)
     for message in dict.fromkeys(result.errors):  # the same complaint from every worker, once
         output.error(err, message)
-    if result.errors and not result.stats.count():
-        raise typer.Exit(int(ExitCode.BAD_INPUT))
-    if result.interrupted:
-        err.print("interrupted: the report covers what was done until then")
-        raise typer.Exit(int(ExitCode.INTERRUPTED))
-    if result.failure:
-        output.error(err, f"{result.failure} (--allow-export-failures to go on through failures)")
-        raise typer.Exit(int(ExitCode.EXPORT_FAILED))
-    if result.errors:
-        raise typer.Exit(int(ExitCode.EXPORT_FAILED))
-    if sent_nothing:
-        # A load test that sent nothing measured nothing: a pipeline must not take it for a pass.
-        output.error(err, "nothing was sent: no session had anything to export; lengthen --duration")
-        raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
-    if too_many:
-        output.error(
-            err, f"error rate {result.stats.error_rate:.2%} is above --max-error-rate {max_error_rate:.2%}"
-        )
-        raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
+    if ending is not None:
+        raise ending
 
 
 @app.command("generate")
@@ -1581,17 +1461,6 @@ def _require_headers(pairs: list[str] | None) -> list[tuple[str, str]]:
     return out
 
 
-def _duration_opt(option: str, value: str | None) -> float | None:
-    from claude_telemetry_cli.durations import parse_duration
-
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from None
-
-
 def _start_server(reception, host, grpc_port, http_port, require_header, tls_cert, tls_key, client_ca):
     from claude_telemetry_cli.receiver.server import OtlpServer
 
@@ -1612,25 +1481,20 @@ def _start_server(reception, host, grpc_port, http_port, require_header, tls_cer
 
 
 def _expected_totals(expect, expect_totals, profile, env, env_file, managed):
-    import json
-
-    from claude_telemetry_cli.records import Totals
+    """The totals --expect or --expect-totals name: a scenario's compiled now, a file read now, or a
+    file to wait for."""
+    from claude_telemetry_cli.receiver.verify import delivered_totals, parse_totals
 
     if expect and expect_totals:
         raise UsageError("--expect and --expect-totals exclude each other; choose one")
     if expect:
         config = _load_config(profile, env, env_file, managed)
-        return _delivered_totals(_compile(expect, config, keep_records=False, console=_stderr()), config)
+        compiled = _compile(expect, config, keep_records=False, console=_stderr())
+        return delivered_totals(compiled.totals(), config)
     if expect_totals:
 
-        def parse(text: str) -> Totals:
-            try:
-                return Totals.from_json(json.loads(text))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise UsageError(
-                    f"--expect-totals {expect_totals}: not a totals file from `scenarios totals --json`"
-                    f" or `load --totals-out` ({exc})"
-                ) from None
+        def parse(text: str):
+            return parse_totals(text, source=f"--expect-totals {expect_totals}")
 
         if not expect_totals.exists():
             # `load --totals-out` writes it when the load ends; until then there is nothing to compare.
@@ -1726,10 +1590,11 @@ def receive(
     2 bad option; 130 interrupted (the summary is printed; --dump keeps everything accepted).
     """
     from claude_telemetry_cli import output
+    from claude_telemetry_cli.durations import duration_option
     from claude_telemetry_cli.receiver.reception import Reception
 
     expected = _expected_totals(expect, expect_totals, profile, env, env_file, managed_settings)
-    timeout_s = _duration_opt("--timeout", timeout)
+    timeout_s = duration_option("--timeout", timeout)
     if expected is not None and timeout_s is None:
         timeout_s = 120.0
     err = _stderr()
@@ -1784,12 +1649,11 @@ def receive(
         if verdict is not None:
             output.verdict(out, verdict, seconds=outcome.seconds)
     if outcome.interrupted:
-        raise typer.Exit(int(ExitCode.INTERRUPTED))
+        raise Interrupted()  # the summary says what arrived until then
     if verdict is not None and not verdict.ok:
-        raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
+        raise VerificationFailed()  # the verdict lists the differences
     if expected is not None and verdict is None:
-        output.error(err, f"--expect-totals: {expected.path} was never written; nothing to verify")
-        raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
+        raise VerificationFailed(f"--expect-totals: {expected.path} was never written; nothing to verify")
 
 
 @app.command()
@@ -1839,7 +1703,7 @@ def smoke(
     else:
         output.smoke_table(_stdout(), path.stem, cases)
     if not ok:
-        raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
+        raise VerificationFailed()  # the table shows which combination failed, and how
 
 
 @app.command()
@@ -1883,10 +1747,11 @@ def record(
     writes does not cut the file short); 1 nothing to replay arrived; 2 bad option.
     """
     from claude_telemetry_cli import output
+    from claude_telemetry_cli.durations import duration_option
     from claude_telemetry_cli.receiver.reception import Reception
     from claude_telemetry_cli.receiver.record import build_scenario
 
-    timeout_s, idle_s = _duration_opt("--timeout", timeout), _duration_opt("--idle", idle)
+    timeout_s, idle_s = duration_option("--timeout", timeout), duration_option("--idle", idle)
     reception = Reception(keep_decoded=True)
     server = _start_server(
         reception, host, grpc_port, http_port, require_header, tls_cert, tls_key, client_ca
@@ -1908,11 +1773,10 @@ def record(
     for w in recorded.warnings:
         output.warning(err, w)
     if recorded.sessions == 0:
-        err.print(
+        raise VerificationFailed(
             f"nothing to replay arrived ({counted(len(points), 'point')}, {counted(len(events), 'event')});"
             f" {out} not written"
         )
-        raise typer.Exit(int(ExitCode.VERIFICATION_FAILED))
     from claude_telemetry_cli.files import write_atomically
 
     try:
