@@ -883,21 +883,10 @@ def catalog(profile: ProfileOpt = "current", json_out: JsonOpt = False) -> None:
 def scenarios_list(json_out: JsonOpt = False) -> None:
     """List the bundled scenarios."""
     from claude_telemetry_cli import output
-    from claude_telemetry_cli.scenario import bundled_scenarios, load_scenario, scenario_summary
+    from claude_telemetry_cli.scenario.bundled import bundled_scenario_list
     from claude_telemetry_cli.scenario.generate.params import preset_names
 
-    rows = []
-    for name, path in sorted(bundled_scenarios().items()):
-        s = scenario_summary(load_scenario(path))
-        rows.append(
-            {
-                "name": name,
-                "path": str(path),
-                "sessions": s["sessions"],
-                "duration": s["duration_seconds"],
-                "description": s.get("description", ""),
-            }
-        )
+    rows = bundled_scenario_list()
     presets = preset_names()
     if json_out:
         output.print_json(_stdout(), rows)
@@ -919,17 +908,9 @@ def scenarios_show(
 
     The presets list and explain every generator parameter in comments: `scenarios show enterprise`.
     """
-    from claude_telemetry_cli.errors import ScenarioError
-    from claude_telemetry_cli.scenario import resolve_scenario
-    from claude_telemetry_cli.scenario.generate.params import PRESETS_DIR
+    from claude_telemetry_cli.scenario.bundled import resolve_scenario_or_preset
 
-    try:
-        path = resolve_scenario(name)
-    except ScenarioError:
-        preset = PRESETS_DIR / f"{name.removesuffix('.yaml')}.yaml"
-        if "/" in name or not preset.is_file():
-            raise
-        path = preset
+    path = resolve_scenario_or_preset(name)
     _stderr().print(f"# {path}")
     sys.stdout.write(path.read_text(encoding="utf-8"))
 
