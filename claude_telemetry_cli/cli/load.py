@@ -21,7 +21,11 @@ from claude_telemetry_cli.cli.options import (
     ProtocolOpt,
 )
 from claude_telemetry_cli.errors import UsageError
+from claude_telemetry_cli.load.options import LoadOptions
 from claude_telemetry_cli.wording import counted
+
+# The defaults --help shows are the options' own.
+_DEFAULT = LoadOptions()
 
 
 def _print_locustfile(value: bool) -> None:
@@ -38,7 +42,7 @@ def load_cmd(
     sessions: Annotated[
         int,
         typer.Option("--sessions", min=1, metavar="N", help="Fleet mode: concurrent simulated sessions."),
-    ] = 100,
+    ] = _DEFAULT.sessions,
     throughput: Annotated[
         bool,
         typer.Option(
@@ -89,13 +93,13 @@ def load_cmd(
     preset: Annotated[
         str,
         typer.Option("--preset", metavar="NAME|FILE", help="Generator preset the activity comes from."),
-    ] = "enterprise",
+    ] = _DEFAULT.preset,
     seed: Annotated[
         int, typer.Option("--seed", min=0, metavar="N", help="Same seed, same sessions and identities.")
-    ] = 1,
+    ] = _DEFAULT.seed,
     duration: Annotated[
         str, typer.Option("--duration", metavar="DURATION|inf", help="How long to send.")
-    ] = "60s",
+    ] = _DEFAULT.duration,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -112,7 +116,7 @@ def load_cmd(
             help="Requests in flight per worker. Requests per second are at most C / round trip: raise it"
             " for a distant collector. Over HTTP, each request in flight has a connection of its own.",
         ),
-    ] = 256,
+    ] = _DEFAULT.concurrency,
     allow_export_failures: Annotated[
         bool,
         typer.Option("--allow-export-failures", help="Go on when an export fails; count it in the report."),
@@ -143,7 +147,7 @@ def load_cmd(
             metavar="SECONDS",
             help="Give up on one request after this long, retries included.",
         ),
-    ] = 10.0,
+    ] = _DEFAULT.export_timeout_s,
     profile: ProfileOpt = "current",
     env: EnvOpt = None,
     env_file: EnvFileOpt = None,
@@ -196,7 +200,6 @@ def load_cmd(
     report is printed).
     """
     from claude_telemetry_cli import output
-    from claude_telemetry_cli.load.options import LoadOptions
     from claude_telemetry_cli.load.runner import LoadSpec, run_load
 
     options = LoadOptions(

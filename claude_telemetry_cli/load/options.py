@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from claude_telemetry_cli.durations import duration_option
 from claude_telemetry_cli.errors import UsageError
 
-__all__ = ["LoadOptions"]
+__all__ = ["BATCH", "LoadOptions"]
+
+BATCH = 100  # throughput mode's points (or events) per request, unless told
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,7 @@ class LoadOptions:
     sessions: int = 100  # fleet mode: concurrent simulated sessions
     throughput: bool = False  # throughput mode instead of fleet mode
     rate: float | None = None  # throughput mode: requests per second (None: as fast as accepted)
-    batch: int | None = None  # throughput mode: points (or events) per request (None: 100)
+    batch: int | None = None  # throughput mode: points (or events) per request (None: BATCH)
     interval: str | None = None  # fleet mode: metric export interval (None: the configuration's)
     ramp_up: str | None = None  # fleet mode: start the sessions over this long (None: one interval)
     session_rate: float | None = None  # fleet mode: sessions started per second, instead of ramp_up

@@ -28,7 +28,7 @@ from claude_telemetry_cli.errors import (
     UsageError,
     VerificationFailed,
 )
-from claude_telemetry_cli.load.options import LoadOptions
+from claude_telemetry_cli.load.options import BATCH, LoadOptions
 from claude_telemetry_cli.load.stats import LoadStats
 from claude_telemetry_cli.records import Totals
 from claude_telemetry_cli.settings import TelemetryConfig
@@ -40,7 +40,6 @@ _SNAPSHOT_EVERY_S = 0.5
 # milliseconds: a shorter sleep wakes at once, and the loop spun until the request was due (at 100,000
 # sessions that was most of a core). Requests due within the same millisecond go out together.
 _MIN_PAUSE_S = 0.001
-_BATCH = 100  # throughput mode's points (or events) per request, unless told
 _DEFAULT = LoadOptions()
 
 
@@ -56,7 +55,7 @@ class LoadSpec:
     ramp_up_s: float = 0.0
     metric_interval_s: float = 60.0
     logs_interval_s: float = 5.0
-    batch: int = _BATCH
+    batch: int = BATCH
     rate: float | None = None
     duration_s: float | None = _DEFAULT.duration_s
     workers: int = 1
@@ -87,7 +86,7 @@ class LoadSpec:
             ramp_up_s=ramp_up_s if ramp_up_s is not None else interval_s,
             metric_interval_s=interval_s,
             logs_interval_s=config.logs_export_interval_ms / 1000,
-            batch=options.batch or _BATCH,
+            batch=options.batch or BATCH,
             rate=options.rate,
             duration_s=options.duration_s,
             workers=options.workers or os.cpu_count() or 1,
