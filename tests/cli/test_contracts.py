@@ -255,3 +255,13 @@ def test_scenarios_totals_json_counts_every_signal_without_a_sender(isolated_env
     assert list(data) == ["metrics", "events"]
     assert list(data["metrics"][0]) == ["name", "attributes", "value"]
     assert data["events"]["user_prompt"] == 1
+
+
+def test_traceback_shows_where_an_error_came_from_and_keeps_its_line_and_exit_code():
+    result = invoke("--traceback", "catalog", "--profile", "nope")
+    assert result.exit_code == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[-1] == "error: unknown profile 'nope'; choose one of: current, 2025-05"
+    # The next command without it is back to one line.
+    assert invoke("catalog", "--profile", "nope").stderr.count("\n") == 1
