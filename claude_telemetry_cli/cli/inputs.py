@@ -1,5 +1,4 @@
-"""What commands read before they act: the configuration with its command-line tier, and scenarios
-compiled (or generated) with a progress bar."""
+"""What commands read before they act: the configuration's command-line tier, and compiled scenarios."""
 
 from __future__ import annotations
 
