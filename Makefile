@@ -46,6 +46,7 @@ test: install-dev
 lint:
 	$(PYTHON) -m ruff check claude_telemetry_cli tests benchmarks
 	$(PYTHON) -m ruff format --check claude_telemetry_cli tests benchmarks
+	$(BIN)lint-imports
 
 ## demo: replay the quickstart scenario to the console exporters; needs no server
 demo: install

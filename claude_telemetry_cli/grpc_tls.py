@@ -1,5 +1,5 @@
 """gRPC channel credentials from a signal's TLS files (OTEL_EXPORTER_OTLP_*CERTIFICATE, *CLIENT_KEY):
-the same for the SDK exporters of `run` and the senders of `load`. settings.py has checked the files
+the same for the SDK exporters of `run` and the senders of `load`. settings has checked the files
 are readable; one that became unreadable since is a one-line error."""
 
 from __future__ import annotations

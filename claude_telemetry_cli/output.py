@@ -399,8 +399,6 @@ def reception_summary(console: Console, snapshot: dict) -> None:
 
 
 def verdict(console: Console, v, *, seconds: float, limit: int = 30) -> None:
-    from claude_telemetry_cli.receiver.verify import describe
-
     def what(series: int, events: int, spans: int) -> str:
         if not v.spans_verified:
             return f"{counted(series, 'series')} and {counted(events, 'event')}"
@@ -416,7 +414,7 @@ def verdict(console: Console, v, *, seconds: float, limit: int = 30) -> None:
         f" received {received}"
     )
     for m in v.mismatches[:limit]:
-        console.print(f"  {describe(m)}", highlight=False, soft_wrap=True)
+        console.print(f"  {m.describe()}", highlight=False, soft_wrap=True)
     if len(v.mismatches) > limit:
         console.print(f"  ... and {len(v.mismatches) - limit} more (--json lists them all)")
 
@@ -427,8 +425,6 @@ def smoke_line(case) -> str:
 
 
 def smoke_table(console: Console, scenario: str, cases) -> None:
-    from claude_telemetry_cli.receiver.verify import describe
-
     table = Table(title=f"smoke test: {scenario}", title_justify="left", show_edge=False)
     for col in ("protocol", "temporality", "records", "requests", "result", "time"):
         table.add_column(col, justify="right" if col in ("records", "requests", "time") else "left")
@@ -447,7 +443,7 @@ def smoke_table(console: Console, scenario: str, cases) -> None:
             continue
         console.print(f"[red]{c.protocol} {c.temporality}[/]: {c.error or ''}", soft_wrap=True)
         for m in (c.verdict.mismatches if c.verdict else [])[:10]:
-            console.print(f"  {describe(m)}", highlight=False, soft_wrap=True)
+            console.print(f"  {m.describe()}", highlight=False, soft_wrap=True)
     passed = sum(c.ok for c in cases)
     colour = "green" if passed == len(cases) else "red"
     console.print(f"[bold {colour}]{passed}/{len(cases)} verified[/]")
@@ -590,3 +586,80 @@ def load_view(data: dict, title: str):
 def load_report(console: Console, data: dict, title: str) -> None:
     for table in load_tables(data, title):
         console.print(table)
+
+
+# --------------------------------------------------------------------------- generating
+
+
+def _money(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
+def generation_report(console: Console, report: dict, *, title: str) -> None:
+    """`generate --report`: published target, generated figure and a check mark, then the statistics;
+    `report` is what `generate --json` prints."""
+    s = report["statistics"]
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column("figure")
+    table.add_column("published", justify="right")
+    table.add_column("generated", justify="right")
+    table.add_column("", justify="center")
+    for row in report["targets"]:
+        value = row["generated"]
+        if row["unit"] == "$":
+            shown = _money(value)
+        elif value is None:
+            shown = "n/a"
+        else:
+            shown = f"{value:,.0f}" if value >= 1000 else f"{value:.3f}"
+        mark = "[green]✓[/]" if row["ok"] else "[red]✗[/]"
+        table.add_row(row["figure"], row["published"], shown, mark)
+    console.print(table)
+    requests = s["requests"]
+    tokens = s["tokens"]
+    lines = [
+        f"{counted(s['developers'], 'developer')}, {counted(s['teams'], 'team')},"
+        f" {counted(s['orgs'], 'org')}, {counted(s['days'], 'day')} "
+        f"({s['working_days']} working): {s['sessions']:,} sessions on {s['active_developer_days']:,} "
+        f"active developer-days, {s['bytes'] / 1e6:,.1f} MB of YAML",
+        f"requests {requests['total']:,} (main {requests['main']:,}, subagent {requests['subagent']:,}, "
+        f"auxiliary {requests['auxiliary']:,}); peak hour {s['peak_hour_rpm_per_user']:.3f} RPM per user",
+        f"tokens {tokens['total']:,}: cache reads {_pct(s['cache_read_share_of_input'])} of input; "
+        f"total cost {_money(s['cost_usd'])}",
+        # Not a check: the guidance does not say which tokens it counts, and cache reads, most of them,
+        # no longer count towards input-token rate limits on current models.
+        f"tokens per minute per user {_k(s['tpm_per_user'])} ({_k(s['tpm_per_user_without_cache_reads'])} "
+        f"without cache reads); rate-limit guidance for {s['guidance_row']} users: "
+        f"{_k(s['guidance_tpm'][0])}-{_k(s['guidance_tpm'][1])}",
+        f"cost per active day: median {_money(s['median_cost_per_active_day'])}, "
+        f"max {_money(s['max_cost_per_active_day'])}; per developer-month: median "
+        f"{_money(s['median_cost_per_developer_month'])}, p90 {_money(s['p90_cost_per_developer_month'])}, "
+        f"max {_money(s['max_cost_per_developer_month'])}",
+        f"API errors {sum(s['api_errors'].values()):,} ({_pct(s['error_rate'], 2)} of requests): "
+        + (", ".join(f"{k} {v:,}" for k, v in s["api_errors"].items()) or "none")
+        + _worst_hour(s["worst_error_hour"]),
+        f"commits {s['commits']:,}, pull requests {s['pull_requests']:,}, tool calls {s['tool_calls']:,} "
+        f"({s['tool_failures']:,} failed, {s['tool_rejects']:,} rejected), edits "
+        f"{s['edits_accepted']:,} accepted / {s['edits_rejected']:,} rejected, "
+        f"+{s['lines_added']:,} -{s['lines_removed']:,} lines",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(f"[dim]sources: {'; '.join(report['sources'])}[/]", highlight=False, soft_wrap=True)
+
+
+def _worst_hour(worst: dict | None) -> str:
+    if worst is None:
+        return ""
+    return (
+        f"; worst hour day {worst['day']} {worst['utc_hour']:02d}:00 UTC: {worst['errors']:,} errors for "
+        f"{worst['requests']:,} requests"
+    )
+
+
+def _k(value: float | None) -> str:
+    return "n/a" if value is None else f"{value / 1000:,.1f}".removesuffix(".0") + "k"
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value * 100:.{digits}f}%"

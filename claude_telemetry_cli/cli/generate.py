@@ -65,7 +65,8 @@ def generate_cmd(
     """
     import os
 
-    from claude_telemetry_cli.scenario.generate import build_params, generate_with_progress, render_report
+    from claude_telemetry_cli import output
+    from claude_telemetry_cli.scenario.generate import build_params, generate
 
     flags = {"developers": developers, "teams": teams, "orgs": orgs, "days": days, "seed": seed}
     params = build_params(preset, flags, set_)
@@ -88,9 +89,14 @@ def generate_cmd(
                 raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
         sigterm_interrupts()
         try:
-            stats = generate_with_progress(
-                params, target, show=not to_stdout and not json_out and err.is_terminal, console=err
+            show = not to_stdout and not json_out and err.is_terminal
+            bar = (
+                output.progress_bar(err, "generating", "days", params.days)
+                if show
+                else contextlib.nullcontext()
             )
+            with bar as progress:
+                stats = generate(params, target, progress)
         except BrokenPipeError:
             # `generate | head`: the reader has what it wanted; no traceback for a closed pipe.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -99,12 +105,11 @@ def generate_cmd(
             target.flush()
     s = stats.summary
     if json_out:
-        from claude_telemetry_cli import output
-
         output.print_json(console, {"out": out or "-", **stats.to_json()})
     elif report:
         where = "stdout" if to_stdout else str(path)
-        render_report(console, stats, title=f"{params.name}: generated to {where}, seed {params.seed}")
+        title = f"{params.name}: generated to {where}, seed {params.seed}"
+        output.generation_report(console, stats.to_json(), title=title)
     elif path is not None:
         console.print(
             f"wrote {path}: {counted(s['sessions'], 'session')},"

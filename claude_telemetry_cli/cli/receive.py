@@ -72,13 +72,10 @@ TimeoutOpt = Annotated[
 
 
 def _require_headers(pairs: list[str] | None) -> list[tuple[str, str]]:
-    out = []
-    for pair in pairs or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--require-header {pair.split('=')[0]!r}: expected NAME=VALUE")
-        out.append((name.strip(), value.strip()))
-    return out
+    from claude_telemetry_cli.pairs import split_pair
+
+    split = (split_pair(pair, "--require-header", form="NAME=VALUE", secret=True) for pair in pairs or [])
+    return [(name, value.strip()) for name, value in split]
 
 
 def _start_server(reception, host, grpc_port, http_port, require_header, tls_cert, tls_key, client_ca):

@@ -37,6 +37,7 @@ from typing import BinaryIO
 
 from claude_telemetry_cli.contract import METER_NAME
 from claude_telemetry_cli.errors import UsageError
+from claude_telemetry_cli.pairs import split_pair
 from claude_telemetry_cli.records import METRIC, Playable
 
 __all__ = [
@@ -172,10 +173,12 @@ def parse_labels(pairs: Iterable[str]) -> tuple[tuple[str, str], ...]:
     """--label KEY=VALUE options; a malformed one is a UsageError naming it."""
     out: dict[str, str] = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not _LABEL_KEY.fullmatch(key) or key.startswith("__"):
-            raise UsageError(f"--label {pair!r}: give KEY=VALUE with a Prometheus label name as KEY")
+        key, value = split_pair(
+            pair,
+            "--label",
+            hint=" with a Prometheus label name as KEY",
+            key_ok=lambda key: _LABEL_KEY.fullmatch(key) and not key.startswith("__"),
+        )
         out[key] = value
     return tuple(out.items())
 

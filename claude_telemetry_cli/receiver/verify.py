@@ -35,6 +35,22 @@ class Mismatch:
             out["note"] = self.note
         return out
 
+    def describe(self) -> str:
+        """One line a person can act on."""
+        attrs = ", ".join(f"{k}={_short(v)}" for k, v in self.attributes.items())
+        where = f"{self.name} {{{attrs}}}" if attrs else self.name
+        if self.kind == "missing":
+            return f"missing   {where}: expected {self.expected:g}, nothing arrived"
+        if self.kind == "extra":
+            return f"extra     {where}: {self.received:g} arrived, none expected"
+        if self.kind == "altered":
+            return f"altered   {where}: expected {self.expected:g}, received {self.received:g}"
+        if self.kind == "events":
+            return f"events    {self.name}: expected {self.expected:g}, received {self.received:g}"
+        if self.kind == "spans":
+            return f"spans     {self.name}: expected {self.expected:g}, received {self.received:g}"
+        return f"{self.kind}: {self.name}: {self.note}"
+
 
 @dataclass
 class Verdict:
@@ -176,20 +192,3 @@ def compare(expected: Totals, received: Totals) -> Verdict:
 def _short(value: object) -> str:
     text = str(value)
     return text if len(text) <= 24 else text[:10] + "…" + text[-6:]
-
-
-def describe(m: Mismatch) -> str:
-    """One line a person can act on."""
-    attrs = ", ".join(f"{k}={_short(v)}" for k, v in m.attributes.items())
-    where = f"{m.name} {{{attrs}}}" if attrs else m.name
-    if m.kind == "missing":
-        return f"missing   {where}: expected {m.expected:g}, nothing arrived"
-    if m.kind == "extra":
-        return f"extra     {where}: {m.received:g} arrived, none expected"
-    if m.kind == "altered":
-        return f"altered   {where}: expected {m.expected:g}, received {m.received:g}"
-    if m.kind == "events":
-        return f"events    {m.name}: expected {m.expected:g}, received {m.received:g}"
-    if m.kind == "spans":
-        return f"spans     {m.name}: expected {m.expected:g}, received {m.received:g}"
-    return f"{m.kind}: {m.name}: {m.note}"

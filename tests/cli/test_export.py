@@ -96,7 +96,7 @@ def test_the_configuration_shapes_the_labels(tmp_path):
     [
         (["--format", "csv"], "--format 'csv': use one of openmetrics, otlp-json"),
         (["--naming", "prometheus"], "--naming 'prometheus': use one of"),
-        (["--label", "job"], "--label 'job': give KEY=VALUE"),
+        (["--label", "job"], "--label 'job': expected KEY=VALUE with a Prometheus label name as KEY"),
         (["--delta-rule", "sometimes"], "--delta-rule 'sometimes'"),
         (["--scrape-interval", "soon"], "invalid duration"),
         (["--out", "{tmp}/missing/x.om"], "does not exist"),

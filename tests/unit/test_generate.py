@@ -175,7 +175,7 @@ def test_costs_are_written_exactly_as_yaml_reads_them():
         (["--set", "time_zones={UTC+3: 1}"], "time_zones"),
         (["--set", "incident_day=9"], "incident_day"),
         (["--set", "subagent_share=0.5", "--set", "auxiliary_share=0.5"], "subagent_share"),
-        (["--set", "developers"], "key=value"),
+        (["--set", "developers"], "KEY=VALUE"),
     ],
 )
 def test_impossible_parameters_are_one_line_and_exit_2(args, needle):

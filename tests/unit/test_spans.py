@@ -31,7 +31,7 @@ from claude_telemetry_cli.pipeline import (
     TrackedSpanExporter,
 )
 from claude_telemetry_cli.receiver.tally import Tally
-from claude_telemetry_cli.receiver.verify import compare, describe
+from claude_telemetry_cli.receiver.verify import compare
 from claude_telemetry_cli.records import EVENT, Timeline, Totals
 from claude_telemetry_cli.replay import replay
 from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resolve_scenario
@@ -330,7 +330,7 @@ def test_verification_compares_span_counts_only_when_spans_are_expected():
 
     verdict = compare(expected, tally.totals())
     assert not verdict.ok and verdict.spans_verified
-    assert [describe(m) for m in verdict.mismatches] == [
+    assert [m.describe() for m in verdict.mismatches] == [
         "spans     claude_code.llm_request: expected 2, received 1",
         "spans     claude_code.tool: expected 0, received 1",
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claude_telemetry_cli.receiver.verify import compare, describe
+from claude_telemetry_cli.receiver.verify import compare
 from claude_telemetry_cli.records import Totals
 
 
@@ -43,7 +43,7 @@ def test_a_lost_series_and_lost_events_are_named():
         {"api_request": 1, "user_prompt": 1},
     )
     verdict = compare(EXPECTED, received)
-    lines = [describe(m) for m in verdict.mismatches]
+    lines = [m.describe() for m in verdict.mismatches]
     assert not verdict.ok
     assert lines == [
         "missing   claude_code.token.usage {model=sonnet, session.id=s1, type=input}:"
@@ -76,7 +76,7 @@ def test_a_dropped_label_is_reported_once_and_values_compared_without_it():
         EXPECTED.events,
     )
     verdict = compare(EXPECTED, received)
-    assert [describe(m) for m in verdict.mismatches] == [
+    assert [m.describe() for m in verdict.mismatches] == [
         "attribute dropped: claude_code.token.usage: 'model' is missing from every point"
     ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from claude_telemetry_cli.errors import UsageError
+from claude_telemetry_cli.pairs import split_pair
 from claude_telemetry_cli.scenario.generate.engine import (
     generate,
     generate_text,
@@ -32,7 +33,6 @@ from claude_telemetry_cli.scenario.generate.report import (
     RATE_LIMIT_GUIDANCE,
     RATE_SOURCE,
     Stats,
-    render_report,
 )
 
 __all__ = [
@@ -48,13 +48,11 @@ __all__ = [
     "build_params",
     "generate",
     "generate_text",
-    "generate_with_progress",
     "incident_window",
     "iter_chunks",
     "load_preset",
     "param_names",
     "preset_names",
-    "render_report",
     "scenario_origin",
 ]
 
@@ -71,7 +69,7 @@ def build_params(
     if preset and "name" not in lines and "name" not in given:
         given["name"] = path.stem
     params = apply_overrides(params.replace(**given), list(sets or []))
-    overridden = set(given) | {s.partition("=")[0].partition(".")[0].strip() for s in sets or []}
+    overridden = set(given) | {split_pair(s, "--set")[0].partition(".")[0] for s in sets or []}
     # `--developers 8` with a preset of 60 teams means fewer teams, not an error; only numbers the user
     # gave on the command line are held against each other.
     if "teams" not in overridden and params.developers >= 1 and params.teams > params.developers:
@@ -84,13 +82,3 @@ def build_params(
         if exc.param in lines and exc.param not in overridden:
             raise UsageError(f"{path}:{lines[exc.param]}: {exc.message}") from None
         raise
-
-
-def generate_with_progress(params: GenerateParams, target, *, show: bool, console) -> Stats:
-    """generate(), with a transient progress bar of days on `console` when `show`."""
-    if not show:
-        return generate(params, target)
-    from claude_telemetry_cli.output import progress_bar
-
-    with progress_bar(console, "generating", "days", params.days) as update:
-        return generate(params, target, lambda done, _total: update(done))

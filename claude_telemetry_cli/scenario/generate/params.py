@@ -12,6 +12,7 @@ from typing import Any
 
 from claude_telemetry_cli.contract import MODEL_PRICES
 from claude_telemetry_cli.errors import UsageError
+from claude_telemetry_cli.pairs import split_pair
 from claude_telemetry_cli.scenario.bundled import PRESETS_DIR
 
 __all__ = [
@@ -400,10 +401,7 @@ def apply_overrides(params: GenerateParams, overrides: list[str]) -> GeneratePar
 
     changes: dict[str, Any] = {}
     for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(f"--set {item!r}: expected key=value, e.g. --set active_day_rate=0.8")
+        key, text = split_pair(item, "--set", hint=", e.g. --set active_day_rate=0.8")
         name, dot, sub = key.partition(".")
         if name not in _FIELDS:
             raise UsageError(f"--set {key}: {_unknown(name)}")

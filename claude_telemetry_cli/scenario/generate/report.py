@@ -7,14 +7,10 @@ from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from claude_telemetry_cli.wording import counted
-
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from claude_telemetry_cli.scenario.generate.params import GenerateParams
 
-__all__ = ["COST_SOURCE", "COST_TARGETS", "RATE_LIMIT_GUIDANCE", "RATE_SOURCE", "Stats", "render_report"]
+__all__ = ["COST_SOURCE", "COST_TARGETS", "RATE_LIMIT_GUIDANCE", "RATE_SOURCE", "Stats"]
 
 # The published figures the `enterprise` preset is calibrated to, and where they come from.
 COST_SOURCE = (
@@ -249,78 +245,3 @@ def _quantile(ordered, q: float) -> float | None:
     if not ordered:
         return None
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-def _money(value: float | None) -> str:
-    return "n/a" if value is None else f"${value:,.2f}"
-
-
-def render_report(console: Console, stats: Stats, *, title: str) -> None:
-    """The statistics table: published target, generated figure, and a check mark."""
-    from rich.table import Table
-
-    s = stats.summary
-    table = Table(title=title, title_justify="left", show_edge=False)
-    table.add_column("figure")
-    table.add_column("published", justify="right")
-    table.add_column("generated", justify="right")
-    table.add_column("", justify="center")
-    for row in stats.targets():
-        value = row["generated"]
-        if row["unit"] == "$":
-            shown = _money(value)
-        elif value is None:
-            shown = "n/a"
-        else:
-            shown = f"{value:,.0f}" if value >= 1000 else f"{value:.3f}"
-        mark = "[green]✓[/]" if row["ok"] else "[red]✗[/]"
-        table.add_row(row["figure"], row["published"], shown, mark)
-    console.print(table)
-    requests = s["requests"]
-    tokens = s["tokens"]
-    lines = [
-        f"{counted(s['developers'], 'developer')}, {counted(s['teams'], 'team')},"
-        f" {counted(s['orgs'], 'org')}, {counted(s['days'], 'day')} "
-        f"({s['working_days']} working): {s['sessions']:,} sessions on {s['active_developer_days']:,} "
-        f"active developer-days, {s['bytes'] / 1e6:,.1f} MB of YAML",
-        f"requests {requests['total']:,} (main {requests['main']:,}, subagent {requests['subagent']:,}, "
-        f"auxiliary {requests['auxiliary']:,}); peak hour {s['peak_hour_rpm_per_user']:.3f} RPM per user",
-        f"tokens {tokens['total']:,}: cache reads {_pct(s['cache_read_share_of_input'])} of input; "
-        f"total cost {_money(s['cost_usd'])}",
-        # Not a check: the guidance does not say which tokens it counts, and cache reads, most of them,
-        # no longer count towards input-token rate limits on current models.
-        f"tokens per minute per user {_k(s['tpm_per_user'])} ({_k(s['tpm_per_user_without_cache_reads'])} "
-        f"without cache reads); rate-limit guidance for {s['guidance_row']} users: "
-        f"{_k(s['guidance_tpm'][0])}-{_k(s['guidance_tpm'][1])}",
-        f"cost per active day: median {_money(s['median_cost_per_active_day'])}, "
-        f"max {_money(s['max_cost_per_active_day'])}; per developer-month: median "
-        f"{_money(s['median_cost_per_developer_month'])}, p90 {_money(s['p90_cost_per_developer_month'])}, "
-        f"max {_money(s['max_cost_per_developer_month'])}",
-        f"API errors {sum(s['api_errors'].values()):,} ({_pct(s['error_rate'], 2)} of requests): "
-        + (", ".join(f"{k} {v:,}" for k, v in s["api_errors"].items()) or "none")
-        + _worst_hour(s["worst_error_hour"]),
-        f"commits {s['commits']:,}, pull requests {s['pull_requests']:,}, tool calls {s['tool_calls']:,} "
-        f"({s['tool_failures']:,} failed, {s['tool_rejects']:,} rejected), edits "
-        f"{s['edits_accepted']:,} accepted / {s['edits_rejected']:,} rejected, "
-        f"+{s['lines_added']:,} -{s['lines_removed']:,} lines",
-    ]
-    for line in lines:
-        console.print(line, highlight=False, soft_wrap=True)
-    console.print(f"[dim]sources: {COST_SOURCE}; {RATE_SOURCE}[/]", highlight=False, soft_wrap=True)
-
-
-def _worst_hour(worst: dict[str, Any] | None) -> str:
-    if worst is None:
-        return ""
-    return (
-        f"; worst hour day {worst['day']} {worst['utc_hour']:02d}:00 UTC: {worst['errors']:,} errors for "
-        f"{worst['requests']:,} requests"
-    )
-
-
-def _k(value: float | None) -> str:
-    return "n/a" if value is None else f"{value / 1000:,.1f}".removesuffix(".0") + "k"
-
-
-def _pct(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{value * 100:.{digits}f}%"

@@ -1,0 +1,231 @@
+"""Exports on per-process lanes: each simulated process exports in order, all of them at once, and
+every request's outcome is counted where the official exporter's result and log lines land."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics import Counter
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+)
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from claude_telemetry_cli.pipeline.accounting import ExportStats, capture, failure_cause, record, stats_lock
+
+__all__ = ["ExportLane", "TrackedLogExporter", "TrackedMetricExporter", "TrackedSpanExporter"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def _count_points(metrics_data: MetricsData) -> int:
+    return sum(
+        len(m.data.data_points)
+        for rm in metrics_data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+    )
+
+
+class ExportLane:
+    """Runs one process's exports in order, on a pool shared by all processes.
+
+    Real Claude Code processes export independently: one slow request must not hold up the others,
+    nor the replay's schedule. Within a process, order is kept (events are flushed before metrics
+    at exit). Without a pool every job runs at once, on the caller's thread.
+
+    `backlog`, shared by all lanes, bounds the jobs queued or running: when the collector is slower
+    than the replay (always, with --instant), `run` waits for a free place instead of queueing every
+    export of the rest of the scenario in memory.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor | None, backlog: threading.Semaphore | None = None) -> None:
+        self._pool = pool
+        self._backlog = backlog
+        # Each job with what to do if it is dropped unstarted (a dropped request counts as failed).
+        self._jobs: deque[tuple[Callable[[], None], Callable[[], None] | None]] = deque()
+        self._lock = threading.Lock()
+        self._running = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self._local = threading.local()
+        self._sending = None  # the official exporter whose request is under way
+        self.aborted = False
+
+    def _inside(self) -> bool:
+        return getattr(self._local, "inside", False)
+
+    def run(self, job: Callable[[], None], on_discard: Callable[[], None] | None = None) -> None:
+        if self._pool is None or self._inside():
+            job()
+            return
+        if self._backlog is not None:
+            self._backlog.acquire()
+        with self._lock:
+            self._jobs.append((job, on_discard))
+            self._idle.clear()
+            if not self._running:
+                self._running = True
+                self._pool.submit(self._drain)
+
+    def _drain(self) -> None:
+        self._local.inside = True
+        try:
+            while True:
+                with self._lock:
+                    if not self._jobs:
+                        self._running = False
+                        self._idle.set()
+                        return
+                    job, _ = self._jobs.popleft()
+                try:
+                    job()
+                except Exception:  # a job records its own failure; the lane must keep draining
+                    _LOGGER.debug("export job failed", exc_info=True)
+                finally:
+                    if self._backlog is not None:
+                        self._backlog.release()
+        finally:
+            self._local.inside = False
+
+    def discard(self) -> int:
+        """Drop jobs not yet started (an aborted replay does not wait on a dead collector again)."""
+        with self._lock:
+            dropped = list(self._jobs)
+            self._jobs.clear()
+        for _, on_discard in dropped:
+            if on_discard is not None:
+                on_discard()
+        if self._backlog is not None:
+            for _ in dropped:
+                self._backlog.release()
+        return len(dropped)
+
+    @contextlib.contextmanager
+    def sending(self, exporter) -> Iterator[None]:
+        """Marks `exporter`'s request as under way, so abort() can cut its retries short."""
+        with self._lock:
+            self._sending = exporter
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sending = None
+
+    def abort(self) -> int:
+        """Drop the jobs not yet started and end the request under way: its exporter is shut down,
+        which stops the SDK's retries and their backoff at once rather than at the export timeout."""
+        self.aborted = True
+        dropped = self.discard()
+        with self._lock:
+            sending = self._sending
+        if sending is not None:
+            with contextlib.suppress(Exception):
+                sending.shutdown()
+        return dropped
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._inside():
+            return True
+        return self._idle.wait(timeout)
+
+
+class _OnLane:
+    """Sends through an official exporter on the process's lane and keeps score of requests and items.
+
+    The SDK hands over a batch and moves on; the request itself runs on the lane, and its outcome
+    (success, or the exporter's own error message after its retries) lands in the shared stats.
+    """
+
+    def _track(self, inner, stats: ExportStats, lane: ExportLane) -> None:
+        self.inner = inner
+        self.stats = stats
+        self.lane = lane
+
+    def _submit(self, items: int, call: Callable[[], object], success: object) -> None:
+        with stats_lock:
+            self.stats.requests += 1
+
+        def send() -> None:
+            capture.take()  # lines of an earlier job on this thread are not this request's
+            if self.lane.aborted:
+                record(self.stats, False, items, None)
+                return
+            try:
+                with self.lane.sending(self.inner):
+                    result = call()
+                messages = capture.take()
+            except Exception as exc:  # an exporter raising is a failed export, not a crash
+                result, messages = None, [*capture.take(), str(exc)]
+            ok = result is success
+            # A request cut short by abort() failed for the reason the replay stopped, not its own.
+            cause = None if ok or self.lane.aborted else failure_cause(messages, self.stats.destination)
+            record(self.stats, ok, items, cause)
+
+        self.lane.run(send, on_discard=lambda: record(self.stats, False, items, None))
+
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        return self.lane.wait(timeout_millis / 1000)
+
+
+class TrackedMetricExporter(_OnLane, MetricExporter):
+    def __init__(
+        self, inner: MetricExporter, stats: ExportStats, temporality: AggregationTemporality, lane: ExportLane
+    ) -> None:
+        MetricExporter.__init__(self, preferred_temporality={Counter: temporality})
+        self._track(inner, stats, lane)
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs
+    ) -> MetricExportResult:
+        points = _count_points(metrics_data)
+        if points:
+            self._submit(
+                points,
+                lambda: self.inner.export(metrics_data, timeout_millis=timeout_millis),
+                MetricExportResult.SUCCESS,
+            )
+        return MetricExportResult.SUCCESS
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs) -> None:
+        self.lane.wait()
+        self.inner.shutdown(timeout_millis=timeout_millis)
+
+
+class TrackedLogExporter(_OnLane, LogRecordExporter):
+    def __init__(self, inner: LogRecordExporter, stats: ExportStats, lane: ExportLane) -> None:
+        self._track(inner, stats, lane)
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        if batch:
+            self._submit(len(batch), lambda: self.inner.export(batch), LogRecordExportResult.SUCCESS)
+        return LogRecordExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self.lane.wait()
+        self.inner.shutdown()
+
+
+class TrackedSpanExporter(_OnLane, SpanExporter):
+    def __init__(self, inner: SpanExporter, stats: ExportStats, lane: ExportLane) -> None:
+        self._track(inner, stats, lane)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if spans:
+            self._submit(len(spans), lambda: self.inner.export(spans), SpanExportResult.SUCCESS)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self.lane.wait()
+        self.inner.shutdown()

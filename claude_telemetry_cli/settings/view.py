@@ -1,0 +1,105 @@
+"""The `config` command's view of a TelemetryConfig: JSON-able, every secret shown as ***."""
+
+from __future__ import annotations
+
+from claude_telemetry_cli.errors import UsageError
+from claude_telemetry_cli.pairs import split_pair
+from claude_telemetry_cli.settings.config import SignalConfig, TelemetryConfig
+from claude_telemetry_cli.settings.names import ENDPOINT_VARIABLES, HEADER_VARIABLES, SECRET_VARIABLES
+from claude_telemetry_cli.settings.values import mask_url
+
+__all__ = ["is_secret", "mask_value", "masked_view"]
+
+
+def is_secret(variable: str) -> bool:
+    return variable in SECRET_VARIABLES
+
+
+def mask_value(variable: str, value: str) -> str:
+    """The value as it may be shown: header values and passphrases as ***, URL passwords hidden."""
+    if variable in HEADER_VARIABLES:
+        masked = []
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            try:
+                key, _ = split_pair(item, variable)
+            except UsageError:
+                masked.append("***")
+            else:
+                masked.append(f"{key}=***")
+        return ",".join(masked)
+    if variable in SECRET_VARIABLES:
+        return "***"
+    if variable in ENDPOINT_VARIABLES:
+        return mask_url(value)
+    return value
+
+
+def _signal_view(signal: SignalConfig) -> dict:
+    return {
+        "exporters": list(signal.exporters),
+        "protocol": signal.protocol,
+        "endpoint": mask_url(signal.endpoint) if signal.endpoint else None,
+        "headers": {key: "***" for key, _ in signal.headers},
+        "grpc_tls": {
+            "certificate": signal.certificate,
+            "client_key": signal.client_key,
+            "client_certificate": signal.client_certificate,
+        },
+        "http_tls": {
+            "client_cert": signal.http_client_cert,
+            "client_key": signal.http_client_key,
+            "client_key_passphrase": "***" if signal.http_client_key_passphrase else None,
+            "ca_certs": signal.http_ca_certs,
+        },
+        "otlp_enabled": signal.otlp_enabled,
+        "disabled_reason": signal.disabled_reason,
+    }
+
+
+def masked_view(config: TelemetryConfig) -> dict:
+    """A JSON-able description of the configuration for `config`, with every secret shown as ***."""
+    emit = config.emit
+    return {
+        "enabled": config.enabled,
+        "profile": config.profile,
+        "metrics": _signal_view(config.metrics),
+        "logs": _signal_view(config.logs),
+        "traces": {**_signal_view(config.traces), "enhanced_telemetry_beta": config.enhanced_telemetry_beta},
+        "metric_export_interval_ms": config.metric_export_interval_ms,
+        "logs_export_interval_ms": config.logs_export_interval_ms,
+        "traces_export_interval_ms": config.traces_export_interval_ms,
+        "temporality": config.temporality,
+        "include": {
+            "session_id": emit.include_session_id,
+            "version": emit.include_version,
+            "account_uuid": emit.include_account_uuid,
+            "entrypoint": emit.include_entrypoint,
+            "resource_attributes": emit.include_resource_attributes,
+        },
+        "content": {
+            "user_prompts": emit.log_user_prompts,
+            "assistant_responses": emit.log_assistant_responses,
+            "assistant_responses_effective": emit.reveal_responses,
+            "tool_details": emit.log_tool_details,
+        },
+        "resource_attributes": dict(emit.resource_attributes),
+        "prometheus": {"host": config.prometheus_host, "port": config.prometheus_port},
+        "headers_helper": (
+            {
+                "command": config.headers_helper,
+                "source": config.headers_helper_source,
+                "debounce_ms": config.headers_helper_debounce_ms,
+            }
+            if config.headers_helper
+            else None
+        ),
+        "values": {
+            variable: {"value": mask_value(variable, sourced.value), "source": sourced.source}
+            for variable, sourced in sorted(config.values.items())
+        },
+        "removed": [{"variable": r.variable, "source": r.source, "reason": r.reason} for r in config.removed],
+        "warnings": list(config.warnings),
+        "settings_files": list(config.settings_files),
+    }
