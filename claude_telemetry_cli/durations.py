@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from claude_telemetry_cli.errors import UsageError
+
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 DURATION_HELP = "use e.g. 250ms, 5s, 1m30s, 2h or a number of seconds"
@@ -35,6 +37,19 @@ def parse_duration(value: object) -> float:
     if not parts or "".join(n + u for n, u in parts) != text or units != order:
         raise ValueError(f"invalid duration {value!r}; {DURATION_HELP}")
     return sum(float(n) * _UNIT[u] for n, u in parts)
+
+
+def duration_option(option: str, value: str | None, *, allow_inf: bool = False) -> float | None:
+    """Seconds from a command-line option's value (None when not given; None for inf, forever, when
+    `allow_inf`), or a UsageError naming the option."""
+    if value is None:
+        return None
+    if allow_inf and value.strip().lower() in ("inf", "infinity", "forever"):
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def format_duration(seconds: float) -> str:

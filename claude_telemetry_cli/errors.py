@@ -14,11 +14,15 @@ class ExitCode(IntEnum):
 
 
 class TelemetryError(Exception):
-    """A failure a user can cause or fix; rendered as one line, never a traceback."""
+    """A failure a user can cause or fix; rendered as one line, never a traceback.
+
+    An empty message ends the command with the exit code alone, when what it printed already says why
+    (a verdict's differences, a worker's errors, the files that failed validation).
+    """
 
     exit_code: ExitCode = ExitCode.BAD_INPUT
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str = "") -> None:
         super().__init__(message)
         self.message = message
 
@@ -47,3 +51,15 @@ class ExportError(TelemetryError):
     """Telemetry could not be delivered after the exporter's retries."""
 
     exit_code = ExitCode.EXPORT_FAILED
+
+
+class VerificationFailed(TelemetryError):
+    """What arrived is not what was expected, or there was nothing to measure: data lost or altered."""
+
+    exit_code = ExitCode.VERIFICATION_FAILED
+
+
+class Interrupted(TelemetryError):
+    """Ctrl-C or SIGTERM stopped the command; the message says what was kept. A note, not an error."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -260,26 +260,6 @@ class Totals:
                 builder.add_span(name, count)
         return builder.totals()
 
-    def write(self, path) -> None:
-        """Write the totals file (JSON and a final newline) whole, then rename it into place, so a
-        `receive --expect-totals` waiting for it never reads half a file. OSError as os raises it."""
-        import os
-        import tempfile
-        from pathlib import Path
-
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(self.dumps() + "\n")
-            umask = os.umask(0o022)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # as an ordinary file would be, not mkstemp's owner-only mode
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
     def equals(self, other: Totals, *, rel_tol: float = 1e-9, abs_tol: float = 1e-9) -> bool:
         if self.events != other.events or self.spans != other.spans:
             return False

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from claude_telemetry_cli.clock import Clock
+from claude_telemetry_cli.errors import ExportError, Interrupted, TelemetryError
 from claude_telemetry_cli.records import METRIC, Playable, SessionInfo, SessionPlay, Totals, TotalsBuilder
 
 # Order of work due at the same instant: a process starts, records happen, spans end (after the records
@@ -32,6 +33,51 @@ class ReplayResult:
     @property
     def export_failed(self) -> bool:
         return self.aborted is not None or any(not s.ok for s in self.stats)
+
+    def summary(self, timeline: Playable) -> dict:
+        """What `run` reports of this replay of `timeline`."""
+        # What was replayed, not the scenario's totals: they differ when the replay stopped early.
+        totals = self.totals
+        sums, series = totals.metric_sums(), totals.series_count()
+        return {
+            "scenario": timeline.name,
+            "sessions": self.sessions,
+            "simulated_seconds": round(self.simulated_seconds, 3),
+            "metric_records": self.metric_records,
+            "event_records": self.event_records,
+            "metrics": {name: {"series": series[name], "total": sums[name]} for name in sums},
+            "events": dict(sorted(totals.events.items())),
+            # With tracing only, so a summary without it keeps its shape.
+            **(
+                {"span_records": self.span_records, "spans": dict(sorted(totals.spans.items()))}
+                if timeline.has_spans
+                else {}
+            ),
+            "aborted": self.aborted,
+            "interrupted": self.interrupted,
+        }
+
+
+def replay_ending(results: Sequence[ReplayResult]) -> TelemetryError | None:
+    """How replays played one after another (the last stopped the rest if it stopped early) end: the
+    first failed export, an interrupt, or None when every export went through."""
+    if not results:
+        return None
+    last = results[-1]
+    aborted = next((r.aborted for r in results if r.aborted), None)
+    # Requests dropped by a second interrupt are counted as failed, but they are the user's choice.
+    if aborted is not None or (not last.abandoned and any(not s.ok for s in last.stats)):
+        from claude_telemetry_cli.pipeline import first_failure
+
+        first = first_failure(last.stats)
+        return ExportError(f"{first.signal}: {first.last_error}" if first is not None else aborted)
+    if last.abandoned:
+        return Interrupted(
+            "interrupted again: exports not delivered by then were dropped (counted as failed)"
+        )
+    if last.interrupted:
+        return Interrupted("interrupted: what was recorded until then was delivered")
+    return None
 
 
 Progress = Callable[[int, int], None]

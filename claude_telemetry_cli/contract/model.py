@@ -16,6 +16,14 @@ class AttributeSpec:
     # "always", "optional" (present only when the step sets it) or the env gate that reveals it.
     presence: str = "always"
 
+    def to_json(self) -> dict:
+        return {
+            "key": self.key,
+            "type": self.type,
+            "description": self.description,
+            "presence": self.presence,
+        }
+
 
 @dataclass(frozen=True)
 class MetricSpec:
@@ -27,6 +35,14 @@ class MetricSpec:
     @property
     def attribute_keys(self) -> tuple[str, ...]:
         return tuple(a.key for a in self.attributes)
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "unit": self.unit,
+            "attributes": list(self.attribute_keys),
+        }
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,14 @@ class EventSpec:
     @property
     def attribute_keys(self) -> tuple[str, ...]:
         return tuple(a.key for a in self.attributes)
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "body": self.body,
+            "description": self.description,
+            "attributes": [a.to_json() for a in self.attributes],
+        }
 
 
 @dataclass(frozen=True)
@@ -59,6 +83,18 @@ class Profile:
 
     def metric(self, name: str) -> MetricSpec:
         return self.metrics[name]
+
+    def to_json(self) -> dict:
+        """The contract as `catalog --json` prints it: every metric, event and standard attribute."""
+        return {
+            "profile": self.name,
+            "description": self.description,
+            "metric_export_interval_ms": self.metric_export_interval_ms,
+            "logs_export_interval_ms": self.logs_export_interval_ms,
+            "metrics": [m.to_json() for m in self.metrics.values()],
+            "events": [e.to_json() for e in self.events.values()],
+            "standard_attributes": [a.to_json() for a in self.standard_attributes],
+        }
 
 
 @dataclass(frozen=True)

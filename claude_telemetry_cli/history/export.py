@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from claude_telemetry_cli.errors import UsageError
+from claude_telemetry_cli.files import replacing
 from claude_telemetry_cli.history.openmetrics import (
     CollectorScrapes,
     Naming,
@@ -74,57 +75,24 @@ def check_target(path: str | None) -> None:
 
 @contextlib.contextmanager
 def target_file(path: str | None) -> Iterator[BinaryIO]:
-    """A binary file to write the export to: stdout for None or "-"; a special file (a device, a
-    pipe) in place; otherwise a temporary file beside `path`, renamed over it on success and removed
-    on any error. A write error (a full disk) is a UsageError naming the file."""
+    """A binary file to write the export to: stdout for None or "-", else `path` written whole or not at
+    all (files.replacing). A write error (a full disk) is a UsageError naming the file."""
     if path is None or path == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    target = Path(path)
-    special = target.exists() and not target.is_file()
+    opened = False
     try:
-        if special:
-            fh, tmp = open(target, "wb"), None  # noqa: SIM115 - closed below
-        else:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            fh = os.fdopen(fd, "wb", buffering=1 << 20)
-    except OSError as exc:
-        raise UsageError(f"--out {path}: {exc.strerror}") from None
-    try:
-        with fh:
+        with replacing(path, "wb", buffering=1 << 20) as fh:
+            opened = True
             yield fh
-        if tmp is not None:
-            os.chmod(tmp, _file_mode(target))
-            os.replace(tmp, target)
     except OSError as exc:
-        _discard(tmp)
-        if exc.errno in _WRITE_ERRORS:
+        if not opened or exc.errno in _WRITE_ERRORS:
             raise UsageError(f"--out {path}: {exc.strerror}") from None
-        raise
-    except BaseException:
-        _discard(tmp)
         raise
 
 
 _WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EROFS, errno.EIO})
-
-
-def _file_mode(target: Path) -> int:
-    """The mode the file would have had if written in place: the old one's, or 0666 less the umask
-    (a temporary file is created 0600)."""
-    try:
-        return target.stat().st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def _discard(tmp: str | None) -> None:
-    if tmp is not None:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
 
 
 def export_openmetrics(

@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from claude_telemetry_cli.clock import Clock, RealClock
+from claude_telemetry_cli.errors import ExportError, Interrupted, TelemetryError
 from claude_telemetry_cli.history.stream import Export
+from claude_telemetry_cli.history.when import HistoryWindow, format_instant
 from claude_telemetry_cli.load.transport import Outcome, Sender
 
 __all__ = ["HistoryResult", "SignalTally", "send_history"]
@@ -73,6 +75,28 @@ class HistoryResult:
     @property
     def requests(self) -> int:
         return sum(t.requests for t in self.signals.values())
+
+    def summary(self, playable, window: HistoryWindow) -> dict:
+        """What `run --start-at/--end-at` reports of sending `playable` into `window`."""
+        return {
+            "scenario": playable.name,
+            "sessions": playable.session_count,
+            "window": window.to_json(),
+            "reached": format_instant(window.ns(self.reached_s)),
+            "seconds": round(self.elapsed_s, 3),
+            "ok": self.ok,
+            "aborted": self.aborted,
+            "interrupted": self.interrupted,
+            "signals": [t.to_json() for t in self.signals.values()],
+        }
+
+    def ending(self) -> TelemetryError | None:
+        """A refused or failed export, an interrupt, or None when everything was sent."""
+        if not self.ok:
+            return ExportError(self.aborted or "an export failed")
+        if self.interrupted:
+            return Interrupted("interrupted: what was sent until then is listed above")
+        return None
 
 
 def _items(export: Export) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import multiprocessing
 import os
 import queue as queue_module
@@ -21,6 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from claude_telemetry_cli.clock import Clock, RealClock
+from claude_telemetry_cli.errors import (
+    ExportError,
+    Interrupted,
+    TelemetryError,
+    UsageError,
+    VerificationFailed,
+)
+from claude_telemetry_cli.load.options import BATCH, LoadOptions
 from claude_telemetry_cli.load.stats import LoadStats
 from claude_telemetry_cli.records import Totals
 from claude_telemetry_cli.settings import TelemetryConfig
@@ -32,6 +41,7 @@ _SNAPSHOT_EVERY_S = 0.5
 # milliseconds: a shorter sleep wakes at once, and the loop spun until the request was due (at 100,000
 # sessions that was most of a core). Requests due within the same millisecond go out together.
 _MIN_PAUSE_S = 0.001
+_DEFAULT = LoadOptions()
 
 
 @dataclass(frozen=True)
@@ -40,23 +50,68 @@ class LoadSpec:
 
     mode: str  # fleet | throughput
     config: TelemetryConfig
-    preset: str = "enterprise"
-    seed: int = 1
-    sessions: int = 100
+    preset: str = _DEFAULT.preset
+    seed: int = _DEFAULT.seed
+    sessions: int = _DEFAULT.sessions
     ramp_up_s: float = 0.0
     metric_interval_s: float = 60.0
     logs_interval_s: float = 5.0
-    batch: int = 100
+    batch: int = BATCH
     rate: float | None = None
-    duration_s: float | None = 60.0
+    duration_s: float | None = _DEFAULT.duration_s
     workers: int = 1
-    concurrency: int = 256  # requests in flight per worker
-    export_timeout_s: float = 10.0
+    concurrency: int = _DEFAULT.concurrency  # requests in flight per worker
+    export_timeout_s: float = _DEFAULT.export_timeout_s
     track_totals: bool = False
     stop_on_failure: bool = True
+    max_error_rate: float | None = None
     template_developers: int = 40
     # The activity, built once by the parent (activity.build_templates) and shipped to every worker.
     templates: tuple = ()
+
+    @classmethod
+    def from_options(cls, options: LoadOptions, config: TelemetryConfig, templates) -> LoadSpec:
+        """The run `options` ask for under `config`: its export intervals unless the options say
+        otherwise; the sessions started over one metric interval unless told, so their exports do not
+        come in waves; one worker per core."""
+        options.validate()
+        interval_s = options.interval_s or config.metric_export_interval_ms / 1000
+        ramp_up_s = options.ramp_up_s
+        return cls(
+            templates=tuple(templates),
+            mode="throughput" if options.throughput else "fleet",
+            config=config,
+            preset=options.preset,
+            seed=options.seed,
+            sessions=options.sessions,
+            ramp_up_s=ramp_up_s if ramp_up_s is not None else interval_s,
+            metric_interval_s=interval_s,
+            logs_interval_s=config.logs_export_interval_ms / 1000,
+            batch=options.batch or BATCH,
+            rate=options.rate,
+            duration_s=options.duration_s,
+            workers=options.workers or os.cpu_count() or 1,
+            concurrency=options.concurrency,
+            export_timeout_s=options.export_timeout_s,
+            track_totals=options.track_totals,
+            stop_on_failure=not (options.allow_export_failures or options.max_error_rate is not None),
+            max_error_rate=options.max_error_rate,
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the user should know before the run: a --duration that ends before the ramp-up."""
+        if self.mode != "fleet" or self.duration_s is None or self.ramp_up_s <= self.duration_s:
+            return []
+        from claude_telemetry_cli.durations import format_duration
+
+        starting = min(self.sessions, math.ceil(self.sessions * self.duration_s / self.ramp_up_s))
+        return [
+            f"--duration {format_duration(self.duration_s)} ends before the ramp-up"
+            f" ({format_duration(self.ramp_up_s)}): about {starting:,} of the {self.sessions:,} sessions"
+            f" start, each sending what it holds when the run ends; --ramp-up"
+            f" {format_duration(self.duration_s)} or less starts them all"
+        ]
 
 
 @dataclass
@@ -67,6 +122,29 @@ class LoadResult:
     interrupted: bool = False
     failure: str | None = None  # the first failed export, when it stopped the run
     errors: list[str] = field(default_factory=list)  # workers that could not run
+
+    def ending(self, max_error_rate: float | None = None) -> TelemetryError | None:
+        """Why the run counts as failed, or None. The workers' own errors are reported with the
+        run's results, so the error they end it with says nothing more."""
+        sent = self.stats.count()
+        if self.errors and not sent:
+            return UsageError()
+        if self.interrupted:
+            return Interrupted("interrupted: the report covers what was done until then")
+        if self.failure:
+            return ExportError(f"{self.failure} (--allow-export-failures to go on through failures)")
+        if self.errors:
+            return ExportError()
+        if not sent:
+            # A load test that sent nothing measured nothing: a pipeline must not take it for a pass.
+            return VerificationFailed(
+                "nothing was sent: no session had anything to export; lengthen --duration"
+            )
+        if max_error_rate is not None and self.stats.error_rate > max_error_rate:
+            return VerificationFailed(
+                f"error rate {self.stats.error_rate:.2%} is above --max-error-rate {max_error_rate:.2%}"
+            )
+        return None
 
 
 def _rss_bytes() -> int:

@@ -547,11 +547,13 @@ def _collect_and_write(environment, path: Path) -> None:
 
 
 def _write_totals(environment, path: Path, parts: list[dict]) -> None:
+    from claude_telemetry_cli.files import write_atomically
     from claude_telemetry_cli.records import Totals
 
     totals = Totals.sum_of(Totals.from_json(data) for data in parts)
     try:
-        totals.write(path)
+        # Whole or not at all: `receive --expect-totals` may be waiting for it.
+        write_atomically(path, totals.dumps() + "\n")
     except OSError as exc:
         _totals_not_written(environment, path, exc.strerror or str(exc))
         return

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from claude_telemetry_cli.errors import UsageError
 from claude_telemetry_cli.records import Totals
 
 Key = tuple[tuple[str, object], ...]
@@ -82,6 +84,30 @@ class Verdict:
             "spans_verified": self.spans_verified,
             "mismatches": [m.to_json() for m in self.mismatches],
         }
+
+
+def delivered_totals(totals: Totals, config) -> Totals:
+    """What a sender configured by `config` (settings.TelemetryConfig) delivers of `totals`: with
+    telemetry enabled only the signals it exports count; without it (a receiver started on its own,
+    with no sender's configuration) every signal is expected."""
+    if not config.enabled:
+        return totals
+    return Totals(
+        totals.metrics if config.metrics.exporters else {},
+        totals.events if config.logs.exporters else {},
+        totals.spans,
+    )
+
+
+def parse_totals(text: str, *, source: str) -> Totals:
+    """Totals from the JSON `scenarios totals --json` or `load --totals-out` wrote; a UsageError naming
+    `source` (the option and file) for anything else."""
+    try:
+        return Totals.from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(
+            f"{source}: not a totals file from `scenarios totals --json` or `load --totals-out` ({exc})"
+        ) from None
 
 
 def _close(a: float, b: float) -> bool:

@@ -11,7 +11,15 @@ from pathlib import Path
 
 from claude_telemetry_cli.errors import ScenarioError
 
-__all__ = ["BUNDLED_DIR", "PRESETS_DIR", "bundled_data_dir", "bundled_scenarios", "resolve_scenario"]
+__all__ = [
+    "BUNDLED_DIR",
+    "PRESETS_DIR",
+    "bundled_data_dir",
+    "bundled_scenario_list",
+    "bundled_scenarios",
+    "resolve_scenario",
+    "resolve_scenario_or_preset",
+]
 
 
 def bundled_data_dir(name: str) -> Path:
@@ -51,3 +59,34 @@ def resolve_scenario(arg: str) -> Path:
         return bundled[name]
     names = ", ".join(bundled) or "(none found)"
     raise ScenarioError(f"no scenario file {arg!r} and no bundled scenario of that name; bundled: {names}")
+
+
+def resolve_scenario_or_preset(arg: str) -> Path:
+    """A scenario as resolve_scenario finds it, else a bundled generator preset by name."""
+    try:
+        return resolve_scenario(arg)
+    except ScenarioError:
+        preset = PRESETS_DIR / f"{arg.removesuffix('.yaml')}.yaml"
+        if "/" in arg or not preset.is_file():
+            raise
+        return preset
+
+
+def bundled_scenario_list() -> list[dict]:
+    """Each bundled scenario by name: its file, sessions, simulated seconds and description."""
+    from claude_telemetry_cli.scenario.compile import scenario_summary
+    from claude_telemetry_cli.scenario.loader import load_scenario
+
+    rows = []
+    for name, path in sorted(bundled_scenarios().items()):
+        summary = scenario_summary(load_scenario(path))
+        rows.append(
+            {
+                "name": name,
+                "path": str(path),
+                "sessions": summary["sessions"],
+                "duration": summary["duration_seconds"],
+                "description": summary.get("description", ""),
+            }
+        )
+    return rows

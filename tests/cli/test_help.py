@@ -51,7 +51,7 @@ def _name(command: list[str]) -> str:
 
 def test_every_command_has_a_snapshot():
     """A command added without a snapshot (or a snapshot left for a removed one) is caught here."""
-    from claude_telemetry_cli.cli import app, scenarios_app
+    from claude_telemetry_cli.cli.app import app, scenarios_app
 
     names = {c.name or c.callback.__name__ for c in app.registered_commands} | {"scenarios"}
     names |= {f"scenarios {c.name}" for c in scenarios_app.registered_commands}

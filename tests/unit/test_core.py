@@ -199,3 +199,17 @@ def test_bad_durations_say_what_is_accepted(text):
 
 def test_format_duration_reads_naturally():
     assert [format_duration(s) for s in (0.25, 5, 90, 3723)] == ["250ms", "5s", "1m30s", "1h02m03s"]
+
+
+def test_an_option_s_duration_is_seconds_or_a_usage_error_naming_the_option():
+    from claude_telemetry_cli.durations import duration_option
+    from claude_telemetry_cli.errors import UsageError
+
+    assert duration_option("--timeout", None) is None
+    assert duration_option("--timeout", "1m30s") == 90.0
+    assert duration_option("--duration", "inf", allow_inf=True) is None
+    with pytest.raises(UsageError) as caught:
+        duration_option("--linger", "soon")
+    assert caught.value.message == (
+        "--linger: invalid duration 'soon'; use e.g. 250ms, 5s, 1m30s, 2h or a number of seconds"
+    )

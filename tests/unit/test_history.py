@@ -231,3 +231,34 @@ def test_history_sends_what_the_sdk_path_sends_at_the_scenarios_own_times(
     )
     assert sent_spans == span_times
     assert all(start_ns <= begin <= end <= end_ns for _, begin, end in sent_spans)
+
+
+def test_what_history_reports_and_how_it_ends():
+    from claude_telemetry_cli.errors import ExportError, Interrupted
+    from claude_telemetry_cli.history import HistoryResult, HistoryWindow, SignalTally
+
+    tally = SignalTally("metrics", "http://x", requests=3, accepted=3)
+    window = HistoryWindow(start_ns=1_700_000_000_000_000_000, end_ns=1_700_000_060_000_000_000)
+    result = HistoryResult({"metrics": tally}, reached_s=30.0, elapsed_s=1.23456)
+
+    class Compiled:
+        name, session_count = "demo", 2
+
+    summary = result.summary(Compiled(), window)
+    assert summary == {
+        "scenario": "demo",
+        "sessions": 2,
+        "window": window.to_json(),
+        "reached": "2023-11-14T22:13:50Z",
+        "seconds": 1.235,
+        "ok": True,
+        "aborted": None,
+        "interrupted": False,
+        "signals": [tally.to_json()],
+    }
+    assert result.ending() is None
+    result.interrupted = True
+    assert type(result.ending()) is Interrupted
+    result.aborted = "metrics: 400 sample too old"
+    ending = result.ending()
+    assert type(ending) is ExportError and ending.message == "metrics: 400 sample too old"

@@ -85,3 +85,43 @@ def test_float_sums_compare_with_tolerance():
     a = _totals([("claude_code.cost.usage", {}, 0.1 + 0.2)])
     b = _totals([("claude_code.cost.usage", {}, 0.3)])
     assert compare(a, b).ok
+
+
+def _config(enabled: bool, metrics: bool, logs: bool):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        enabled=enabled,
+        metrics=SimpleNamespace(exporters=["otlp"] if metrics else []),
+        logs=SimpleNamespace(exporters=["otlp"] if logs else []),
+    )
+
+
+def test_a_sender_delivers_only_the_signals_it_exports():
+    from claude_telemetry_cli.receiver.verify import delivered_totals
+
+    totals = _totals([(TOKENS, {"type": "input"}, 1.0)], {"api_request": 1})
+    totals.add_span("claude_code.interaction")
+    metrics_only = delivered_totals(totals, _config(True, metrics=True, logs=False))
+    assert (metrics_only.metrics, metrics_only.events, metrics_only.spans) == (
+        totals.metrics,
+        {},
+        totals.spans,
+    )
+    assert delivered_totals(totals, _config(True, metrics=False, logs=True)).metrics == {}
+    # Without a sender's configuration, everything is expected.
+    assert delivered_totals(totals, _config(False, metrics=False, logs=False)) is totals
+
+
+def test_totals_parse_from_their_json_and_anything_else_names_its_source():
+    import pytest
+
+    from claude_telemetry_cli.errors import UsageError
+    from claude_telemetry_cli.receiver.verify import parse_totals
+
+    assert parse_totals(EXPECTED.dumps(), source="x").equals(EXPECTED)
+    with pytest.raises(UsageError) as caught:
+        parse_totals("[1, 2]", source="--expect-totals t.json")
+    assert caught.value.message.startswith(
+        "--expect-totals t.json: not a totals file from `scenarios totals --json` or `load --totals-out` ("
+    )
