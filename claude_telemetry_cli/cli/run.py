@@ -440,7 +440,10 @@ def export_cmd(
         raise UsageError("--json prints its summary on stdout: give --out FILE for the data")
     now_ns = time.time_ns()
     window_ends(start_at, end_at, now_ns=now_ns)
-    history_export.check_target(out)
+    if not to_stdout:
+        from claude_telemetry_cli.files import check_writable
+
+        check_writable(out, "--out")
     err = stderr_console()
     contract = get_profile(profile)
     config = telemetry_config(profile, env, env_file, managed_settings)
