@@ -19,7 +19,6 @@ from claude_telemetry_cli.cli.options import (
     SetOpt,
     TeamsOpt,
 )
-from claude_telemetry_cli.errors import UsageError
 from claude_telemetry_cli.wording import counted
 
 
@@ -80,13 +79,11 @@ def generate_cmd(
         if path is None:
             target = sys.stdout
         else:
-            from claude_telemetry_cli.files import replacing
+            from claude_telemetry_cli.files import check_writable, writing
 
+            check_writable(path, "--out")
             # A half-written scenario would not load: the file appears when it is complete.
-            try:
-                target = stack.enter_context(replacing(path, "w", encoding="utf-8", newline="\n"))
-            except OSError as exc:
-                raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
+            target = stack.enter_context(writing(path, "--out", "w", encoding="utf-8", newline="\n"))
         sigterm_interrupts()
         try:
             show = not to_stdout and not json_out and err.is_terminal
