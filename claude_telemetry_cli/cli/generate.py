@@ -62,8 +62,6 @@ def generate_cmd(
 
     Exit codes: 0 written; 2 an unknown preset or parameter, or a value out of range.
     """
-    import os
-
     from claude_telemetry_cli import output
     from claude_telemetry_cli.scenario.generate import build_params, generate
 
@@ -85,21 +83,14 @@ def generate_cmd(
             # A half-written scenario would not load: the file appears when it is complete.
             target = stack.enter_context(writing(path, "--out", "w", encoding="utf-8", newline="\n"))
         sigterm_interrupts()
-        try:
-            show = not to_stdout and not json_out and err.is_terminal
-            bar = (
-                output.progress_bar(err, "generating", "days", params.days)
-                if show
-                else contextlib.nullcontext()
-            )
-            with bar as progress:
-                stats = generate(params, target, progress)
-        except BrokenPipeError:
-            # `generate | head`: the reader has what it wanted; no traceback for a closed pipe.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(0) from None
+        show = not to_stdout and not json_out and err.is_terminal
+        bar = (
+            output.progress_bar(err, "generating", "days", params.days) if show else contextlib.nullcontext()
+        )
+        with bar as progress:
+            stats = generate(params, target, progress)
         if path is None:
-            target.flush()
+            target.flush()  # a failed write ends the command before its report says "generated"
     s = stats.summary
     if json_out:
         output.print_json(console, {"out": out or "-", **stats.to_json()})
