@@ -189,6 +189,7 @@ def run(
     from claude_telemetry_cli.errors import ExportError
     from claude_telemetry_cli.pipeline import PipelineFactory
     from claude_telemetry_cli.replay import replay, replay_ending
+    from claude_telemetry_cli.settings import config_secrets, redact
 
     factory = PipelineFactory(
         config, contract, export_timeout_s=export_timeout, console_out=sys.stderr if json_out else None
@@ -227,7 +228,10 @@ def run(
         for timeline in timelines:
             timeline.close()
 
-    exporters = [vars(s).copy() for s in factory.stats]
+    # An exporter's error may quote a collector's reply, and a collector may quote a refused header.
+    secrets = config_secrets(config)
+    exporters = redact([vars(s).copy() for s in factory.stats], secrets)
+    summaries = redact(summaries, secrets)
     if json_out:
         output.print_json(
             stdout_console(),
@@ -246,6 +250,8 @@ def run(
         output.warning(err, w)
     if ending is not None:
         # The cause in one line last on stderr, where a CI log's tail shows it (the summary has the rest).
+        ending.message = redact(ending.message, secrets)
+        ending.args = (ending.message,)  # what --traceback shows
         raise ending
 
 

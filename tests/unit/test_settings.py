@@ -737,6 +737,17 @@ def test_a_helper_header_that_cannot_be_sent_is_named_not_shown(machine: Machine
     assert "SECRET" not in error.value.message
 
 
+def test_redact_hides_header_values_their_tokens_and_the_passphrase() -> None:
+    secrets = settings.secret_values(
+        [("Authorization", "Bearer SECRET-abc123"), ("x-team", "web")], "open sesame"
+    )
+    reply = {"error": ["401: token SECRET-abc123 refused", "Bearer SECRET-abc123 and open sesame"], "n": 3}
+
+    assert settings.redact(reply, secrets) == {"error": ["401: token *** refused", "*** and ***"], "n": 3}
+    # A short value is no credential, and hiding it would mangle every message.
+    assert settings.redact("web server", secrets) == "web server"
+
+
 def test_resource_attributes_are_decoded_in_order(machine: Machine) -> None:
     config = machine.load(
         {**GRPC, "OTEL_RESOURCE_ATTRIBUTES": "team=platform%20eng,cost_center=42,dept=R%26D"}
