@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 from claude_telemetry_cli.errors import TelemetryError, UsageError
 
-__all__ = ["split_pair"]
+__all__ = ["masked", "split_pair"]
 
-_NAME = re.compile(r"[A-Za-z0-9_.\-]*")
+# A name followed by what separates it from a value: `Authorization: Bearer <token>`, `Bearer <token>`.
+_NAMED = re.compile(r"([A-Za-z0-9_.\-]+)\s*[:\s]")
 
 
 def split_pair(
@@ -26,17 +27,19 @@ def split_pair(
 
     A pair with no '=', an empty key or a key `key_ok` refuses raises `error` with the message
     "NAME 'TEXT': expected FORM" (then `hint`), NAME being the option or variable the pair came from.
-    With `secret`, TEXT is shown up to its name only: what follows may be a credential.
+    With `secret`, TEXT is shown masked: what follows may be a credential.
     """
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key or (key_ok is not None and not key_ok(key)):
-        shown = _up_to_name(text.strip()) if secret else text.strip()
+        shown = masked(text.strip()) if secret else text.strip()
         raise error(f"{name} '{shown}': expected {form}{hint}")
     return key, value
 
 
-def _up_to_name(fragment: str) -> str:
-    # A malformed header is often `Authorization: Bearer <token>`: keep the name, hide what follows it.
-    name = _NAME.match(fragment).group(0)
-    return name if name == fragment else f"{name}***"
+def masked(fragment: str) -> str:
+    """`fragment`, which may hold a credential, as it may be shown: the name it starts with when one is
+    set apart from what follows (`Authorization: Bearer <token>` is 'Authorization***'), else nothing of
+    it (a bare word may be the token itself)."""
+    named = _NAMED.match(fragment)
+    return f"{named.group(1)}***" if named else "***"

@@ -22,8 +22,16 @@ for _command in (*app.registered_commands, *scenarios_app.registered_commands):
 
 def main() -> None:
     import os
+    import sys
+
+    from claude_telemetry_cli.cli.app import StdoutError, guard_stdout, stdout_failed
 
     # grpc logs refused TLS handshakes and the like on stderr by itself; those are counted and
     # reported by the receiver instead. It reads this once, when first imported.
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    app()
+    guard_stdout()
+    try:
+        app()
+    except StdoutError as exc:
+        # Written outside a command (--help, --version): the same ending as inside one.
+        sys.exit(stdout_failed(exc))

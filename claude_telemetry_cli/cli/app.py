@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import functools
+import io
 import os
+import signal
 import sys
 from typing import Annotated
 
@@ -62,16 +65,103 @@ def stderr_console() -> Console:
     return _console(stderr=True)
 
 
+class StdoutError(OSError):
+    """Writing to standard output failed: its reader left (EPIPE), it is full, or it was closed."""
+
+
+class _StdoutRaw(io.FileIO):
+    """Standard output's file descriptor, whose write errors say they are stdout's: an error writing an
+    --out file and one writing stdout end differently."""
+
+    def __init__(self, fd: int, *, closed: bool = False) -> None:
+        super().__init__(fd, "w", closefd=False)
+        self.refused = closed
+        self.silenced = False
+
+    def write(self, data) -> int:
+        if self.silenced:
+            return len(data)
+        if self.refused:
+            raise StdoutError(errno.EBADF, "it is closed", "<stdout>")
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror, "<stdout>") from None
+
+
+def guard_stdout() -> None:
+    """Put standard output behind _StdoutRaw, for guarded to end a failed write as one line (or quietly,
+    for a closed pipe). Without a file descriptor 1 at start (`>&-`), /dev/null holds its place, so no
+    file opened later becomes fd 1, and writing stdout is an error."""
+    original = sys.stdout
+    if original is None:
+        null = os.open(os.devnull, os.O_WRONLY)
+        if null != 1:
+            os.dup2(null, 1)
+            os.close(null)
+        raw = _StdoutRaw(1, closed=True)
+        encoding, errors, line_buffering = "utf-8", "strict", False
+    else:
+        try:
+            if original.fileno() != 1:
+                return
+        except (AttributeError, OSError, ValueError):
+            return  # not the process's stdout (a test's capture): nothing to guard
+        original.flush()
+        raw = _StdoutRaw(1)
+        encoding, errors, line_buffering = original.encoding, original.errors, original.line_buffering
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw), encoding=encoding, errors=errors, line_buffering=line_buffering
+    )
+
+
+def _silence_stdout() -> None:
+    """What is still buffered for stdout goes nowhere: no second error at exit."""
+    raw = getattr(getattr(sys.stdout, "buffer", None), "raw", None)
+    if isinstance(raw, _StdoutRaw):
+        raw.silenced = True
+
+
+def _flush_stdout() -> None:
+    if sys.stdout is not None:
+        sys.stdout.flush()
+
+
+# 128 + SIGPIPE, as a shell reports a writer whose reader left.
+CLOSED_PIPE_EXIT = 128 + signal.SIGPIPE
+
+
+def stdout_failed(exc: StdoutError) -> int:
+    """The exit code of a failed write to stdout: a pipe whose reader left (`| head`) ends quietly, as
+    the reader has what it wanted; anything else (a full disk, a closed stdout) is one line on stderr."""
+    _silence_stdout()
+    if exc.errno == errno.EPIPE:
+        return CLOSED_PIPE_EXIT
+    from claude_telemetry_cli import output
+
+    output.error(stderr_console(), f"cannot write to standard output: {exc.strerror}")
+    return int(ExitCode.BAD_INPUT)
+
+
 def guarded(fn):
     """The one place an ending becomes output and an exit code: a domain error (a bad input, or a result
     a command ends on: a failed verification, a failed export, an interrupt) is its one line on stderr
-    and its exit code; Ctrl-C outside the core's own handling is 130."""
+    and its exit code; Ctrl-C outside the core's own handling is 130; a failed write to stdout is
+    stdout_failed's."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            _flush_stdout()  # a full stdout fails here, not in the interpreter's exit
+            return result
+        except StdoutError as exc:
+            raise typer.Exit(stdout_failed(exc)) from None
         except TelemetryError as exc:
+            try:
+                _flush_stdout()
+            except StdoutError:
+                _silence_stdout()  # the domain error says more than the stdout one
             err = stderr_console()
             if _state["traceback"] and not isinstance(exc, Interrupted):
                 import traceback
@@ -122,8 +212,6 @@ def sigterm_interrupts(stops: int | None = None) -> None:
     (writing a scenario, its summary) is not thrown away. `timeout` and container runtimes signal a
     process and then its group, so a second signal often follows the first at once.
     """
-    import signal
-
     _signals.update(stops=stops if stops is not None else sys.maxsize, received=0)
 
     def interrupt(signum, frame):

@@ -19,7 +19,6 @@ from claude_telemetry_cli.cli.options import (
     SetOpt,
     TeamsOpt,
 )
-from claude_telemetry_cli.errors import UsageError
 from claude_telemetry_cli.wording import counted
 
 
@@ -63,8 +62,6 @@ def generate_cmd(
 
     Exit codes: 0 written; 2 an unknown preset or parameter, or a value out of range.
     """
-    import os
-
     from claude_telemetry_cli import output
     from claude_telemetry_cli.scenario.generate import build_params, generate
 
@@ -80,29 +77,20 @@ def generate_cmd(
         if path is None:
             target = sys.stdout
         else:
-            from claude_telemetry_cli.files import replacing
+            from claude_telemetry_cli.files import check_writable, writing
 
+            check_writable(path, "--out")
             # A half-written scenario would not load: the file appears when it is complete.
-            try:
-                target = stack.enter_context(replacing(path, "w", encoding="utf-8", newline="\n"))
-            except OSError as exc:
-                raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
+            target = stack.enter_context(writing(path, "--out", "w", encoding="utf-8", newline="\n"))
         sigterm_interrupts()
-        try:
-            show = not to_stdout and not json_out and err.is_terminal
-            bar = (
-                output.progress_bar(err, "generating", "days", params.days)
-                if show
-                else contextlib.nullcontext()
-            )
-            with bar as progress:
-                stats = generate(params, target, progress)
-        except BrokenPipeError:
-            # `generate | head`: the reader has what it wanted; no traceback for a closed pipe.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(0) from None
+        show = not to_stdout and not json_out and err.is_terminal
+        bar = (
+            output.progress_bar(err, "generating", "days", params.days) if show else contextlib.nullcontext()
+        )
+        with bar as progress:
+            stats = generate(params, target, progress)
         if path is None:
-            target.flush()
+            target.flush()  # a failed write ends the command before its report says "generated"
     s = stats.summary
     if json_out:
         output.print_json(console, {"out": out or "-", **stats.to_json()})

@@ -20,7 +20,6 @@ from claude_telemetry_cli.cli.options import (
     ProfileOpt,
     ProtocolOpt,
 )
-from claude_telemetry_cli.errors import UsageError
 from claude_telemetry_cli.load.options import LoadOptions
 from claude_telemetry_cli.wording import counted
 
@@ -221,6 +220,10 @@ def load_cmd(
         export_timeout_s=export_timeout,
     )
     options.validate()  # before the configuration: a typo costs nothing
+    if totals_out is not None:
+        from claude_telemetry_cli.files import check_writable
+
+        check_writable(totals_out, "--totals-out")  # not after the whole load
     config = telemetry_config(
         profile,
         env,
@@ -286,12 +289,10 @@ def load_cmd(
         }
     )
     if totals_out is not None and result.totals is not None:
-        from claude_telemetry_cli.files import write_atomically
+        from claude_telemetry_cli.files import writing
 
-        try:
-            write_atomically(totals_out, result.totals.dumps() + "\n")
-        except OSError as exc:
-            raise UsageError(f"--totals-out {totals_out}: {exc.strerror}") from None
+        with writing(totals_out, "--totals-out", encoding="utf-8") as fh:
+            fh.write(result.totals.dumps() + "\n")
     ending = result.ending(spec.max_error_rate)
     data["ok"] = ending is None
     if json_out:

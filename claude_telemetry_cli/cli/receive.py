@@ -217,6 +217,9 @@ def receive(
     err = stderr_console()
     dump_file = None
     if dump is not None:
+        from claude_telemetry_cli.files import check_writable
+
+        check_writable(dump, "--dump")
         try:
             dump_file = dump.open("a", encoding="utf-8")
         except OSError as exc:
@@ -367,11 +370,13 @@ def record(
     """
     from claude_telemetry_cli import output
     from claude_telemetry_cli.durations import duration_option
+    from claude_telemetry_cli.files import check_writable, writing
     from claude_telemetry_cli.receiver.reception import Reception
     from claude_telemetry_cli.receiver.watch import record_until
     from claude_telemetry_cli.scenario.reconstruct import build_scenario
 
     timeout_s, idle_s = duration_option("--timeout", timeout), duration_option("--idle", idle)
+    check_writable(out, "--out")  # before the recording, not after it
     reception = Reception(keep_decoded=True)
     server = _start_server(
         reception, host, grpc_port, http_port, require_header, tls_cert, tls_key, client_ca
@@ -397,12 +402,8 @@ def record(
             f"nothing to replay arrived ({counted(len(points), 'point')}, {counted(len(events), 'event')});"
             f" {out} not written"
         )
-    from claude_telemetry_cli.files import write_atomically
-
-    try:
-        write_atomically(out, recorded.yaml)
-    except OSError as exc:
-        raise UsageError(f"--out {out}: {exc.strerror}") from None
+    with writing(out, "--out", encoding="utf-8") as fh:
+        fh.write(recorded.yaml)
     summary = {
         "out": str(out),
         "sessions": recorded.sessions,

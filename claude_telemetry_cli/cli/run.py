@@ -189,6 +189,7 @@ def run(
     from claude_telemetry_cli.errors import ExportError
     from claude_telemetry_cli.pipeline import PipelineFactory
     from claude_telemetry_cli.replay import replay, replay_ending
+    from claude_telemetry_cli.settings import config_secrets, redact
 
     factory = PipelineFactory(
         config, contract, export_timeout_s=export_timeout, console_out=sys.stderr if json_out else None
@@ -227,7 +228,10 @@ def run(
         for timeline in timelines:
             timeline.close()
 
-    exporters = [vars(s).copy() for s in factory.stats]
+    # An exporter's error may quote a collector's reply, and a collector may quote a refused header.
+    secrets = config_secrets(config)
+    exporters = redact([vars(s).copy() for s in factory.stats], secrets)
+    summaries = redact(summaries, secrets)
     if json_out:
         output.print_json(
             stdout_console(),
@@ -246,6 +250,8 @@ def run(
         output.warning(err, w)
     if ending is not None:
         # The cause in one line last on stderr, where a CI log's tail shows it (the summary has the rest).
+        ending.message = redact(ending.message, secrets)
+        ending.args = (ending.message,)  # what --traceback shows
         raise ending
 
 
@@ -440,7 +446,10 @@ def export_cmd(
         raise UsageError("--json prints its summary on stdout: give --out FILE for the data")
     now_ns = time.time_ns()
     window_ends(start_at, end_at, now_ns=now_ns)
-    history_export.check_target(out)
+    if not to_stdout:
+        from claude_telemetry_cli.files import check_writable
+
+        check_writable(out, "--out")
     err = stderr_console()
     contract = get_profile(profile)
     config = telemetry_config(profile, env, env_file, managed_settings)

@@ -168,18 +168,17 @@ def scenarios_schema(
     """
     import json
 
+    from claude_telemetry_cli.files import check_writable, writing
     from claude_telemetry_cli.scenario.schema import scenario_json_schema
 
+    if out is not None:
+        check_writable(out, "--out")
     text = json.dumps(scenario_json_schema(), indent=2) + "\n"
     if out is None:
         sys.stdout.write(text)
         return
-    from claude_telemetry_cli.files import write_atomically
-
-    try:
-        write_atomically(out, text)
-    except OSError as exc:
-        raise UsageError(f"--out {out}: {exc.strerror}") from None
+    with writing(out, "--out", encoding="utf-8") as fh:
+        fh.write(text)
     stderr_console().print(f"wrote {out}")
 
 

@@ -7,17 +7,12 @@ reader never meets half a file, and a failure or an interrupt leaves nothing beh
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
-from claude_telemetry_cli.errors import UsageError
-from claude_telemetry_cli.files import replacing
+from claude_telemetry_cli.files import writing
 from claude_telemetry_cli.history.openmetrics import (
     CollectorScrapes,
     Naming,
@@ -33,7 +28,6 @@ from claude_telemetry_cli.history.when import HistoryWindow
 __all__ = [
     "FORMATS",
     "OtlpJsonResult",
-    "check_target",
     "export_openmetrics",
     "export_otlp_json",
     "export_signals",
@@ -45,54 +39,16 @@ FORMATS = ("openmetrics", "otlp-json")
 Progress = Callable[[int, int], None]  # (Unix ns reached, samples or lines written)
 
 
-def check_target(path: str | None) -> None:
-    """A UsageError now, before any work, if `path` cannot be written: its directory is missing or
-    read-only, it is a directory, or a device that refuses to open. None and "-" are stdout."""
-    if path is None or path == "-":
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"--out {path}: is a directory")
-    parent = target.parent
-    if not parent.is_dir():
-        raise UsageError(f"--out {path}: directory {str(parent)!r} does not exist")
-    if target.exists() and not target.is_file():
-        # A device or a pipe is written in place: there is nothing to rename over it.
-        try:
-            with open(target, "ab"):
-                pass
-        except OSError as exc:
-            raise UsageError(f"--out {path}: {exc.strerror}") from None
-        return
-    # Creating the temporary file is the one true test (a read-only mount, root's permissions, ...).
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
-    except OSError as exc:
-        raise UsageError(f"--out {path}: cannot write in {str(parent)!r}: {exc.strerror}") from None
-    os.close(fd)
-    os.unlink(probe)
-
-
 @contextlib.contextmanager
 def target_file(path: str | None) -> Iterator[BinaryIO]:
     """A binary file to write the export to: stdout for None or "-", else `path` written whole or not at
-    all (files.replacing). A write error (a full disk) is a UsageError naming the file."""
+    all (files.writing). A write error (a full disk) is a UsageError naming the file."""
     if path is None or path == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    opened = False
-    try:
-        with replacing(path, "wb", buffering=1 << 20) as fh:
-            opened = True
-            yield fh
-    except OSError as exc:
-        if not opened or exc.errno in _WRITE_ERRORS:
-            raise UsageError(f"--out {path}: {exc.strerror}") from None
-        raise
-
-
-_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EROFS, errno.EIO})
+    with writing(path, "--out", "wb", buffering=1 << 20) as fh:
+        yield fh
 
 
 def export_openmetrics(

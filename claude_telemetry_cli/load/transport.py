@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from claude_telemetry_cli.clock import Clock, RealClock
 from claude_telemetry_cli.errors import ConfigError
-from claude_telemetry_cli.settings import SignalConfig
+from claude_telemetry_cli.settings import SignalConfig, redact, secret_values
 
 __all__ = ["Outcome", "Sender", "build_sender"]
 
@@ -57,6 +57,9 @@ class Sender:
 
     signal: str
     destination: str
+
+    # What a collector's reply must not be shown with: it may quote the header it refused.
+    _secrets: tuple[str, ...] = ()
 
     def __init__(
         self, timeout_s: float, *, stop: threading.Event | None = None, clock: Clock | None = None
@@ -96,6 +99,7 @@ class Sender:
     def _verdict(self, result: tuple, start: float, retries: int, backoff: float) -> Outcome | float:
         """After an attempt: the Outcome if it is the last one, else the pause before the next."""
         ok, code, retryable, wait_s, message = result
+        message = redact(message, self._secrets)
         now = self._clock.now()
         if ok or not retryable:
             return Outcome(ok, code, now - start, retries, rejected=not ok, message=message)
@@ -147,6 +151,7 @@ class GrpcSender(Sender):
             self._credentials = grpc_credentials(sig)
         self._method = _GRPC_METHODS[sig.signal]
         self._metadata = tuple((k.lower(), v) for k, v in sig.headers)
+        self._secrets = secret_values(sig.headers)
         self._channel = self._call = None  # synchronous, made on first use
         self._opening = threading.Lock()
         self._achannel = self._acall = None  # asyncio: open_async, exchange, close_async
@@ -221,23 +226,24 @@ class HttpSender(Sender):
         self._port = parts.port or (443 if self._https else 80)
         self._path = parts.path or "/"
         self._headers = {"Content-Type": self.content_type, **dict(sig.headers)}
+        self._secrets = secret_values(sig.headers, sig.http_client_key_passphrase)
         self._context = None
         if self._https:
             self._context = ssl.create_default_context(cafile=sig.http_ca_certs)
             if sig.http_client_cert and sig.http_client_key:
-                self._context.load_cert_chain(
-                    sig.http_client_cert, sig.http_client_key, password=sig.http_client_key_passphrase
-                )
+                _load_client_certificate(self._context, sig)
         self._local = threading.local()
         # The asyncio half: the request head up to its length, and the idle keep-alive connections.
         head = [f"POST {self._path} HTTP/1.1", f"Host: {parts.netloc}", "Accept-Encoding: identity"]
         head += [f"{k}: {v}" for k, v in self._headers.items()]
         try:
             self._head = ("\r\n".join(head) + "\r\nContent-Length: ").encode("latin-1")
-        except UnicodeEncodeError as exc:
+        except UnicodeEncodeError:
+            # The header named, its value never shown: it is usually a credential.
+            name = next((k for k, v in self._headers.items() if not _is_latin1(f"{k}: {v}")), None)
+            what = f"export header '{name}'" if name is not None else "request head (endpoint and headers)"
             raise ConfigError(
-                f"the {sig.signal} export headers (OTEL_EXPORTER_OTLP_HEADERS) must be Latin-1 text for"
-                f" HTTP: {exc.object[exc.start : exc.end]!r} is not"
+                f"the {sig.signal} {what} (OTEL_EXPORTER_OTLP_HEADERS) must be Latin-1 text for HTTP"
             ) from None
         self._idle: list[_HttpConnection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -486,6 +492,27 @@ def _protobuf_status_message(body: bytes) -> str:
     except IndexError:
         return ""
     return ""
+
+
+def _load_client_certificate(context: ssl.SSLContext, sig: SignalConfig) -> None:
+    key, cert = sig.http_client_key, sig.http_client_cert
+    try:
+        context.load_cert_chain(cert, key, password=sig.http_client_key_passphrase)
+    except ssl.SSLError:
+        # ssl says no more than "PEM lib"; the passphrase is named, never shown.
+        if sig.http_client_key_passphrase:
+            why = f"CLAUDE_CODE_CLIENT_KEY_PASSPHRASE: cannot decrypt {key}, or it is not the key of {cert}"
+        else:
+            why = f"CLAUDE_CODE_CLIENT_KEY: {key} is not a PEM key of {cert}"
+        raise ConfigError(why) from None
+
+
+def _is_latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _one_line(text: str, limit: int = 200) -> str:

@@ -2,7 +2,8 @@
 
 names.py holds the variables' names, sources.py where values come from (environment, settings files,
 command line, managed settings), resolve.py how they become a TelemetryConfig (config.py), headers.py
-runs otelHeadersHelper and view.py shows a configuration with its secrets masked.
+runs otelHeadersHelper and view.py shows a configuration with its secrets masked (and hides them in
+any other text).
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from claude_telemetry_cli.settings.sources import (
     read_env_file,
 )
 from claude_telemetry_cli.settings.values import mask_url, merge_headers, parse_key_value_list
-from claude_telemetry_cli.settings.view import is_secret, mask_value, masked_view
+from claude_telemetry_cli.settings.view import (
+    config_secrets,
+    is_secret,
+    mask_value,
+    masked_view,
+    redact,
+    secret_values,
+)
 
 __all__ = [
     "ENDPOINT_VARIABLES",
@@ -44,6 +52,7 @@ __all__ = [
     "Source",
     "Sourced",
     "TelemetryConfig",
+    "config_secrets",
     "default_managed_path",
     "flag_overrides",
     "is_secret",
@@ -55,5 +64,7 @@ __all__ = [
     "parse_cli_overrides",
     "parse_key_value_list",
     "read_env_file",
+    "redact",
     "run_headers_helper",
+    "secret_values",
 ]

@@ -10,6 +10,7 @@ import subprocess
 from claude_telemetry_cli.errors import ConfigError
 from claude_telemetry_cli.settings.config import Source
 from claude_telemetry_cli.settings.names import HEADERS_HELPER_KEY
+from claude_telemetry_cli.settings.values import check_headers
 
 __all__ = ["HEADERS_HELPER_TIMEOUT_S", "run_headers_helper"]
 
@@ -22,7 +23,7 @@ def run_headers_helper(
     """Run an otelHeadersHelper command and return the headers it prints as a JSON object.
 
     Raises ConfigError "otelHeadersHelper (<source>): <what went wrong>" on any failure; never includes
-    the command's stdout in the message, since that is where the credentials are.
+    what the command printed, on stdout or stderr, since that is where the credentials are.
     """
     where = f"{HEADERS_HELPER_KEY} ({source})" if source else HEADERS_HELPER_KEY
     try:
@@ -42,14 +43,17 @@ def run_headers_helper(
     except OSError as exc:
         raise ConfigError(f"{where}: could not run '{command}': {exc.strerror or exc}") from None
     try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
+        stdout, _ = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         _kill_session(process)
         raise ConfigError(f"{where}: '{command}' did not finish within {timeout_s:g} s") from None
     if process.returncode != 0:
-        detail = stderr.strip().splitlines()
-        tail = f": {detail[-1][:200]}" if detail else ""
-        raise ConfigError(f"{where}: '{command}' exited with status {process.returncode}{tail}")
+        # What it printed is not shown, on stderr no more than on stdout: a failing helper may well
+        # print the token it fetched, or the request that fetched it.
+        raise ConfigError(
+            f"{where}: '{command}' exited with status {process.returncode} (its output is not shown, as it"
+            " may hold credentials: run it yourself to see it)"
+        )
     try:
         headers = json.loads(stdout)
     except json.JSONDecodeError as exc:
@@ -61,6 +65,8 @@ def run_headers_helper(
     for key, value in headers.items():
         if not isinstance(value, str):
             raise ConfigError(f"{where}: header '{key}' must be a string, not {type(value).__name__}")
+    # Its headers go to HTTP exporters only.
+    check_headers(where, headers.items(), grpc=False)
     return headers
 
 

@@ -57,6 +57,7 @@ from claude_telemetry_cli.settings.sources import (
 from claude_telemetry_cli.settings.values import (
     FALSE,
     TRUE,
+    check_headers,
     check_url,
     mask_url,
     merge_pairs,
@@ -335,11 +336,11 @@ def _signal_config(
 ) -> SignalConfig:
     # Not selected: the exporter variable is not read at all, as Claude Code ignores it then.
     exporters = _exporters(signal, env, events=events, enabled=enabled) if selected else ()
-    headers = merge_pairs(
-        parse_key_value_list(env.get(OTLP_HEADERS) or "", OTLP_HEADERS),
-        parse_key_value_list(env.get(signal_var(signal, "HEADERS")) or "", signal_var(signal, "HEADERS")),
-        case_insensitive=True,
-    )
+    header_lists = [
+        (variable, parse_key_value_list(env.get(variable) or "", variable))
+        for variable in (OTLP_HEADERS, signal_var(signal, "HEADERS"))
+    ]
+    headers = merge_pairs(*(pairs for _, pairs in header_lists), case_insensitive=True)
     common = dict(signal=signal, headers=headers, **_tls(signal, env), **http_tls)
     if not enabled:
         return SignalConfig(
@@ -353,6 +354,8 @@ def _signal_config(
         return SignalConfig(
             exporters=exporters, protocol=None, endpoint=None, disabled_reason=reason, **common
         )
+    for variable, pairs in header_lists:
+        check_headers(variable, pairs, grpc=protocol == "grpc")
     endpoint = _endpoint(signal, protocol, env)
     return SignalConfig(exporters=exporters, protocol=protocol, endpoint=endpoint, **common)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from claude_telemetry_cli.errors import UsageError
 from claude_telemetry_cli.pairs import split_pair
 from claude_telemetry_cli.settings.config import SignalConfig, TelemetryConfig
 from claude_telemetry_cli.settings.names import ENDPOINT_VARIABLES, HEADER_VARIABLES, SECRET_VARIABLES
 from claude_telemetry_cli.settings.values import mask_url
 
-__all__ = ["is_secret", "mask_value", "masked_view"]
+__all__ = ["config_secrets", "is_secret", "mask_value", "masked_view", "redact", "secret_values"]
 
 
 def is_secret(variable: str) -> bool:
@@ -34,6 +36,43 @@ def mask_value(variable: str, value: str) -> str:
     if variable in ENDPOINT_VARIABLES:
         return mask_url(value)
     return value
+
+
+def secret_values(headers: Iterable[tuple[str, str]], passphrase: str | None = None) -> tuple[str, ...]:
+    """What `redact` hides: each header value, each long word of one (the token after `Bearer`), and
+    the key passphrase. Short values (`x-team=a`) are left out: hiding them would mangle every message."""
+    found: set[str] = set()
+    for _, value in headers:
+        value = value.strip()
+        if len(value) >= 6:
+            found.add(value)
+        found.update(word for word in value.split() if len(word) >= 8)
+    if passphrase:
+        found.add(passphrase)
+    # Longest first: a value is hidden whole before a word of it is.
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def config_secrets(config: TelemetryConfig) -> tuple[str, ...]:
+    signals = (config.metrics, config.logs, config.traces)
+    headers = [pair for signal in signals for pair in signal.headers]
+    passphrase = next((s.http_client_key_passphrase for s in signals if s.http_client_key_passphrase), None)
+    return secret_values(headers, passphrase)
+
+
+def redact(data, secrets: Iterable[str]):
+    """`data` (an exporter's error, a collector's reply, a summary holding them: text, or dicts and lists
+    of it) with every secret in it shown as ***: a collector may quote the header it refused."""
+    if isinstance(data, str):
+        for secret in secrets:
+            if secret in data:
+                data = data.replace(secret, "***")
+        return data
+    if isinstance(data, dict):
+        return {key: redact(value, secrets) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return type(data)(redact(value, secrets) for value in data)
+    return data
 
 
 def _signal_view(signal: SignalConfig) -> dict:

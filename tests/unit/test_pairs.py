@@ -30,6 +30,22 @@ def test_a_secret_pair_is_shown_up_to_its_name() -> None:
     assert error.value.message == "--header 'Authorization***': expected KEY=VALUE"
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("SECRET-abc123", "***"),  # a bare word may be the token itself
+        ("=SECRET-abc123", "***"),
+        ("Bearer SECRET-abc123", "Bearer***"),
+        ("Authorization:SECRET-abc123", "Authorization***"),
+    ],
+)
+def test_a_secret_pair_shows_a_name_only_when_one_stands_apart(text: str, shown: str) -> None:
+    with pytest.raises(UsageError) as error:
+        split_pair(text, "--require-header", form="NAME=VALUE", secret=True)
+
+    assert error.value.message == f"--require-header '{shown}': expected NAME=VALUE"
+
+
 def test_the_form_hint_error_class_and_key_check_are_the_callers() -> None:
     with pytest.raises(ConfigError) as error:
         split_pair("1KEY=v", "otel.env:3:", key_ok=str.isidentifier, hint=", e.g. A=1", error=ConfigError)

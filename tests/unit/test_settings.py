@@ -655,12 +655,14 @@ def test_malformed_header_is_an_error_naming_the_variable(machine: Machine, text
     assert error.value.message.endswith(": expected key=value pairs separated by commas")
 
 
-def test_malformed_header_message_matches_the_documented_form() -> None:
+def test_a_malformed_bare_header_is_named_by_its_place_and_never_shown() -> None:
+    # A bare word may be the token itself, pasted without its name.
     with pytest.raises(ConfigError) as error:
-        parse_key_value_list("xyz", "OTEL_EXPORTER_OTLP_HEADERS")
+        parse_key_value_list("x-team=a,SECRET123", "OTEL_EXPORTER_OTLP_HEADERS")
 
     assert error.value.message == (
-        "OTEL_EXPORTER_OTLP_HEADERS: malformed header 'xyz': expected key=value pairs separated by commas"
+        "OTEL_EXPORTER_OTLP_HEADERS: malformed header 2 of 2 '***': expected key=value pairs separated"
+        " by commas"
     )
 
 
@@ -670,6 +672,80 @@ def test_malformed_header_error_does_not_echo_the_token() -> None:
 
     assert "s3cr3t-token" not in error.value.message
     assert "'Authorization***'" in error.value.message
+
+
+@pytest.mark.parametrize("settings_", [GRPC, HTTP], ids=["grpc", "http"])
+@pytest.mark.parametrize(
+    ("headers", "complaint"),
+    [
+        ("Authorization=Bearer SECRET-abc123%0Ainjected", "header 'Authorization' holds a line break"),
+        ("Authorization=Bearer SECRET-abc123%0D", "header 'Authorization' holds a line break"),
+        ("Authorization=Bearer SECRET-abc123%00", "header 'Authorization' holds a control character (%00"),
+        ("Authorization=Bearer SECRET-abc123%7F", "header 'Authorization' holds a control character (%7F"),
+        # A token's own '=' (base64) makes everything before it the name.
+        ("Authorization: Bearer SECRET-abc123=", "'Authorization***' is not a header name"),
+        ("Bearer SECRET-abc123=", "'Bearer***' is not a header name"),
+    ],
+)
+def test_a_header_that_cannot_be_sent_is_named_and_its_value_never_shown(
+    machine: Machine, settings_: dict, headers: str, complaint: str
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        machine.load({**settings_, "OTEL_EXPORTER_OTLP_HEADERS": headers})
+
+    assert error.value.message.startswith("OTEL_EXPORTER_OTLP_HEADERS: ")
+    assert complaint in error.value.message
+    assert "SECRET" not in error.value.message and "abc123" not in error.value.message
+
+
+def test_grpc_takes_printable_ascii_header_values_and_http_latin1(machine: Machine) -> None:
+    headers = {"OTEL_EXPORTER_OTLP_LOGS_HEADERS": "x-name=Ren%C3%A9e"}
+
+    assert ("x-name", "Renée") in machine.load({**HTTP, **headers}).logs.headers
+    with pytest.raises(ConfigError) as error:
+        machine.load({**GRPC, **headers})
+    assert error.value.message == (
+        "OTEL_EXPORTER_OTLP_LOGS_HEADERS: the value of header 'x-name' holds a character beyond ASCII,"
+        " which gRPC metadata values cannot hold"
+    )
+
+
+def test_white_space_decoded_around_a_header_value_is_trimmed(machine: Machine) -> None:
+    # The OTLP/HTTP exporter refuses to send a value starting with white space; a receiver trims it.
+    config = machine.load({**HTTP, "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=%20Bearer%20abc%09"})
+
+    assert config.metrics.headers == (("Authorization", "Bearer abc"),)
+
+
+def test_a_header_of_a_signal_that_exports_nothing_is_not_checked(machine: Machine) -> None:
+    config = machine.load({**HTTP, "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x=a%0Ab"})
+
+    assert not config.traces.otlp_enabled
+
+
+def test_a_helper_header_that_cannot_be_sent_is_named_not_shown(machine: Machine) -> None:
+    # JSON's \n: a line break once decoded.
+    script = machine.script(
+        "helper.sh", 'cat <<\'EOF\'\n{"Authorization": "Bearer SECRET-abc123\\ninjected"}\nEOF\n'
+    )
+    machine.write(machine.user_file, otelHeadersHelper=str(script))
+
+    with pytest.raises(ConfigError) as error:
+        machine.load(HTTP)
+
+    assert "header 'Authorization' holds a line break" in error.value.message
+    assert "SECRET" not in error.value.message
+
+
+def test_redact_hides_header_values_their_tokens_and_the_passphrase() -> None:
+    secrets = settings.secret_values(
+        [("Authorization", "Bearer SECRET-abc123"), ("x-team", "web")], "open sesame"
+    )
+    reply = {"error": ["401: token SECRET-abc123 refused", "Bearer SECRET-abc123 and open sesame"], "n": 3}
+
+    assert settings.redact(reply, secrets) == {"error": ["401: token *** refused", "*** and ***"], "n": 3}
+    # A short value is no credential, and hiding it would mangle every message.
+    assert settings.redact("web server", secrets) == "web server"
 
 
 def test_resource_attributes_are_decoded_in_order(machine: Machine) -> None:
@@ -738,15 +814,21 @@ def test_headers_helper_is_not_run_for_grpc_and_a_warning_says_why(machine: Mach
     assert any("otelHeadersHelper applies to HTTP protocols only" in w for w in config.warnings)
 
 
-def test_headers_helper_failure_names_the_setting_source_and_status(machine: Machine) -> None:
-    script = machine.script("helper.sh", "echo 'token service unreachable' >&2\nexit 3\n")
+def test_headers_helper_failure_names_the_setting_source_and_status_but_not_its_output(
+    machine: Machine,
+) -> None:
+    script = machine.script(
+        "helper.sh",
+        "echo '{\"Authorization\": \"Bearer SECRET-abc123\"}'\necho 'denied SECRET-abc123' >&2\nexit 3\n",
+    )
     machine.write(machine.project_file, otelHeadersHelper=str(script))
 
     with pytest.raises(ConfigError) as error:
         machine.load(HTTP)
 
     assert error.value.message.startswith(f"otelHeadersHelper (settings:{machine.project_file}): ")
-    assert "exited with status 3: token service unreachable" in error.value.message
+    assert "exited with status 3 (its output is not shown" in error.value.message
+    assert "SECRET" not in error.value.message
 
 
 @pytest.mark.parametrize(
