@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from claude_telemetry_cli.durations import format_duration
@@ -20,11 +21,12 @@ def print_json(console: Console, data) -> None:
 
 
 def error(console: Console, message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Messages quote what the user wrote, and `[/x]` in a key is text, not markup.
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def warning(console: Console, message: str) -> None:
-    console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -290,7 +292,8 @@ def config_view(console: Console, view: dict) -> None:
         console.print("settings files read: " + ", ".join(view["settings_files"]), soft_wrap=True)
     for r in view.get("removed", []):
         console.print(
-            f"[yellow]removed by managed settings:[/] {r['variable']} ({r['source']}): {r['reason']}"
+            "[yellow]removed by managed settings:[/] "
+            + escape(f"{r['variable']} ({r['source']}): {r['reason']}")
         )
     for w in view.get("warnings", []):
         warning(console, w)
