@@ -112,6 +112,7 @@ _INPUT_LIMIT = 4096
 # A request body holds the whole conversation: about four characters per token of context.
 _CHARS_PER_TOKEN = 4
 _FILLER = "The quick brown fox jumps over the lazy dog. "
+_FAKER_TEXT = 100_000
 # Skills whose names events show verbatim; user-defined ones read `custom_skill` without tool details.
 _BUILTIN_SKILL_SOURCES = ("bundled", "builtin", "built-in")
 
@@ -324,11 +325,13 @@ class _Context:
         self._faker.seed_instance(seed)
         parts: list[str] = []
         total = 0
-        while total < length:
+        # Sentences take about a second per million characters: past _FAKER_TEXT, the text repeats.
+        while total < min(length, _FAKER_TEXT):
             sentence = self._faker.sentence()
             parts.append(sentence)
             total += len(sentence) + 1
-        return " ".join(parts)[:length]
+        text = " ".join(parts)
+        return (text if len(text) >= length else " ".join([text] * (length // len(text) + 1)))[:length]
 
 
 @dataclass
@@ -1151,20 +1154,30 @@ class _Process:
 
     def _request_body(self, at: int, model: str, query_source: str, context_tokens: int) -> None:
         file_id = self._more_uuid()
+        if self.entry.log_raw_api_bodies is None:
+            return
+        chars = context_tokens * _CHARS_PER_TOKEN
+        # Past the content limit, filler is only counted: its size must not grow with the token count.
+        shown = min(chars, _CONTENT_LIMIT)
         body = {
             "model": model,
             "max_tokens": 32000,
             "stream": True,
-            "messages": [{"role": "user", "content": _filler(context_tokens * _CHARS_PER_TOKEN)}],
+            "messages": [{"role": "user", "content": _filler(shown)}],
         }
-        self._body_event(at, "api_request_body", body, f"{file_id}.request.json", model, query_source, {})
+        self._body_event(
+            at, "api_request_body", body, f"{file_id}.request.json", model, query_source, {}, chars - shown
+        )
 
     def _response_body(
         self, at: int, request: ApiRequest, model: str, query_source: str, request_id: str
     ) -> None:
         message_id = self._base62("msg_", self.more_rng)
+        if self.entry.log_raw_api_bodies is None:
+            return
         length = request.effective_response_length
-        text = request.text if isinstance(request.text, str) else _filler(length)
+        shown = length if isinstance(request.text, str) else min(length, _CONTENT_LIMIT)
+        text = request.text if isinstance(request.text, str) else _filler(shown)
         body = {
             "id": message_id,
             "type": "message",
@@ -1187,6 +1200,7 @@ class _Process:
             model,
             query_source,
             {"request_id": request_id},
+            length - shown,
         )
 
     def _body_event(
@@ -1198,7 +1212,10 @@ class _Process:
         model: str,
         query_source: str,
         more: dict[str, AttrValue],
+        unseen: int = 0,
     ) -> None:
+        """`unseen`: characters of filler left out of `body`'s one filler text (ASCII: one byte and
+        one UTF-16 unit each), past what the inline body shows."""
         mode = self.entry.log_raw_api_bodies
         if mode is None:
             return
@@ -1206,13 +1223,13 @@ class _Process:
         if mode == "1":
             # Inline: measured and cut in UTF-16 code units, as JavaScript strings are.
             units = text.encode("utf-16-le")
-            length = len(units) // 2
+            length = len(units) // 2 + unseen
             truncated = length > _CONTENT_LIMIT
             shown = units[: 2 * _CONTENT_LIMIT].decode("utf-16-le", errors="ignore") if truncated else text
             own = {"body": shown, "body_length": length, "body_truncated": "true" if truncated else None}
         else:
             directory = mode.removeprefix("file:").rstrip("/")
-            own = {"body_ref": f"{directory}/{file_name}", "body_length": len(text.encode())}
+            own = {"body_ref": f"{directory}/{file_name}", "body_length": len(text.encode()) + unseen}
         self._event(at, name, {**own, "model": model, "query_source": query_source, **more})
 
     def _tool_input(self, arguments: dict[str, Any] | None) -> str | None:
