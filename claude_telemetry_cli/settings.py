@@ -153,6 +153,8 @@ PROMETHEUS_PORT = "OTEL_EXPORTER_PROMETHEUS_PORT"
 HEADERS_HELPER_DEBOUNCE = "CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS"
 HEADERS_HELPER_KEY = "otelHeadersHelper"
 HEADERS_HELPER_TIMEOUT_S = 10
+MAX_MS = 2**31 - 1  # milliseconds of an interval or debounce
+MAX_PAIRS = 32  # key=value pairs in one variable (OTEL_RESOURCE_ATTRIBUTES, *_HEADERS); real ones list a few
 
 # (variable, EmitOptions field, default)
 INCLUDE_SWITCHES: tuple[tuple[str, str, bool], ...] = (
@@ -262,6 +264,11 @@ def parse_key_value_list(text: str, variable: str) -> list[tuple[str, str]]:
                 f"{variable}: malformed {what} '{shown}': expected key=value pairs separated by commas"
             )
         pairs.append((key, unquote(value.strip())))
+    if len(pairs) > MAX_PAIRS:
+        # Claude Code puts every resource attribute on every point and event: the work grows with them.
+        raise ConfigError(
+            f"{variable}: {len(pairs):,} {what}s are more than {MAX_PAIRS}, the most one variable may list"
+        )
     return pairs
 
 
@@ -288,9 +295,15 @@ def merge_headers(base: Iterable[tuple[str, str]], over: Mapping[str, str]) -> t
 
 def _positive_ms(variable: str, raw: str) -> int:
     text = raw.strip()
-    if not text.isdigit() or not text.isascii() or int(text) <= 0:
+    digits = text.lstrip("0")
+    if not text.isdigit() or not text.isascii() or not digits:
         raise ConfigError(f"{variable}: '{raw}' is not a positive whole number of milliseconds")
-    return int(text)
+    if len(digits) > 10 or int(digits) > MAX_MS:
+        # Node.js runs a longer timer at once, and Python cannot sleep that long.
+        raise ConfigError(
+            f"{variable}: '{raw}' is more than {MAX_MS:,} ms, the longest Claude Code's timers wait"
+        )
+    return int(digits)
 
 
 def _switch(variable: str, raw: str) -> bool:
@@ -518,7 +531,11 @@ class _Resolver:
         path = Path(value)
         if not path.is_absolute():
             path = self.cwd / path
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:  # a name longer than the file system takes
+            raise ConfigError(f"{variable}: cannot read {path}: {exc.strerror}") from None
+        if not found:
             raise ConfigError(f"{variable}: file not found: {path}")
         if not os.access(path, os.R_OK):
             raise ConfigError(f"{variable}: file is not readable: {path}")
@@ -752,9 +769,10 @@ def _prometheus(env: _Resolver) -> tuple[str, int]:
     host = env.get_or_default(PROMETHEUS_HOST, "localhost").strip()
     raw_port = env.get_or_default(PROMETHEUS_PORT, "9464")
     text = raw_port.strip()
-    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+    port = text.lstrip("0") or "0"
+    if not (text.isascii() and text.isdigit()) or len(port) > 5 or int(port) > 65535:
         raise ConfigError(f"{PROMETHEUS_PORT}: '{raw_port}' is not a port number (0-65535)")
-    return host, int(text)
+    return host, int(port)
 
 
 def _temporality(env: _Resolver) -> str:
