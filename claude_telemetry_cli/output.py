@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from claude_telemetry_cli.durations import format_duration
@@ -19,12 +21,22 @@ def print_json(console: Console, data) -> None:
     console.file.flush()
 
 
+# Control characters and line separators a message may quote from a value, a key or a file name.
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(message: str) -> str:
+    """A message as one line of plain text: what the user wrote is quoted, never obeyed, so `[/x]` is not
+    markup and a newline or control character in a value shows as its escape."""
+    return escape(_INVISIBLE.sub(lambda m: repr(m.group())[1:-1], message))
+
+
 def error(console: Console, message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {_one_line(message)}", highlight=False, soft_wrap=True)
 
 
 def warning(console: Console, message: str) -> None:
-    console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    console.print(f"[yellow]warning:[/] {_one_line(message)}", highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -131,8 +143,8 @@ def history_summary(console: Console, summary: dict) -> None:
     """The final report of run --start-at/--end-at: the window written, and what each signal did."""
     window = summary["window"]
     console.print(
-        f"{summary['scenario']}: {counted(summary['sessions'], 'session')} as history from {window['start']}"
-        f" to {window['end']}, sent in {summary['seconds']:.1f}s"
+        f"{escape(summary['scenario'])}: {counted(summary['sessions'], 'session')} as history"
+        f" from {window['start']} to {window['end']}, sent in {summary['seconds']:.1f}s"
     )
     table = Table(show_edge=False)
     for col in ("signal", "destination", "requests", "accepted", "failed", "items accepted"):
@@ -141,7 +153,7 @@ def history_summary(console: Console, summary: dict) -> None:
         failed = t["failed"]
         table.add_row(
             t["signal"],
-            t["destination"],
+            escape(t["destination"]),
             f"{t['requests']:,}",
             f"{t['accepted']:,}",
             f"[red]{failed:,}[/]" if failed else "0",
@@ -150,14 +162,14 @@ def history_summary(console: Console, summary: dict) -> None:
     console.print(table)
     for t in summary["signals"]:
         if t["first_failure"]:
-            console.print(f"[red]{t['signal']}[/]: {t['first_failure']}")
+            console.print(f"[red]{t['signal']}[/]: {escape(t['first_failure'])}")
     if summary["interrupted"] or summary["aborted"]:
         console.print(f"[yellow]stopped[/] at {summary['reached']}: what came later was not sent")
 
 
 def export_summary(console: Console, summary: dict) -> None:
     """The one line `export` ends with: what was written where, and the time it covers."""
-    where = "stdout" if summary["out"] == "-" else summary["out"]
+    where = "stdout" if summary["out"] == "-" else escape(summary["out"])
     if summary["format"] == "openmetrics":
         what = (
             f"{counted(summary['samples'], 'sample')} of {counted(summary['series'], 'series')}"
@@ -183,7 +195,7 @@ def _fmt_value(v: float) -> str:
 def run_summary(console: Console, summary: dict) -> None:
     """The final report of `run`: what was recorded, and what each exporter did with it."""
     duration = format_duration(summary["simulated_seconds"])
-    title = f"{summary['scenario']}: {counted(summary['sessions'], 'session')}, {duration}"
+    title = f"{escape(summary['scenario'])}: {counted(summary['sessions'], 'session')}, {duration}"
     table = Table(title=title, title_justify="left", show_edge=False)
     table.add_column("metric recorded")
     table.add_column("series", justify="right")
@@ -221,7 +233,7 @@ def run_summary(console: Console, summary: dict) -> None:
             ex.add_row(
                 s["signal"],
                 s["exporter"],
-                s["destination"],
+                escape(s["destination"]),
                 str(s["requests"]),
                 str(s["items"]),
                 f"[red]{failed}[/]" if failed else "0",
@@ -232,7 +244,7 @@ def run_summary(console: Console, summary: dict) -> None:
     if summary.get("interrupted"):
         console.print("[yellow]interrupted[/]: the summary covers what was replayed until then")
     if summary.get("aborted"):
-        console.print(f"[bold red]export failed:[/] {summary['aborted']}", soft_wrap=True)
+        console.print(f"[bold red]export failed:[/] {escape(summary['aborted'])}", soft_wrap=True)
 
 
 def _signal_rows(s: dict) -> list[tuple[str, str]]:
@@ -273,7 +285,7 @@ def config_view(console: Console, view: dict) -> None:
             prom = view["prometheus"]
             rows.append(("prometheus", f"http://{prom['host']}:{prom['port']}/metrics"))
         for i, (key, value) in enumerate(rows):
-            table.add_row(signal if i == 0 else "", key, value)
+            table.add_row(signal if i == 0 else "", key, escape(value))
     console.print(table)
     values = view.get("values", {})
     if values:
@@ -284,13 +296,14 @@ def config_view(console: Console, view: dict) -> None:
         table.add_column("value", overflow="fold")
         table.add_column("source", overflow="fold")
         for name, v in values.items():
-            table.add_row(name, str(v["value"]), v["source"])
+            table.add_row(name, escape(str(v["value"])), escape(v["source"]))
         console.print(table)
     if view.get("settings_files"):
-        console.print("settings files read: " + ", ".join(view["settings_files"]), soft_wrap=True)
+        console.print("settings files read: " + escape(", ".join(view["settings_files"])), soft_wrap=True)
     for r in view.get("removed", []):
         console.print(
-            f"[yellow]removed by managed settings:[/] {r['variable']} ({r['source']}): {r['reason']}"
+            "[yellow]removed by managed settings:[/] "
+            + escape(f"{r['variable']} ({r['source']}): {r['reason']}")
         )
     for w in view.get("warnings", []):
         warning(console, w)
@@ -327,7 +340,9 @@ def scenario_list(console: Console, rows: Iterable[dict]) -> None:
     for col in ("name", "sessions", "duration", "description"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], str(r["sessions"]), format_duration(r["duration"]), r["description"])
+        table.add_row(
+            escape(r["name"]), str(r["sessions"]), format_duration(r["duration"]), escape(r["description"])
+        )
     console.print(table)
 
 
@@ -338,14 +353,14 @@ def totals(console: Console, data: dict) -> None:
     table.add_column("value", justify="right")
     for m in data["metrics"]:
         attrs = ", ".join(f"{k}={v}" for k, v in m["attributes"].items())
-        table.add_row(m["name"], attrs, _fmt_value(m["value"]))
+        table.add_row(escape(m["name"]), escape(attrs), _fmt_value(m["value"]))
     console.print(table)
     if data["events"]:
         table = Table(title="events", title_justify="left", show_edge=False)
         table.add_column("name")
         table.add_column("count", justify="right")
         for name, n in data["events"].items():
-            table.add_row(name, str(n))
+            table.add_row(escape(name), str(n))
         console.print(table)
 
 
@@ -371,16 +386,16 @@ def _reception_tables(snapshot: dict) -> list:
         names.add_column("metric or event")
         names.add_column("received", justify="right")
         for name, n in snapshot["points_by_name"].items():
-            names.add_row(name, counted(n, "point"))
+            names.add_row(escape(name), counted(n, "point"))
         for name, n in snapshot["events_by_name"].items():
-            names.add_row(name, f"{n:,}")
+            names.add_row(escape(name), f"{n:,}")
         tables.append(names)
     if snapshot.get("spans_by_name"):
         spans = Table(show_edge=False)
         spans.add_column("span")
         spans.add_column("received", justify="right")
         for name, n in snapshot["spans_by_name"].items():
-            spans.add_row(name, f"{n:,}")
+            spans.add_row(escape(name), f"{n:,}")
         tables.append(spans)
     return tables
 
@@ -414,7 +429,7 @@ def verdict(console: Console, v, *, seconds: float, limit: int = 30) -> None:
         f" received {received}"
     )
     for m in v.mismatches[:limit]:
-        console.print(f"  {m.describe()}", highlight=False, soft_wrap=True)
+        console.print(f"  {escape(m.describe())}", highlight=False, soft_wrap=True)
     if len(v.mismatches) > limit:
         console.print(f"  ... and {len(v.mismatches) - limit} more (--json lists them all)")
 
@@ -441,9 +456,9 @@ def smoke_table(console: Console, scenario: str, cases) -> None:
     for c in cases:
         if c.ok:
             continue
-        console.print(f"[red]{c.protocol} {c.temporality}[/]: {c.error or ''}", soft_wrap=True)
+        console.print(f"[red]{c.protocol} {c.temporality}[/]: {escape(c.error or '')}", soft_wrap=True)
         for m in (c.verdict.mismatches if c.verdict else [])[:10]:
-            console.print(f"  {m.describe()}", highlight=False, soft_wrap=True)
+            console.print(f"  {escape(m.describe())}", highlight=False, soft_wrap=True)
     passed = sum(c.ok for c in cases)
     colour = "green" if passed == len(cases) else "red"
     console.print(f"[bold {colour}]{passed}/{len(cases)} verified[/]")

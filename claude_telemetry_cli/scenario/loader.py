@@ -17,6 +17,17 @@ from pydantic import BaseModel, ValidationError
 from claude_telemetry_cli.contract import MODEL_PRICES
 from claude_telemetry_cli.durations import DURATION_HELP
 from claude_telemetry_cli.errors import ScenarioError
+from claude_telemetry_cli.scenario.limits import (
+    MAX_ALIAS_VALUES,
+    MAX_NESTING,
+    MAX_SPAN_SECONDS,
+    YamlRefused,
+    check_nodes,
+    compose,
+    digits_message,
+    nesting_message,
+    number_too_long,
+)
 from claude_telemetry_cli.scenario.model import (
     SESSION_FIELDS,
     STEP_KINDS,
@@ -98,6 +109,7 @@ def read_sessions(path: Path) -> ScenarioSessions:
     header_text, items = pieces
     loader = _Loader(str(path))
     header = loader.load_header(header_text)
+    loader.check_defaults_copies(len(items))
     return ScenarioSessions(header, loader.iter_sessions(text, items), len(items), streamed=True)
 
 
@@ -147,18 +159,6 @@ def load_scenario_text(text: str, source_name: str = "<scenario>") -> Scenario:
     return _Loader(source_name).load(text)
 
 
-def _compose(text: str):
-    """libyaml's parser keeps the same marks (lines) and is ~10x faster on large generated files;
-    on a syntax error the Python parser runs again, for its more precise message."""
-    fast = getattr(yaml, "CSafeLoader", None)
-    if fast is not None:
-        try:
-            return yaml.compose(text, Loader=fast)
-        except yaml.YAMLError:
-            pass
-    return yaml.compose(text, Loader=yaml.SafeLoader)
-
-
 class _Loader:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -171,11 +171,14 @@ class _Loader:
     def _compose(self, text: str, first_line: int = 1):
         """The YAML node tree of `text` (which starts at `first_line` of the file), or FILE:LINE."""
         try:
-            return _compose(text)
-        except yaml.MarkedYAMLError as exc:
-            raise self.fail(*_yaml_problem(exc, text, first_line)) from None
-        except yaml.YAMLError as exc:
-            raise self.fail(first_line, f"invalid YAML: {exc}") from None
+            node = compose(text, "scenario", first_line)
+            # Only an alias can repeat a node, make a cycle or nest deeper than the file reads; the
+            # conversion checks the depth of everything else as it goes.
+            if node is not None and _ALIAS.search(text):
+                check_nodes(node, "scenario", first_line)
+        except YamlRefused as exc:
+            raise self.fail(exc.line, exc.message) from None
+        return node
 
     def load_header(self, text: str) -> ScenarioHeader:
         """Everything before `sessions:`, validated; remembers the defaults to merge into each session."""
@@ -211,7 +214,8 @@ class _Loader:
         # read of a large file at the size of one session.
         self._constructor.constructed_objects.clear()
         self._converted = {}
-        session = self._convert(node)[0]
+        # The piece is the `sessions:` list, which a whole file holds one level down.
+        session = self._convert(node, 2)[0]
         if self._defaults and isinstance(session, _Map):
             session = _merge(_copy(self._defaults), session)
         self._check_session_steps(session, index)
@@ -222,6 +226,7 @@ class _Loader:
         self._check_session_prices(model, session, index, self._known_models)
         if problem := claim_session_id(self._session_ids, model, index):
             raise self.fail(session.key_lines["session_id"], problem)
+        self._check_span(model, session, index)
         return model
 
     def load(self, text: str) -> Scenario:
@@ -256,18 +261,22 @@ class _Loader:
         except ValidationError as exc:
             raise self._explain(exc, data) from None
         self._check_prices(scenario, data)
+        for i, session in enumerate(scenario.sessions):
+            self._check_span(session, data["sessions"][i], i)
         return scenario
 
     # -- YAML nodes -> plain data that remembers lines ------------------------------------------
 
-    def _convert(self, node: yaml.Node) -> Any:
+    def _convert(self, node: yaml.Node, depth: int = 1) -> Any:
         if id(node) in self._converted:
             return self._converted[id(node)]
-        value = self._converted[id(node)] = self._convert_new(node)
+        value = self._converted[id(node)] = self._convert_new(node, depth)
         return value
 
-    def _convert_new(self, node: yaml.Node) -> Any:
+    def _convert_new(self, node: yaml.Node, depth: int) -> Any:
         line = node.start_mark.line + self._base
+        if depth > MAX_NESTING and not isinstance(node, yaml.ScalarNode):
+            raise self.fail(line, nesting_message())
         if isinstance(node, yaml.MappingNode):
             try:
                 self._constructor.flatten_mapping(node)
@@ -282,13 +291,13 @@ class _Loader:
                     raise self.fail(key_line, f"mapping keys must be plain names, got {shown!r}")
                 if key in out:
                     raise self.fail(key_line, f"duplicate key {key!r} (first at line {out.key_lines[key]})")
-                out[key] = self._convert(value_node)
+                out[key] = self._convert(value_node, depth + 1)
                 out.key_lines[key] = key_line
             return out
         if isinstance(node, yaml.SequenceNode):
             seq = _Seq(line)
             for item in node.value:
-                seq.append(self._convert(item))
+                seq.append(self._convert(item, depth + 1))
                 seq.item_lines.append(item.start_mark.line + self._base)
             return seq
         return self._scalar(node)
@@ -298,6 +307,8 @@ class _Loader:
         tag, value = node.tag, node.value
         if tag == _STR and isinstance(node, yaml.ScalarNode):
             return value
+        if tag == _INT and number_too_long(value):
+            raise self.fail(node.start_mark.line + self._base, digits_message(value))
         if tag == _INT and _DECIMAL.fullmatch(value):
             return int(value)
         if tag == _FLOAT and _PLAIN_FLOAT.fullmatch(value):
@@ -306,6 +317,10 @@ class _Loader:
             return self._constructor.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
             raise self.fail(node.start_mark.line + self._base, f"invalid YAML value: {exc.problem}") from None
+        except (ValueError, OverflowError) as exc:
+            # A scalar that looks like a date or has an explicit tag, but is not one: `2001-13-45`.
+            shown = _show(value)
+            raise self.fail(node.start_mark.line + self._base, f"invalid YAML value {shown}: {exc}") from None
 
     # -- checks that read better before pydantic sees the data -----------------------------------
 
@@ -333,11 +348,25 @@ class _Loader:
                     f"{_did_you_mean(key, SESSION_FIELDS)}; allowed: {', '.join(SESSION_FIELDS)}",
                 )
 
+    def check_defaults_copies(self, sessions: int) -> None:
+        """Each session gets a copy of `defaults:`: a large one in many sessions is an alias in effect."""
+        if not self._defaults:
+            return
+        values = _values(self._defaults)
+        if values * sessions > MAX_ALIAS_VALUES:
+            raise self.fail(
+                self._defaults.line,
+                f"defaults: {values:,} values copied into each of {sessions:,} sessions add more than "
+                f"{MAX_ALIAS_VALUES:,}, the most defaults and aliases may add to a scenario",
+            )
+
     def _merge_defaults(self, data: _Map) -> None:
         defaults = data.get("defaults")
         sessions = data.get("sessions")
         if not defaults or not isinstance(sessions, _Seq):
             return
+        self._defaults = defaults
+        self.check_defaults_copies(len(sessions))
         for i, session in enumerate(sessions):
             if isinstance(session, _Map):
                 # A fresh copy per session: `{{ faker.email }}` in defaults gives each session its own value.
@@ -481,6 +510,19 @@ class _Loader:
             where += " (set in defaults)"
         return self.fail(line, f"{where}: {message}" if where else message)
 
+    def _check_span(self, session: Session, raw: _Map, index: int) -> None:
+        """Every copy of a session ends within MAX_SPAN_SECONDS of the scenario start."""
+        from claude_telemetry_cli.scenario.compile import session_length
+
+        end = session.start_at + (session.repeat - 1) * session.repeat_every + session_length(session)
+        if end > MAX_SPAN_SECONDS:
+            raise self.fail(
+                raw.line,
+                f"sessions[{index}]: {'its last copy' if session.repeat > 1 else 'it'} ends "
+                f"{end / 86_400:,.0f} days after the scenario "
+                f"starts, more than {MAX_SPAN_SECONDS / 86_400:,.0f} days, the longest a scenario may span",
+            )
+
     def _check_prices(self, scenario: Scenario, data: _Map) -> None:
         known = set(MODEL_PRICES) | set(scenario.prices)
         for i, session in enumerate(scenario.sessions):
@@ -547,17 +589,6 @@ _FAKER_NOT_PROVIDERS = frozenset(
 )
 
 
-def _yaml_problem(exc: yaml.MarkedYAMLError, text: str, first_line: int = 1) -> tuple[int, str]:
-    """(line, message) of a YAML error in `text`, which starts at `first_line` of the file."""
-    mark = exc.problem_mark or exc.context_mark
-    # A problem found at the end of the stream is reported past the last line; keep it on a real one.
-    line = min(mark.line + 1, max(1, len(text.splitlines()))) if mark else 1
-    message = f"invalid YAML: {exc.problem or exc}"
-    if exc.context and exc.context_mark is not None:
-        message += f" ({exc.context} started at line {exc.context_mark.line + first_line})"
-    return line + first_line - 1, message
-
-
 def _copy(node: Any) -> Any:
     if isinstance(node, _Map):
         out = _Map(node.line)
@@ -597,6 +628,15 @@ def _mark_inherited(node: Any, inherited: bool) -> None:
         node.inherited = set(node)
         for value in node.values():
             _mark_inherited(value, inherited)
+
+
+def _values(node: Any) -> int:
+    """Values in converted data, aliases expanded: what copying it costs."""
+    if isinstance(node, dict):
+        return 1 + sum(_values(v) for v in node.values())
+    if isinstance(node, list):
+        return 1 + sum(_values(v) for v in node)
+    return 1
 
 
 def _plain(node: Any) -> Any:

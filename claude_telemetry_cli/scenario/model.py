@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    WithJsonSchema,
+    model_validator,
+)
 
 from claude_telemetry_cli.contract import (
     ATTRIBUTION_KEYS,
@@ -19,6 +29,7 @@ from claude_telemetry_cli.contract.profiles import (
     PLUGIN_METRIC_MAX_KEYS,
 )
 from claude_telemetry_cli.durations import parse_duration
+from claude_telemetry_cli.scenario import limits
 
 # Editors see what the loader accepts: a number of seconds or a duration string.
 DURATION_JSON_SCHEMA = {
@@ -28,10 +39,65 @@ DURATION_JSON_SCHEMA = {
     ],
     "description": "seconds, or a duration such as 250ms, 5s, 1m30s, 2h",
 }
-Seconds = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_JSON_SCHEMA)]
-NonNegInt = Annotated[int, Field(ge=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
+
+
+def _at_most(limit: float, what: str) -> AfterValidator:
+    """A limit no real session reaches, past which the work a value asks for would hang the tool; the
+    message says what the limit bounds, so that a typo reads as one."""
+
+    def check(value: float) -> float:
+        if value > limit:
+            shown = value if isinstance(value, int) else f"{value:g}"
+            raise ValueError(f"{shown} is more than {limit:,.0f}, {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _count(limit: int, what: str, *, positive: bool = False) -> Any:
+    low: dict[str, int] = {"exclusiveMinimum": 0} if positive else {"minimum": 0}
+    return Annotated[
+        int,
+        Field(gt=0) if positive else Field(ge=0),
+        _at_most(limit, what),
+        WithJsonSchema({"type": "integer", **low, "maximum": limit}),
+    ]
+
+
+def _seconds(limit: float, what: str) -> Any:
+    """A duration (as parse_duration reads it) of at most `limit` seconds."""
+
+    def check(seconds: float) -> float:
+        if not math.isfinite(seconds) or seconds > limit:
+            raise ValueError(f"{_days(seconds)} is more than {_days(limit)}, {what}")
+        return seconds
+
+    number, text = DURATION_JSON_SCHEMA["anyOf"]
+    schema = {**DURATION_JSON_SCHEMA, "anyOf": [{**number, "maximum": limit}, text]}
+    return Annotated[float, BeforeValidator(parse_duration), AfterValidator(check), WithJsonSchema(schema)]
+
+
+def _days(seconds: float) -> str:
+    return f"{seconds:g}s" if seconds < 86_400 else f"{seconds / 86_400:,.6g} days"
+
+
+Count = _count(limits.MAX_COUNT, "the most any count in a scenario may be")
+Tokens = _count(limits.MAX_TOKENS, "the most tokens a step may count")
+DurationMs = _count(limits.MAX_STEP_MS, "the longest a step may last (24 hours)")
+SizeBytes = _count(limits.MAX_BYTES, "the largest size a step may report")
+_TEXT = "the most characters a text given by its length may have"
+TextLength = _count(limits.MAX_TEXT_LENGTH, _TEXT)
+PromptLength = _count(limits.MAX_TEXT_LENGTH, _TEXT, positive=True)
+Lines = _count(limits.MAX_LINES, "the most lines one edit may change")
+HookCount = _count(limits.MAX_HOOKS, "the most hooks one hook step may run", positive=True)
+Repeat = _count(limits.MAX_REPEAT, "the most times a session may repeat", positive=True)
+Attempts = _count(limits.MAX_ATTEMPTS, "the most attempts a scenario may give one request", positive=True)
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+PriceUsd = Annotated[NonNegFloat, _at_most(limits.MAX_PRICE_USD, "the highest price a scenario may set")]
+CostUsd = Annotated[NonNegFloat, _at_most(limits.MAX_COST_USD, "the most one request may cost")]
+WaitSeconds = _seconds(limits.MAX_WAIT_SECONDS, "the longest one step may wait or report as active")
+StartSeconds = _seconds(limits.MAX_START_SECONDS, "the latest a session may start")
+SpacingSeconds = _seconds(limits.MAX_START_SECONDS, "the longest between the copies of a session")
 Name = Annotated[str, Field(min_length=1)]
 Uuid = Annotated[
     str, Field(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -103,10 +169,10 @@ def default_source(decision: str) -> str:
 class Price(_Model):
     """USD per million tokens; cache prices default to Anthropic's multipliers of the input price."""
 
-    input: NonNegFloat
-    output: NonNegFloat
-    cache_read: NonNegFloat | None = None
-    cache_write: NonNegFloat | None = None
+    input: PriceUsd
+    output: PriceUsd
+    cache_read: PriceUsd | None = None
+    cache_write: PriceUsd | None = None
 
 
 class User(_Model):
@@ -131,9 +197,9 @@ class Plugin(_Model):
     has_hooks: bool | None = None
     has_mcp: bool = False
     host_owned_mcp: bool = False
-    skill_path_count: NonNegInt = 0
-    command_path_count: NonNegInt = 0
-    agent_path_count: NonNegInt = 0
+    skill_path_count: Count = 0
+    command_path_count: Count = 0
+    agent_path_count: Count = 0
 
 
 BUILTIN_PLUGIN_NAMES = tuple(name for name, _ in BUILTIN_PLUGINS)
@@ -199,7 +265,7 @@ class _Attributed(_Model):
 
 class Prompt(_Model):
     # None: the text's length, or 120 characters.
-    length: PositiveInt | None = None
+    length: PromptLength | None = None
     text: Name | None = None
     # A `/` command the prompt invokes, without the slash: a command dispatch, with no message.uuid.
     command: Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w:.-]*$")] | None = None
@@ -225,17 +291,17 @@ class Prompt(_Model):
 
 
 class ApiRequest(_Model):
-    input_tokens: NonNegInt = 0
-    output_tokens: NonNegInt = 0
-    cache_read_tokens: NonNegInt = 0
-    cache_creation_tokens: NonNegInt = 0
-    cache_creation_5m_tokens: NonNegInt = 0
-    cache_creation_1h_tokens: NonNegInt = 0
-    duration_ms: NonNegInt = 2000
+    input_tokens: Tokens = 0
+    output_tokens: Tokens = 0
+    cache_read_tokens: Tokens = 0
+    cache_creation_tokens: Tokens = 0
+    cache_creation_5m_tokens: Tokens = 0
+    cache_creation_1h_tokens: Tokens = 0
+    duration_ms: DurationMs = 2000
     # None: a few milliseconds short of duration_ms, as streamed responses are.
-    ttft_ms: NonNegInt | None = None
+    ttft_ms: DurationMs | None = None
     # None: priced from the model's token prices.
-    cost_usd: NonNegFloat | None = None
+    cost_usd: CostUsd | None = None
     model: Name | None = None
     effort: Effort | None = None
     speed: Speed = "normal"
@@ -250,7 +316,7 @@ class ApiRequest(_Model):
     mcp_server_name: Name | None = None
     mcp_tool_name: Name | None = None
     # A response with text emits assistant_response; a tool-use-only response does not.
-    response_length: NonNegInt | None = None
+    response_length: TextLength | None = None
     text: bool | Name = False
 
     @model_validator(mode="after")
@@ -280,14 +346,14 @@ class Edit(_Model):
     # a recorded session can credit an edit to another model (a subagent's, say), and only this says so.
     model: Name | None = None
     language: Name = "unknown"
-    lines_added: NonNegInt = 0
-    lines_removed: NonNegInt = 0
+    lines_added: Lines = 0
+    lines_removed: Lines = 0
     decision: Decision = "accept"
     # None: config for an accept, user_reject for a reject.
     source: DecisionSource | None = None
-    duration_ms: NonNegInt = 10
-    input_size_bytes: NonNegInt | None = None
-    result_size_bytes: NonNegInt | None = None
+    duration_ms: DurationMs = 10
+    input_size_bytes: SizeBytes | None = None
+    result_size_bytes: SizeBytes | None = None
 
     @model_validator(mode="after")
     def _source_fits_decision(self) -> Edit:
@@ -297,7 +363,7 @@ class Edit(_Model):
 
 class Tool(_Model):
     name: Name
-    duration_ms: NonNegInt = 100
+    duration_ms: DurationMs = 100
     success: bool = True
     decision: Decision = "accept"
     source: DecisionSource | None = None
@@ -306,12 +372,12 @@ class Tool(_Model):
     error_type: Name | None = None
     # The full error message, revealed only with OTEL_LOG_TOOL_DETAILS.
     error: Name | None = None
-    input_size_bytes: NonNegInt | None = None
-    result_size_bytes: NonNegInt | None = None
+    input_size_bytes: SizeBytes | None = None
+    result_size_bytes: SizeBytes | None = None
     # Revealed as the tool_parameters JSON only with OTEL_LOG_TOOL_DETAILS.
     parameters: dict[str, ParameterValue] = Field(default_factory=dict)
     # The tool's arguments, revealed as tool_input only with OTEL_LOG_TOOL_DETAILS; None: no tool_input.
-    input: dict[str, Any] | None = None
+    input: dict[str, JsonValue] | None = None
     # The MCP server's scope (user, project, local, ...), kept on tool_result even without details.
     mcp_server_scope: Name | None = None
 
@@ -326,22 +392,22 @@ class Tool(_Model):
 class Commit(_Model):
     """A `git commit` run through the Bash tool."""
 
-    duration_ms: NonNegInt = 70
+    duration_ms: DurationMs = 70
     source: AcceptSource = "config"
     # None: a plausible command; revealed only with OTEL_LOG_TOOL_DETAILS.
     command: Name | None = None
-    input_size_bytes: NonNegInt | None = None
-    result_size_bytes: NonNegInt | None = None
+    input_size_bytes: SizeBytes | None = None
+    result_size_bytes: SizeBytes | None = None
 
 
 class PullRequest(_Model):
     """A `gh pr create` run through the Bash tool."""
 
-    duration_ms: NonNegInt = 1800
+    duration_ms: DurationMs = 1800
     source: AcceptSource = "config"
     command: Name | None = None
-    input_size_bytes: NonNegInt | None = None
-    result_size_bytes: NonNegInt | None = None
+    input_size_bytes: SizeBytes | None = None
+    result_size_bytes: SizeBytes | None = None
 
 
 _DEFAULT_ERRORS = {429: "Rate limited", 500: "Internal server error", 529: "Overloaded"}
@@ -351,11 +417,11 @@ class ApiError(_Attributed):
     # None: a connection error, which has no HTTP status.
     status_code: Annotated[int, Field(ge=100, le=599)] | None = None
     error: Name | None = None
-    attempt: PositiveInt = 1
+    attempt: Attempts = 1
     # The final attempt's duration.
-    duration_ms: NonNegInt = 1000
+    duration_ms: DurationMs = 1000
     # None: every attempt plus Claude Code's exponential backoff (500 ms doubling, capped at 32 s).
-    total_retry_duration_ms: NonNegInt | None = None
+    total_retry_duration_ms: DurationMs | None = None
     model: Name | None = None
     speed: Speed = "normal"
     effort: Effort | None = None
@@ -389,8 +455,8 @@ class ApiError(_Attributed):
 class Active(_Model):
     """Active time already spent; it reports time, it does not move the clock (use wait for that)."""
 
-    user: Seconds | None = None
-    cli: Seconds | None = None
+    user: WaitSeconds | None = None
+    cli: WaitSeconds | None = None
 
     @model_validator(mode="after")
     def _something(self) -> Active:
@@ -409,7 +475,7 @@ class ApiRefusal(_Attributed):
     category: Name | None = None
     # Whether stop_details carried an explanation.
     has_explanation: bool = False
-    attempt: PositiveInt = 1
+    attempt: Attempts = 1
     speed: Speed = "normal"
     effort: Effort | None = None
     event_query_source: Name | None = None
@@ -486,7 +552,7 @@ class McpConnect(_PluginRef):
     status: Literal["connected", "failed", "disconnected"] = "connected"
     transport: Name = "stdio"
     scope: Name = "local"
-    duration_ms: NonNegInt = 250
+    duration_ms: DurationMs = 250
     error_code: Name | None = None
     # The full message, revealed only with OTEL_LOG_TOOL_DETAILS; None: the error code.
     error: Name | None = None
@@ -556,13 +622,13 @@ class Hook(_Model):
 
     event: Name
     matcher: Name | None = None
-    hooks: PositiveInt = 1
+    hooks: HookCount = 1
     # None: the hooks neither blocking, failing nor cancelled.
-    succeeded: NonNegInt | None = None
-    blocking: NonNegInt = 0
-    non_blocking_errors: NonNegInt = 0
-    cancelled: NonNegInt = 0
-    duration_ms: NonNegInt = 60
+    succeeded: Count | None = None
+    blocking: Count = 0
+    non_blocking_errors: Count = 0
+    cancelled: Count = 0
+    duration_ms: DurationMs = 60
     managed_only: bool = False
     # None: policySettings when only managed hooks may run, else merged.
     source: Literal["policySettings", "merged"] | None = None
@@ -627,9 +693,9 @@ class Compaction(_Model):
 
     trigger: Literal["auto", "manual"] = "auto"
     success: bool = True
-    duration_ms: NonNegInt = 20000
-    pre_tokens: NonNegInt = 160000
-    post_tokens: NonNegInt = 12000
+    duration_ms: DurationMs = 20000
+    pre_tokens: Tokens = 160000
+    post_tokens: Tokens = 12000
     error: Name | None = None
     # Manual only: whether /compact reused the summary auto-compaction had prepared.
     precompute_reuse: Literal["hit", "miss_custom_instructions", "miss_hook", "miss_not_ready"] | None = None
@@ -655,10 +721,10 @@ class Subagent(_PluginRef):
     # None: the session's model; final_model None: the same as model.
     model: Name | None = None
     final_model: Name | None = None
-    duration_ms: NonNegInt = 30000
+    duration_ms: DurationMs = 30000
     # The footprint of the subagent's final request only, not a sum over the run.
-    total_tokens: NonNegInt = 0
-    tool_uses: NonNegInt = 0
+    total_tokens: Tokens = 0
+    tool_uses: Count = 0
 
     @property
     def effective_source(self) -> str:
@@ -722,7 +788,7 @@ class Step(_Model):
     pull_request: PullRequest | None = None
     api_error: ApiError | None = None
     active: Active | None = None
-    wait: Seconds | None = None
+    wait: WaitSeconds | None = None
     api_refusal: ApiRefusal | None = None
     permission_mode: PermissionModeChange | None = None
     auth: Auth | None = None
@@ -778,9 +844,9 @@ class Session(_Model):
     query_source: Name = "repl_main_thread"
     effort: Effort | None = None
     start_type: StartType = "fresh"
-    repeat: PositiveInt = 1
-    repeat_every: Seconds = 0.0
-    start_at: Seconds = 0.0
+    repeat: Repeat = 1
+    repeat_every: SpacingSeconds = 0.0
+    start_at: StartSeconds = 0.0
     # None: the three built-ins a fresh install loads; [] for none.
     plugins: list[PluginEntry] | None = None
     # Started with --safe-mode: plugins are reported but not loaded.

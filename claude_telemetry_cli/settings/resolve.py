@@ -225,7 +225,11 @@ class _Resolver:
         path = Path(value)
         if not path.is_absolute():
             path = self.cwd / path
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:  # a name longer than the file system takes
+            raise ConfigError(f"{variable}: cannot read {path}: {exc.strerror}") from None
+        if not found:
             raise ConfigError(f"{variable}: file not found: {path}")
         if not os.access(path, os.R_OK):
             raise ConfigError(f"{variable}: file is not readable: {path}")
@@ -461,9 +465,10 @@ def _prometheus(env: _Resolver) -> tuple[str, int]:
     host = env.get_or_default(PROMETHEUS_HOST, "localhost").strip()
     raw_port = env.get_or_default(PROMETHEUS_PORT, "9464")
     text = raw_port.strip()
-    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+    port = text.lstrip("0") or "0"
+    if not (text.isascii() and text.isdigit()) or len(port) > 5 or int(port) > 65535:
         raise ConfigError(f"{PROMETHEUS_PORT}: '{raw_port}' is not a port number (0-65535)")
-    return host, int(text)
+    return host, int(port)
 
 
 def _temporality(env: _Resolver) -> str:

@@ -69,12 +69,15 @@ def _read_settings_file(path: Path, source: Source, *, managed: bool) -> Tier | 
         return None
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read settings file: {exc.strerror or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{path}: cannot read settings file: {reason or exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except (RecursionError, ValueError):  # nested past Python's recursion, or a number of 5,000 digits
+        raise ConfigError(f"{path}: invalid JSON: nested too deep or a number too long") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a settings file must hold a JSON object")
     raw_env = data.get("env", {})

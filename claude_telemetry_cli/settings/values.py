@@ -23,6 +23,8 @@ __all__ = [
     "switch",
 ]
 
+MAX_MS = 2**31 - 1  # milliseconds of an interval or debounce
+MAX_PAIRS = 32  # key=value pairs in one variable (OTEL_RESOURCE_ATTRIBUTES, *_HEADERS); real ones list a few
 TRUE = ("1", "true")
 FALSE = ("0", "false")
 
@@ -51,6 +53,11 @@ def parse_key_value_list(text: str, variable: str) -> list[tuple[str, str]]:
         )
         value = unquote(value.strip())
         pairs.append((unquote(key), value.strip(" \t") if header else value))
+    if len(pairs) > MAX_PAIRS:
+        # Claude Code puts every resource attribute on every point and event: the work grows with them.
+        raise ConfigError(
+            f"{variable}: {len(pairs):,} {what}s are more than {MAX_PAIRS}, the most one variable may list"
+        )
     return pairs
 
 
@@ -108,9 +115,15 @@ def merge_headers(base: Iterable[tuple[str, str]], over: Mapping[str, str]) -> t
 
 def positive_ms(variable: str, raw: str) -> int:
     text = raw.strip()
-    if not text.isdigit() or not text.isascii() or int(text) <= 0:
+    digits = text.lstrip("0")
+    if not text.isdigit() or not text.isascii() or not digits:
         raise ConfigError(f"{variable}: '{raw}' is not a positive whole number of milliseconds")
-    return int(text)
+    if len(digits) > 10 or int(digits) > MAX_MS:
+        # Node.js runs a longer timer at once, and Python cannot sleep that long.
+        raise ConfigError(
+            f"{variable}: '{raw}' is more than {MAX_MS:,} ms, the longest Claude Code's timers wait"
+        )
+    return int(digits)
 
 
 def switch(variable: str, raw: str) -> bool:

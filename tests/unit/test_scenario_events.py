@@ -554,6 +554,39 @@ def test_inline_bodies_are_cut_at_the_content_limit_and_file_bodies_are_referenc
         _compile("", "log_raw_api_bodies: file:relative/dir")
 
 
+def test_a_body_past_the_content_limit_reports_the_length_of_the_whole():
+    # 31,000 tokens of context are 124,000 characters of filler; only the first 60 KB are ever shown.
+    big = "- api_request: {input_tokens: 1000, cache_read_tokens: 30000, response_length: 70000}"
+    filler = ("The quick brown fox jumps over the lazy dog. " * 3000)[:124_000]
+    message = {"role": "user", "content": filler}
+    request = {"model": "claude-sonnet-4-5", "max_tokens": 32000, "stream": True, "messages": [message]}
+    whole = json.dumps(request, separators=(",", ":"))
+    inline = _compile(big, "log_raw_api_bodies: 1")
+    (shown,) = _events(inline, "api_request_body")
+    assert shown["body"] == whole[: 60 * 1024] and shown["body_length"] == len(whole)
+    (answer,) = _events(inline, "api_response_body")
+    message_id = re.match(r'\{"id":"(msg_\w+)"', answer["body"]).group(1)
+    response = {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": filler[:70_000]}],
+        "stop_reason": "end_turn",
+        "usage": {
+            "input_tokens": 1000,
+            "output_tokens": 0,
+            "cache_read_input_tokens": 30000,
+            "cache_creation_input_tokens": 0,
+        },
+    }
+    whole_answer = json.dumps(response, separators=(",", ":"))
+    assert answer["body"] == whole_answer[: 60 * 1024] and answer["body_length"] == len(whole_answer)
+    stored = _compile(big, "log_raw_api_bodies: file:/var/log/bodies")
+    lengths = [e["body_length"] for e in _events(stored) if e["event.name"].endswith("_body")]
+    assert lengths == [len(whole), len(whole_answer)]
+
+
 # -- what the new events leave alone ----------------------------------------------------------------------
 
 

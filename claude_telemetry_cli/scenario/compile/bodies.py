@@ -24,13 +24,26 @@ def request_body(process: Process, at: int, model: str, query_source: str, conte
     file_id = process.catalogue_uuid()
     if process.entry.log_raw_api_bodies is None:
         return  # the id is drawn all the same, so the switch never shifts the ids after it
+    chars = context_tokens * _CHARS_PER_TOKEN
+    # Past the content limit, filler is only counted: its size must not grow with the token count.
+    shown = min(chars, _CONTENT_LIMIT)
     body = {
         "model": model,
         "max_tokens": 32000,
         "stream": True,
-        "messages": [{"role": "user", "content": _filler(context_tokens * _CHARS_PER_TOKEN)}],
+        "messages": [{"role": "user", "content": _filler(shown)}],
     }
-    _body_event(process, at, "api_request_body", body, f"{file_id}.request.json", model, query_source, {})
+    _body_event(
+        process,
+        at,
+        "api_request_body",
+        body,
+        f"{file_id}.request.json",
+        model,
+        query_source,
+        {},
+        chars - shown,
+    )
 
 
 def response_body(
@@ -40,7 +53,8 @@ def response_body(
     if process.entry.log_raw_api_bodies is None:
         return  # the id is drawn all the same, so the switch never shifts the ids after it
     length = request.effective_response_length
-    text = request.text if isinstance(request.text, str) else _filler(length)
+    shown = length if isinstance(request.text, str) else min(length, _CONTENT_LIMIT)
+    text = request.text if isinstance(request.text, str) else _filler(shown)
     body = {
         "id": message_id,
         "type": "message",
@@ -64,6 +78,7 @@ def response_body(
         model,
         query_source,
         {"request_id": request_id},
+        length - shown,
     )
 
 
@@ -76,19 +91,22 @@ def _body_event(
     model: str,
     query_source: str,
     more: dict[str, AttrValue],
+    unseen: int = 0,
 ) -> None:
+    """`unseen`: characters of filler left out of `body`'s one filler text (ASCII: one byte and one
+    UTF-16 unit each), past what the inline body shows."""
     mode = process.entry.log_raw_api_bodies
     text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     if mode == "1":
         # Inline: measured and cut in UTF-16 code units, as JavaScript strings are.
         units = text.encode("utf-16-le")
-        length = len(units) // 2
+        length = len(units) // 2 + unseen
         truncated = length > _CONTENT_LIMIT
         shown = units[: 2 * _CONTENT_LIMIT].decode("utf-16-le", errors="ignore") if truncated else text
         own = {"body": shown, "body_length": length, "body_truncated": "true" if truncated else None}
     else:
         directory = mode.removeprefix("file:").rstrip("/")
-        own = {"body_ref": f"{directory}/{file_name}", "body_length": len(text.encode())}
+        own = {"body_ref": f"{directory}/{file_name}", "body_length": len(text.encode()) + unseen}
     process.event(at, name, {**own, "model": model, "query_source": query_source, **more})
 
 

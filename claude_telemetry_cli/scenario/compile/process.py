@@ -46,6 +46,9 @@ from claude_telemetry_cli.scenario.model import (
 
 __all__ = ["Context", "Process"]
 
+# Readable filler text drawn sentence by sentence up to this length; longer text repeats it.
+_FAKER_TEXT = 100_000
+
 
 class Context:
     """What every session of one compilation shares: the profile, the switches, the prices."""
@@ -89,11 +92,13 @@ class Context:
         self._faker.seed_instance(seed)
         parts: list[str] = []
         total = 0
-        while total < length:
+        # Sentences take about a second per million characters: past _FAKER_TEXT, the text repeats.
+        while total < min(length, _FAKER_TEXT):
             sentence = self._faker.sentence()
             parts.append(sentence)
             total += len(sentence) + 1
-        return " ".join(parts)[:length]
+        text = " ".join(parts)
+        return (text if len(text) >= length else " ".join([text] * (length // len(text) + 1)))[:length]
 
 
 @dataclass

@@ -14,6 +14,7 @@ from claude_telemetry_cli.contract import MODEL_PRICES
 from claude_telemetry_cli.errors import UsageError
 from claude_telemetry_cli.pairs import split_pair
 from claude_telemetry_cli.scenario.bundled import PRESETS_DIR
+from claude_telemetry_cli.scenario.limits import YamlRefused, check_nodes, compose
 
 __all__ = [
     "PRESETS_DIR",
@@ -395,10 +396,24 @@ def _unknown(name: str) -> str:
     )
 
 
-def apply_overrides(params: GenerateParams, overrides: list[str]) -> GenerateParams:
-    """Apply `--set key=value` strings; `key.sub=value` changes one entry of a mix (error_rates.529=0.01)."""
+def _read_value(text: str) -> Any:
+    """A `--set` value as YAML reads it, within the limits a preset file is read with."""
     import yaml
 
+    node = compose(text, "--set value")
+    if node is None:
+        return None
+    check_nodes(node, "--set value")
+    try:
+        return yaml.constructor.SafeConstructor().construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        raise YamlRefused(1, f"invalid YAML value: {exc.problem}") from None
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        raise YamlRefused(1, f"invalid YAML value: {exc}") from None
+
+
+def apply_overrides(params: GenerateParams, overrides: list[str]) -> GenerateParams:
+    """Apply `--set key=value` strings; `key.sub=value` changes one entry of a mix (error_rates.529=0.01)."""
     changes: dict[str, Any] = {}
     for item in overrides:
         key, text = split_pair(item, "--set", hint=", e.g. --set active_day_rate=0.8")
@@ -406,9 +421,9 @@ def apply_overrides(params: GenerateParams, overrides: list[str]) -> GeneratePar
         if name not in _FIELDS:
             raise UsageError(f"--set {key}: {_unknown(name)}")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            raise UsageError(f"--set {key}: cannot read {text!r} as a value") from None
+            value = _read_value(text) if text.strip() else None
+        except YamlRefused as exc:
+            raise UsageError(f"--set {key}: cannot read {_show(text)} as a value: {exc.message}") from None
         if dot:
             if _FIELDS[name].metadata["kind"] != "mix":
                 raise UsageError(f"--set {key}: {name} is not a mapping; write --set {name}=VALUE")
@@ -461,10 +476,11 @@ def load_preset(arg: str, base: GenerateParams | None = None) -> tuple[GenerateP
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{where}: cannot read the preset: {exc}") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        raise UsageError(f"{where}:{line}: invalid YAML: {exc.problem}") from None
+        node = compose(text, "preset")
+        if node is not None:
+            check_nodes(node, "preset")
+    except YamlRefused as exc:
+        raise UsageError(f"{where}:{exc.line}: {exc.message}") from None
     if node is None:
         return (base or GenerateParams()), {}, path
     if not isinstance(node, yaml.MappingNode):
@@ -481,7 +497,10 @@ def load_preset(arg: str, base: GenerateParams | None = None) -> tuple[GenerateP
             raise UsageError(f"{where}:{line}: duplicate parameter {key!r} (first at line {lines[key]})")
         try:
             value = constructor.construct_object(value_node, deep=True)
-        except yaml.YAMLError as exc:
+        except yaml.MarkedYAMLError as exc:
+            raise UsageError(f"{where}:{line}: {key}: invalid value: {exc.problem}") from None
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            # A scalar that looks like a date or has an explicit tag, but is not one: `2001-13-45`.
             raise UsageError(f"{where}:{line}: {key}: invalid value: {exc}") from None
         try:
             changes[key] = _coerce(key, value)
