@@ -241,7 +241,7 @@ COMPILED = {
     ("quickstart", "resource-off"): "eba7d1d73ef0debe",
     ("quickstart", "2025-05"): "df95eac7cfe231ad",
     ("team-day", "default"): "3f9735956ae2952f",
-    ("team-day", "revealed"): "5b3ed8a68455f662",
+    ("team-day", "revealed"): "2f362ff31712272e",
     ("team-day", "resource-off"): "4ae0e9bde1fcdf3d",
     ("team-day", "2025-05"): "bbfebe40452fc980",
     ("catalogue", "default"): "7e86c1aba66bda58",
@@ -249,8 +249,8 @@ COMPILED = {
     ("catalogue", "resource-off"): "b14e78e11a519c32",
     ("catalogue", "2025-05"): "d946ae8d953366ff",
     ("generated", "default"): "6948ce9199b3c6a4",
-    ("generated", "revealed"): "512d13006aff7acd",
-    ("generated", "resource-off"): "e9530a76dd5efe23",
+    ("generated", "revealed"): "ad19e4c0b3878b32",
+    ("generated", "resource-off"): "7d0b774d7ac70fa3",
     ("generated", "2025-05"): "c8c9cd2a423a0c2f",
 }
 RECORDED = {
