@@ -82,10 +82,6 @@ def replay_ending(results: Sequence[ReplayResult]) -> TelemetryError | None:
 
 Progress = Callable[[int, int], None]
 
-# After a second interrupt, how long requests already under way may take to be answered before the
-# replay ends without them (a request cannot be cut short once sent; it ends within the export timeout).
-_ABANDON_GRACE_S = 1.0
-
 
 def replay(
     timeline: Playable,
@@ -215,10 +211,11 @@ def replay(
                     if at + metric_interval_s < sessions[index].end_at:
                         push(at + metric_interval_s, _METRIC_TICK, index)
             elif kind == _END:
-                proc = processes.pop(index, None)
-                sessions.pop(index, None)
+                proc = processes.get(index)
                 if proc is not None:
-                    proc.shutdown()
+                    proc.shutdown()  # still open if interrupted before its exit was on its way
+                processes.pop(index, None)
+                sessions.pop(index, None)
             result.simulated_seconds = at
             if stop_on_export_failure and (why := failed()):
                 result.aborted = why
@@ -227,12 +224,13 @@ def replay(
         result.interrupted = True
     finally:
         # On an abort, close what is open without waiting on a dead collector again (exports queued by
-        # processes that already ended included); on Ctrl-C, deliver what was recorded.
+        # processes that already ended included): what they would send is counted as failed. On Ctrl-C,
+        # deliver what was recorded.
         try:
             if result.aborted is not None:
                 factory.abort()
             for proc in processes.values():
-                proc.shutdown(flush=result.aborted is None)
+                proc.shutdown()
             factory.drain(stop_on_failure=stop_on_export_failure)
         except KeyboardInterrupt:
             # Interrupted again while delivering: give up on what is not sent yet (counted as failed)
@@ -240,8 +238,8 @@ def replay(
             result.interrupted = result.abandoned = True
             factory.abort()
             for proc in processes.values():
-                proc.shutdown(flush=False)
-            factory.drain(grace_s=_ABANDON_GRACE_S)
+                proc.shutdown()
+            factory.drain()
     if result.aborted is None and (why := failed()) and not result.abandoned:
         result.aborted = why
     result.totals = replayed.totals()

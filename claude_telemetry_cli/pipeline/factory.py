@@ -36,6 +36,10 @@ from claude_telemetry_cli.settings import TelemetryConfig, merge_headers, run_he
 
 __all__ = ["PipelineFactory"]
 
+# After an abort, how long requests already sent may take to be answered before they count as cut off
+# (a request cannot be called back once sent; its exporter gives up on it within the export timeout).
+_ANSWER_GRACE_S = 1.0
+
 
 @dataclass
 class PipelineFactory:
@@ -58,6 +62,7 @@ class PipelineFactory:
             if self.concurrency > 0
             else None
         )
+        self.aborted = False
         # Exports queued or running at once, over all processes (see ExportLane).
         self._backlog = threading.Semaphore(max(64, 8 * self.concurrency))
         self._lanes: list[ExportLane] = []
@@ -150,6 +155,8 @@ class PipelineFactory:
         log_exporters: list[TrackedLogExporter] = []
         span_exporters: list[TrackedSpanExporter] = []
         lane = ExportLane(self._pool, self._backlog)
+        if self.aborted:
+            lane.abort()
         self._lanes.append(lane)
         out = self.console_out or sys.stdout
         for name, stats in self._metric_stats.items():
@@ -218,42 +225,46 @@ class PipelineFactory:
                 if signal in changed:
                     process.replace_exporter(tracked, self._otlp_exporter(signal))
 
-    def drain(self, *, stop_on_failure: bool = False, grace_s: float | None = None) -> None:
+    def drain(self, *, stop_on_failure: bool = False) -> None:
         """Wait until every process's queued exports (and exits) are done.
 
         With `stop_on_failure`, the first failed export aborts the rest (see abort()): a replay that
         outran its exports (--instant queues a day's worth at once) must not then wait out the export
-        timeout of every queued request against a collector that is gone. With `grace_s`, wait no
-        longer than that (after abort(), for requests already sent).
+        timeout of every queued request against a collector that is gone. After an abort, requests
+        already sent have a moment to be answered, and then count as cut off: once drain returns,
+        every request is counted as sent or failed.
         """
-        if grace_s is not None:
-            deadline = time.monotonic() + grace_s
-            for lane in self._lanes:
-                lane.wait(max(0.0, deadline - time.monotonic()))
-            return
-        if stop_on_failure:
+        if stop_on_failure and not self.aborted:
             # Polled: the outcome of a request lands in shared stats, on the pool's threads.
             while not all(lane.wait(0.05) for lane in self._lanes):
                 if any(not s.ok for s in self.stats):
                     self.abort()
                     break
-        for lane in self._lanes:
-            lane.wait()
+        if not self.aborted:
+            for lane in self._lanes:
+                lane.wait()
+        else:
+            deadline = time.monotonic() + _ANSWER_GRACE_S
+            for lane in self._lanes:
+                lane.wait(max(0.0, deadline - time.monotonic()))
+            for lane in self._lanes:
+                lane.cut_off()
         self._lanes = [lane for lane in self._lanes if not lane.wait(0)]
 
     def abort(self) -> None:
         """Stop exporting: drop every queued export and cut the requests under way short, each
-        counted as failed, so a dead collector costs no more than the request that found it dead."""
+        counted as failed, so a dead collector costs no more than the request that found it dead.
+        From now on, whatever a process would export is counted as failed, and not sent."""
+        self.aborted = True
         for lane in self._lanes:
             lane.abort()
 
     def close(self) -> None:
-        aborted = any(lane.aborted for lane in self._lanes)
-        # After abort(), a request already sent ends on its own within the export timeout; waiting for
-        # it would only delay the summary (the process still lets it end before exiting).
-        self.drain(grace_s=0.0 if aborted else None)
+        self.drain()
         if self._pool is not None:
-            self._pool.shutdown(wait=not aborted)
+            # After an abort, a request still under way is counted as cut off: the summary does not
+            # wait for its exporter to give up on it.
+            self._pool.shutdown(wait=not self.aborted)
         if self.prometheus is not None:
             self.prometheus.close()
             self.prometheus = None

@@ -22,7 +22,13 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from claude_telemetry_cli.pipeline.accounting import ExportStats, capture, failure_cause, record, stats_lock
+from claude_telemetry_cli.pipeline.accounting import (
+    CUT_OFF,
+    ExportRequest,
+    ExportStats,
+    capture,
+    failure_cause,
+)
 
 __all__ = ["ExportLane", "TrackedLogExporter", "TrackedMetricExporter", "TrackedSpanExporter"]
 
@@ -61,12 +67,19 @@ class ExportLane:
         self._idle.set()
         self._local = threading.local()
         self._sending = None  # the official exporter whose request is under way
+        self._request: ExportRequest | None = None  # and that request
         self.aborted = False
 
     def _inside(self) -> bool:
         return getattr(self._local, "inside", False)
 
     def run(self, job: Callable[[], None], on_discard: Callable[[], None] | None = None) -> None:
+        """Run `job` after the process's earlier exports. Once the lane has stopped (abort()) nothing
+        more is sent: `on_discard` counts what the job would have sent, at once."""
+        if self.aborted:
+            if on_discard is not None:
+                on_discard()
+            return
         if self._pool is None or self._inside():
             job()
             return
@@ -100,7 +113,7 @@ class ExportLane:
             self._local.inside = False
 
     def discard(self) -> int:
-        """Drop jobs not yet started (an aborted replay does not wait on a dead collector again)."""
+        """Drop jobs not yet started, each counted by its `on_discard`."""
         with self._lock:
             dropped = list(self._jobs)
             self._jobs.clear()
@@ -113,19 +126,22 @@ class ExportLane:
         return len(dropped)
 
     @contextlib.contextmanager
-    def sending(self, exporter) -> Iterator[None]:
+    def sending(self, exporter, request: ExportRequest | None = None) -> Iterator[None]:
         """Marks `exporter`'s request as under way, so abort() can cut its retries short."""
         with self._lock:
-            self._sending = exporter
+            self._sending, self._request = exporter, request
         try:
             yield
         finally:
             with self._lock:
-                self._sending = None
+                self._sending = self._request = None
 
     def abort(self) -> int:
-        """Drop the jobs not yet started and end the request under way: its exporter is shut down,
-        which stops the SDK's retries and their backoff at once rather than at the export timeout."""
+        """Stop exporting: drop the jobs not yet started and end the request under way: its exporter is
+        shut down, which stops the SDK's retries and their backoff at once rather than at the export
+        timeout. Whatever is given to the lane from now on is counted, not sent."""
+        if self.aborted:
+            return 0
         self.aborted = True
         dropped = self.discard()
         with self._lock:
@@ -134,6 +150,13 @@ class ExportLane:
             with contextlib.suppress(Exception):
                 sending.shutdown()
         return dropped
+
+    def cut_off(self, why: str = CUT_OFF) -> None:
+        """Count the request still under way as failed: nobody waits for its answer any more."""
+        with self._lock:
+            request = self._request
+        if request is not None:
+            request.settle(False, unanswered=why)
 
     def wait(self, timeout: float | None = None) -> bool:
         if self._inside():
@@ -154,26 +177,33 @@ class _OnLane:
         self.lane = lane
 
     def _submit(self, items: int, call: Callable[[], object], success: object) -> None:
-        with stats_lock:
-            self.stats.requests += 1
+        request = ExportRequest(self.stats, items)
+        lane = self.lane
 
         def send() -> None:
             capture.take()  # lines of an earlier job on this thread are not this request's
-            if self.lane.aborted:
-                record(self.stats, False, items, None)
+            if lane.aborted:
+                request.settle(False)
                 return
             try:
-                with self.lane.sending(self.inner):
+                with lane.sending(self.inner, request):
                     result = call()
                 messages = capture.take()
             except Exception as exc:  # an exporter raising is a failed export, not a crash
                 result, messages = None, [*capture.take(), str(exc)]
             ok = result is success
-            # A request cut short by abort() failed for the reason the replay stopped, not its own.
-            cause = None if ok or self.lane.aborted else failure_cause(messages, self.stats.destination)
-            record(self.stats, ok, items, cause)
+            if ok or lane.aborted:
+                # A request cut short by abort() failed for the reason the replay stopped, not its own.
+                request.settle(ok, unanswered=CUT_OFF)
+            else:
+                request.settle(False, failure_cause(messages, self.stats.destination))
 
-        self.lane.run(send, on_discard=lambda: record(self.stats, False, items, None))
+        try:
+            lane.run(send, on_discard=lambda: request.settle(False))
+        except BaseException:
+            # Interrupted while waiting for a place in the backlog: never sent, and counted so.
+            request.settle(False)
+            raise
 
     def force_flush(self, timeout_millis: float = 30_000) -> bool:
         return self.lane.wait(timeout_millis / 1000)

@@ -370,7 +370,10 @@ class _MemoryFactory:
             span_exporters=[TrackedSpanExporter(self.spans, self.stats[0], lane)],
         )
 
-    def drain(self, *, stop_on_failure: bool = False, grace_s: float | None = None) -> None:
+    def drain(self, *, stop_on_failure: bool = False) -> None:
+        pass
+
+    def abort(self) -> None:
         pass
 
 
