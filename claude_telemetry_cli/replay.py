@@ -101,7 +101,10 @@ def replay(
     exports events `logs_interval_s` after the first one pending (spans likewise, `traces_interval_s`
     after the first ended span), and at its end flushes events and spans, then metrics. A span is
     replayed when it ends. `progress` counts records, not spans. With an export failure (the
-    exporters have already retried) the replay stops at once.
+    exporters have already retried) the replay stops at once, even in the middle of a wait.
+
+    Whichever way it ends, the delivery at the end waits on no collector longer than the export
+    timeout (see PipelineFactory.drain), and every request is then counted as sent or failed.
     """
     result = ReplayResult(stats=factory.stats)
     replayed = TotalsBuilder()
@@ -132,6 +135,7 @@ def replay(
         factory.start_prometheus(upcoming.info)
     refresh_s = factory.headers_refresh_s
     processes: dict[int, object] = {}
+    stop = factory.failure if stop_on_export_failure else None
     log_flush_due: set[int] = set()
     span_flush_due: set[int] = set()
     done = 0
@@ -155,7 +159,10 @@ def replay(
                 admit(upcoming)
                 upcoming = next(plays, None)
             at, kind, _, index, payload = heapq.heappop(queue)
-            clock.sleep_until(at)
+            if stop is None:
+                clock.sleep_until(at)
+            elif at > clock.now() and clock.wait(stop, at - clock.now()):
+                break  # an export failed meanwhile: a quiet hour ahead must not keep the replay going
             if kind == _HEADERS:
                 if queue or upcoming is not None:  # only while the replay goes on
                     factory.refresh_headers()
@@ -217,19 +224,24 @@ def replay(
                 processes.pop(index, None)
                 sessions.pop(index, None)
             result.simulated_seconds = at
-            if stop_on_export_failure and (why := failed()):
-                result.aborted = why
+            if stop is not None and stop.is_set():
                 break
+        if stop is not None and stop.is_set():
+            result.aborted = failed()
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
         # On an abort, close what is open without waiting on a dead collector again (exports queued by
         # processes that already ended included): what they would send is counted as failed. On Ctrl-C,
-        # deliver what was recorded.
+        # deliver what was recorded, unless an export has failed by then.
         try:
-            if result.aborted is not None:
+            aborting = result.aborted is not None
+            if aborting:
                 factory.abort()
             for proc in processes.values():
+                if not aborting and stop is not None and stop.is_set():
+                    aborting = True
+                    factory.abort()
                 proc.shutdown()
             factory.drain(stop_on_failure=stop_on_export_failure)
         except KeyboardInterrupt:

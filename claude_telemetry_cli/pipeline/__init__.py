@@ -31,6 +31,7 @@ from claude_telemetry_cli.pipeline.exporters import (
 from claude_telemetry_cli.pipeline.factory import PipelineFactory
 from claude_telemetry_cli.pipeline.lanes import (
     ExportLane,
+    ExportPool,
     TrackedLogExporter,
     TrackedMetricExporter,
     TrackedSpanExporter,
@@ -50,6 +51,7 @@ __all__ = [
     "ClockedMetricReader",
     "ClockedSpanProcessor",
     "ExportLane",
+    "ExportPool",
     "ExportRequest",
     "ExportStats",
     "PipelineFactory",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -30,7 +30,7 @@ from claude_telemetry_cli.pipeline.accounting import (
     failure_cause,
 )
 
-__all__ = ["ExportLane", "TrackedLogExporter", "TrackedMetricExporter", "TrackedSpanExporter"]
+__all__ = ["ExportLane", "ExportPool", "TrackedLogExporter", "TrackedMetricExporter", "TrackedSpanExporter"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,6 +44,51 @@ def _count_points(metrics_data: MetricsData) -> int:
     )
 
 
+class ExportPool:
+    """The threads every lane's exports run on, started as they are needed.
+
+    Daemon threads: a request the replay has given up on (counted as failed) must not hold the
+    program's exit until its exporter's own timeout runs out. A replay that ends normally waits for
+    every export (shutdown(wait=True)) before anything exits.
+    """
+
+    def __init__(self, workers: int, name: str = "otlp-export") -> None:
+        self._workers, self._name = workers, name
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        self._queue.put(fn)
+        if self._idle.acquire(blocking=False):
+            return
+        with self._lock:
+            if len(self._threads) < self._workers:
+                thread = threading.Thread(
+                    target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self) -> None:
+        while (fn := self._queue.get()) is not None:
+            try:
+                fn()
+            except Exception:  # a lane records its own failures; the thread must stay for the others
+                _LOGGER.debug("export pool job failed", exc_info=True)
+            self._idle.release()
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()
+
+
 class ExportLane:
     """Runs one process's exports in order, on a pool shared by all processes.
 
@@ -53,12 +98,19 @@ class ExportLane:
 
     `backlog`, shared by all lanes, bounds the jobs queued or running: when the collector is slower
     than the replay (always, with --instant), `run` waits for a free place instead of queueing every
-    export of the rest of the scenario in memory.
+    export of the rest of the scenario in memory. `failure`, shared as well, is set when a request
+    fails on its own (not dropped or cut off because the replay stopped).
     """
 
-    def __init__(self, pool: ThreadPoolExecutor | None, backlog: threading.Semaphore | None = None) -> None:
+    def __init__(
+        self,
+        pool: ExportPool | None,
+        backlog: threading.Semaphore | None = None,
+        failure: threading.Event | None = None,
+    ) -> None:
         self._pool = pool
         self._backlog = backlog
+        self._failure = failure
         # Each job with what to do if it is dropped unstarted (a dropped request counts as failed).
         self._jobs: deque[tuple[Callable[[], None], Callable[[], None] | None]] = deque()
         self._lock = threading.Lock()
@@ -136,6 +188,11 @@ class ExportLane:
             with self._lock:
                 self._sending = self._request = None
 
+    def failed(self) -> None:
+        """A request of this lane failed on its own."""
+        if self._failure is not None:
+            self._failure.set()
+
     def abort(self) -> int:
         """Stop exporting: drop the jobs not yet started and end the request under way: its exporter is
         shut down, which stops the SDK's retries and their backoff at once rather than at the export
@@ -195,8 +252,8 @@ class _OnLane:
             if ok or lane.aborted:
                 # A request cut short by abort() failed for the reason the replay stopped, not its own.
                 request.settle(ok, unanswered=CUT_OFF)
-            else:
-                request.settle(False, failure_cause(messages, self.stats.destination))
+            elif request.settle(False, failure_cause(messages, self.stats.destination)):
+                lane.failed()
 
         try:
             lane.run(send, on_discard=lambda: request.settle(False))

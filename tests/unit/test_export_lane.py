@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from opentelemetry.sdk._logs.export import LogRecordExportResult
 
-from claude_telemetry_cli.pipeline import CUT_OFF, ExportLane, ExportStats, TrackedLogExporter
+from claude_telemetry_cli.pipeline import CUT_OFF, ExportLane, ExportPool, ExportStats, TrackedLogExporter
 
 
 class _WatchedBacklog(threading.Semaphore):
@@ -136,3 +136,18 @@ def test_after_an_abort_every_request_is_counted_once_as_sent_or_failed():
     assert lane.wait(10)
     assert (stats.requests, stats.sent_requests, stats.failed_requests, stats.items) == (3, 0, 3, 0)
     pool.shutdown()
+
+
+def test_the_export_pool_runs_jobs_on_daemon_threads_it_starts_as_needed():
+    pool = ExportPool(2)
+    ran, threads = threading.Event(), []
+
+    def job() -> None:
+        threads.append(threading.current_thread())
+        ran.set()
+
+    pool.submit(job)
+    assert ran.wait(10)
+    assert threads[0].daemon  # a request given up on never holds the program's exit
+    pool.shutdown(wait=True)
+    assert not threads[0].is_alive()

@@ -1,4 +1,5 @@
-"""How a replay ends when exports fail or hang: with every request it made counted as sent or failed."""
+"""How a replay ends when exports fail or hang: at once, never waiting on a collector beyond the export
+timeout, and with every request it made counted as sent or failed."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import threading
 from opentelemetry.sdk._logs.export import LogRecordExportResult
 from opentelemetry.sdk.metrics.export import MetricExportResult
 
-from claude_telemetry_cli.clock import VirtualClock
+from claude_telemetry_cli.clock import InstantClock, VirtualClock
 from claude_telemetry_cli.contract import get_profile
 from claude_telemetry_cli.pipeline import PipelineFactory
+from claude_telemetry_cli.records import EVENT
 from claude_telemetry_cli.replay import replay
 from claude_telemetry_cli.scenario import compile_scenario, load_scenario_text
 from claude_telemetry_cli.settings import load_config
@@ -94,6 +96,63 @@ def _timeline(config):
 def _assert_counts_add_up(factory) -> None:
     for s in factory.stats:
         assert s.requests == s.sent_requests + s.failed_requests, s
+
+
+def test_an_export_failing_while_the_replay_waits_stops_it_then_not_at_its_next_step(tmp_path):
+    collector = _Collector()
+    factory = _factory(tmp_path, collector)
+    timeline = _timeline(factory.config)
+    clock = VirtualClock()
+    collector.respond(None)  # the start-up events' request (at 1 s) waits for an answer
+
+    def refuse() -> None:  # at 30 s, while the replay waits for the prompt ten minutes later
+        collector.respond(False)
+        assert factory.failure.wait(10)
+
+    clock.call_at(30.0, refuse)
+    try:
+        result = replay(timeline, factory, clock, metric_interval_s=3600, logs_interval_s=1)
+    finally:
+        factory.close()
+
+    assert result.aborted is not None and "logs export" in result.aborted
+    assert clock.now() == 30.0 and result.simulated_seconds < 30.0
+    late = [r for r in timeline.records if r.signal == EVENT and r.at > 30]
+    assert late and result.event_records == sum(r.signal == EVENT for r in timeline.records) - len(late)
+    _assert_counts_add_up(factory)
+    logs = next(s for s in factory.stats if s.signal == "logs")
+    # Every event replayed is in a request counted: the one refused, and what the exit never sent.
+    assert logs.items + logs.failed_items == result.event_records
+    metrics = next(s for s in factory.stats if s.signal == "metrics")
+    assert metrics.failed_requests == metrics.requests == 1 and metrics.sent_requests == 0
+
+
+def test_the_final_delivery_waits_on_an_unanswered_request_no_longer_than_the_export_timeout(tmp_path):
+    collector = _Collector()
+    factory = _factory(tmp_path, collector, export_timeout_s=0.2)
+    timeline = compile_scenario(
+        load_scenario_text(QUIET_HOUR.replace("wait: 10m", "wait: 1s")), factory.config.emit
+    )
+    collector.respond(None)  # a collector that takes requests and never answers, past any timeout
+    results = []
+    replaying = threading.Thread(
+        target=lambda: results.append(
+            replay(timeline, factory, InstantClock(), metric_interval_s=60, logs_interval_s=1)
+        ),
+        daemon=True,
+    )
+    try:
+        replaying.start()
+        replaying.join(timeout=20)
+        assert not replaying.is_alive(), "the replay waits on a request that is never answered"
+    finally:
+        collector.respond(True)
+        factory.close()
+
+    (result,) = results
+    _assert_counts_add_up(factory)
+    assert all(s.failed_requests == s.requests > 0 for s in factory.stats), factory.stats
+    assert "no answer within the export timeout (0.2s)" in result.aborted
 
 
 def test_a_signal_during_the_final_delivery_ends_it_with_what_was_not_answered_counted_as_failed(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
@@ -352,6 +353,7 @@ class _MemoryFactory:
         self.spans = InMemorySpanExporter()
         self.logs = InMemoryLogRecordExporter()
         self.stats = [ExportStats("traces", "memory"), ExportStats("logs", "memory")]
+        self.failure = threading.Event()
 
     def start_prometheus(self, session) -> None:
         pass
