@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from claude_telemetry_cli.clock import Clock
@@ -25,7 +25,7 @@ class ReplayResult:
     simulated_seconds: float = 0.0
     aborted: str | None = None  # why the replay stopped early (an export failed)
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM; what was recorded was still delivered
-    abandoned: bool = False  # interrupted again while delivering: what was not sent yet was dropped
+    abandoned: bool = False  # interrupted while delivering: what was not sent yet was dropped
     stats: list = field(default_factory=list)  # pipeline.ExportStats per exporter
     # What was replayed, record by record: the scenario's totals only when the replay went to its end.
     totals: Totals = field(default_factory=Totals)
@@ -59,22 +59,24 @@ class ReplayResult:
 
 
 def replay_ending(results: Sequence[ReplayResult]) -> TelemetryError | None:
-    """How replays played one after another (the last stopped the rest if it stopped early) end: the
-    first failed export, an interrupt, or None when every export went through."""
+    """How replays played one after another (the last stopped the rest if it stopped early) end: a
+    signal that cut the delivery short, the first failed export, an interrupt, or None when every
+    export went through."""
     if not results:
         return None
     last = results[-1]
+    # Requests dropped by a signal during the delivery are counted as failed, but they are the user's
+    # choice: the signal decides the ending, whatever failed before it.
+    if last.abandoned:
+        return Interrupted(
+            "interrupted while delivering: exports not delivered by then were dropped (counted as failed)"
+        )
     aborted = next((r.aborted for r in results if r.aborted), None)
-    # Requests dropped by a second interrupt are counted as failed, but they are the user's choice.
-    if aborted is not None or (not last.abandoned and any(not s.ok for s in last.stats)):
+    if aborted is not None or any(not s.ok for s in last.stats):
         from claude_telemetry_cli.pipeline import first_failure
 
         first = first_failure(last.stats)
         return ExportError(f"{first.signal}: {first.last_error}" if first is not None else aborted)
-    if last.abandoned:
-        return Interrupted(
-            "interrupted again: exports not delivered by then were dropped (counted as failed)"
-        )
     if last.interrupted:
         return Interrupted("interrupted: what was recorded until then was delivered")
     return None
@@ -104,7 +106,8 @@ def replay(
     exporters have already retried) the replay stops at once, even in the middle of a wait.
 
     Whichever way it ends, the delivery at the end waits on no collector longer than the export
-    timeout (see PipelineFactory.drain), and every request is then counted as sent or failed.
+    timeout (see PipelineFactory.drain), and a signal during it ends it at once; every request is then
+    counted as sent or failed.
     """
     result = ReplayResult(stats=factory.stats)
     replayed = TotalsBuilder()
@@ -245,14 +248,29 @@ def replay(
                 proc.shutdown()
             factory.drain(stop_on_failure=stop_on_export_failure)
         except KeyboardInterrupt:
-            # Interrupted again while delivering: give up on what is not sent yet (counted as failed)
-            # and end with what was delivered, rather than wait on every request.
+            # Interrupted while delivering: give up on what is not sent yet (counted as failed) and end
+            # with what was delivered, rather than wait on every request.
             result.interrupted = result.abandoned = True
-            factory.abort()
-            for proc in processes.values():
-                proc.shutdown()
-            factory.drain()
+            _give_up(factory, processes.values())
     if result.aborted is None and (why := failed()) and not result.abandoned:
         result.aborted = why
     result.totals = replayed.totals()
     return result
+
+
+def _give_up(factory, processes: Collection) -> None:
+    """Stop exporting and count what is left as failed (what the open processes would send at exit
+    included), leaving requests already sent a moment to be answered.
+
+    Every step is quick, and can be taken again: a further signal (`timeout` signals the process, then
+    its group, so one often follows at once) only ends that moment, and the summary still comes.
+    """
+    while True:
+        try:
+            factory.abort()
+            for proc in processes:
+                proc.shutdown()
+            factory.drain()
+            return
+        except KeyboardInterrupt:
+            continue

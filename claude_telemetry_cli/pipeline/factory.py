@@ -61,6 +61,7 @@ class PipelineFactory:
         # Set when a request fails on its own: the replay stops at once, even while it waits.
         self.failure = threading.Event()
         self.aborted = False
+        self._graced = False  # requests under way at the abort had their moment to be answered
         # Exports queued or running at once, over all processes (see ExportLane).
         self._backlog = threading.Semaphore(max(64, 8 * self.concurrency))
         self._lanes: list[ExportLane] = []
@@ -254,11 +255,15 @@ class PipelineFactory:
             # Polled: the outcome of a request lands in shared stats, on the pool's threads.
             busy[0].wait(0.05)
         if self.aborted:
-            deadline = time.monotonic() + _ANSWER_GRACE_S
-            for lane in self._lanes:
-                lane.wait(max(0.0, deadline - time.monotonic()))
-            for lane in self._lanes:
-                lane.cut_off(why)
+            try:
+                if not self._graced:
+                    self._graced = True
+                    deadline = time.monotonic() + _ANSWER_GRACE_S
+                    for lane in self._lanes:
+                        lane.wait(max(0.0, deadline - time.monotonic()))
+            finally:  # interrupted or not, what is still unanswered is counted now
+                for lane in self._lanes:
+                    lane.cut_off(why)
         self._lanes = [lane for lane in self._lanes if not lane.wait(0)]
 
     def abort(self) -> None:

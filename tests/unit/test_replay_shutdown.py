@@ -155,7 +155,7 @@ def test_the_final_delivery_waits_on_an_unanswered_request_no_longer_than_the_ex
     assert "no answer within the export timeout (0.2s)" in result.aborted
 
 
-def test_a_signal_during_the_final_delivery_ends_it_with_what_was_not_answered_counted_as_failed(tmp_path):
+def test_signals_during_the_final_delivery_end_it_with_what_was_not_answered_counted_as_failed(tmp_path):
     collector = _Collector()
     factory = _factory(tmp_path, collector)
     timeline = _timeline(factory.config)
@@ -165,9 +165,10 @@ def test_a_signal_during_the_final_delivery_ends_it_with_what_was_not_answered_c
     def interrupt() -> None:
         raise KeyboardInterrupt
 
-    # A first signal stops the replay at 30 s; another comes while the exits' exports wait.
+    # A first signal stops the replay at 30 s; two more come at once while the exits' exports wait (as
+    # `timeout` signals the process, then its group).
     clock.call_at(30.0, interrupt)
-    signals = iter([True])
+    signals = iter([True, True])
     original_drain = factory.drain
 
     def drain(**kwargs) -> None:
