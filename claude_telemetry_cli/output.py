@@ -219,15 +219,9 @@ def run_summary(console: Console, summary: dict) -> None:
         console.print(spans)
     if summary["exporters"]:
         ex = Table(show_edge=False)
-        for col in (
-            "signal",
-            "exporter",
-            "destination",
-            "requests",
-            "sent",
-            "failed",
-        ):  # scrapes, for prometheus
-            ex.add_column(col, justify="right" if col in ("requests", "sent", "failed") else "left")
+        numbers = ("requests", "sent", "failed", "items sent")  # scrapes, for prometheus
+        for col in ("signal", "exporter", "destination", *numbers):
+            ex.add_column(col, justify="right" if col in numbers else "left")
         for s in summary["exporters"]:
             failed = s["failed_requests"]
             ex.add_row(
@@ -235,10 +229,16 @@ def run_summary(console: Console, summary: dict) -> None:
                 s["exporter"],
                 escape(s["destination"]),
                 str(s["requests"]),
-                str(s["items"]),
+                str(s["sent_requests"]),
                 f"[red]{failed}[/]" if failed else "0",
+                str(s["items"]),
             )
         console.print(ex)
+        if any(s["failed_requests"] for s in summary["exporters"]):
+            console.print(
+                "failed: requests not answered with success, including those cut off or never sent once the"
+                " replay stopped"
+            )
     else:
         console.print("[yellow]nothing was exported[/] (see the warnings above)")
     if summary.get("interrupted"):

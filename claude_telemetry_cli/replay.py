@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from claude_telemetry_cli.clock import Clock
@@ -25,7 +25,7 @@ class ReplayResult:
     simulated_seconds: float = 0.0
     aborted: str | None = None  # why the replay stopped early (an export failed)
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM; what was recorded was still delivered
-    abandoned: bool = False  # interrupted again while delivering: what was not sent yet was dropped
+    abandoned: bool = False  # interrupted while delivering: what was not sent yet was dropped
     stats: list = field(default_factory=list)  # pipeline.ExportStats per exporter
     # What was replayed, record by record: the scenario's totals only when the replay went to its end.
     totals: Totals = field(default_factory=Totals)
@@ -59,32 +59,30 @@ class ReplayResult:
 
 
 def replay_ending(results: Sequence[ReplayResult]) -> TelemetryError | None:
-    """How replays played one after another (the last stopped the rest if it stopped early) end: the
-    first failed export, an interrupt, or None when every export went through."""
+    """How replays played one after another (the last stopped the rest if it stopped early) end: a
+    signal that cut the delivery short, the first failed export, an interrupt, or None when every
+    export went through."""
     if not results:
         return None
     last = results[-1]
+    # Requests dropped by a signal during the delivery are counted as failed, but they are the user's
+    # choice: the signal decides the ending, whatever failed before it.
+    if last.abandoned:
+        return Interrupted(
+            "interrupted while delivering: exports not delivered by then were dropped (counted as failed)"
+        )
     aborted = next((r.aborted for r in results if r.aborted), None)
-    # Requests dropped by a second interrupt are counted as failed, but they are the user's choice.
-    if aborted is not None or (not last.abandoned and any(not s.ok for s in last.stats)):
+    if aborted is not None or any(not s.ok for s in last.stats):
         from claude_telemetry_cli.pipeline import first_failure
 
         first = first_failure(last.stats)
         return ExportError(f"{first.signal}: {first.last_error}" if first is not None else aborted)
-    if last.abandoned:
-        return Interrupted(
-            "interrupted again: exports not delivered by then were dropped (counted as failed)"
-        )
     if last.interrupted:
         return Interrupted("interrupted: what was recorded until then was delivered")
     return None
 
 
 Progress = Callable[[int, int], None]
-
-# After a second interrupt, how long requests already under way may take to be answered before the
-# replay ends without them (a request cannot be cut short once sent; it ends within the export timeout).
-_ABANDON_GRACE_S = 1.0
 
 
 def replay(
@@ -105,7 +103,11 @@ def replay(
     exports events `logs_interval_s` after the first one pending (spans likewise, `traces_interval_s`
     after the first ended span), and at its end flushes events and spans, then metrics. A span is
     replayed when it ends. `progress` counts records, not spans. With an export failure (the
-    exporters have already retried) the replay stops at once.
+    exporters have already retried) the replay stops at once, even in the middle of a wait.
+
+    Whichever way it ends, the delivery at the end waits on no collector longer than the export
+    timeout (see PipelineFactory.drain), and a signal during it ends it at once; every request is then
+    counted as sent or failed.
     """
     result = ReplayResult(stats=factory.stats)
     replayed = TotalsBuilder()
@@ -136,6 +138,7 @@ def replay(
         factory.start_prometheus(upcoming.info)
     refresh_s = factory.headers_refresh_s
     processes: dict[int, object] = {}
+    stop = factory.failure if stop_on_export_failure else None
     log_flush_due: set[int] = set()
     span_flush_due: set[int] = set()
     done = 0
@@ -159,7 +162,10 @@ def replay(
                 admit(upcoming)
                 upcoming = next(plays, None)
             at, kind, _, index, payload = heapq.heappop(queue)
-            clock.sleep_until(at)
+            if stop is None:
+                clock.sleep_until(at)
+            elif at > clock.now() and clock.wait(stop, at - clock.now()):
+                break  # an export failed meanwhile: a quiet hour ahead must not keep the replay going
             if kind == _HEADERS:
                 if queue or upcoming is not None:  # only while the replay goes on
                     factory.refresh_headers()
@@ -215,34 +221,56 @@ def replay(
                     if at + metric_interval_s < sessions[index].end_at:
                         push(at + metric_interval_s, _METRIC_TICK, index)
             elif kind == _END:
-                proc = processes.pop(index, None)
-                sessions.pop(index, None)
+                proc = processes.get(index)
                 if proc is not None:
-                    proc.shutdown()
+                    proc.shutdown()  # still open if interrupted before its exit was on its way
+                processes.pop(index, None)
+                sessions.pop(index, None)
             result.simulated_seconds = at
-            if stop_on_export_failure and (why := failed()):
-                result.aborted = why
+            if stop is not None and stop.is_set():
                 break
+        if stop is not None and stop.is_set():
+            result.aborted = failed()
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
         # On an abort, close what is open without waiting on a dead collector again (exports queued by
-        # processes that already ended included); on Ctrl-C, deliver what was recorded.
+        # processes that already ended included): what they would send is counted as failed. On Ctrl-C,
+        # deliver what was recorded, unless an export has failed by then.
         try:
-            if result.aborted is not None:
+            aborting = result.aborted is not None
+            if aborting:
                 factory.abort()
             for proc in processes.values():
-                proc.shutdown(flush=result.aborted is None)
+                if not aborting and stop is not None and stop.is_set():
+                    aborting = True
+                    factory.abort()
+                proc.shutdown()
             factory.drain(stop_on_failure=stop_on_export_failure)
         except KeyboardInterrupt:
-            # Interrupted again while delivering: give up on what is not sent yet (counted as failed)
-            # and end with what was delivered, rather than wait on every request.
+            # Interrupted while delivering: give up on what is not sent yet (counted as failed) and end
+            # with what was delivered, rather than wait on every request.
             result.interrupted = result.abandoned = True
-            factory.abort()
-            for proc in processes.values():
-                proc.shutdown(flush=False)
-            factory.drain(grace_s=_ABANDON_GRACE_S)
+            _give_up(factory, processes.values())
     if result.aborted is None and (why := failed()) and not result.abandoned:
         result.aborted = why
     result.totals = replayed.totals()
     return result
+
+
+def _give_up(factory, processes: Collection) -> None:
+    """Stop exporting and count what is left as failed (what the open processes would send at exit
+    included), leaving requests already sent a moment to be answered.
+
+    Every step is quick, and can be taken again: a further signal (`timeout` signals the process, then
+    its group, so one often follows at once) only ends that moment, and the summary still comes.
+    """
+    while True:
+        try:
+            factory.abort()
+            for proc in processes:
+                proc.shutdown()
+            factory.drain()
+            return
+        except KeyboardInterrupt:
+            continue

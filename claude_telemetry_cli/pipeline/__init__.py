@@ -14,7 +14,14 @@ runs their requests and accounting.py counts the outcomes; prometheus.py serves 
 
 from __future__ import annotations
 
-from claude_telemetry_cli.pipeline.accounting import NOT_SENT, ExportStats, failure_cause, first_failure
+from claude_telemetry_cli.pipeline.accounting import (
+    CUT_OFF,
+    NOT_SENT,
+    ExportRequest,
+    ExportStats,
+    failure_cause,
+    first_failure,
+)
 from claude_telemetry_cli.pipeline.exporters import (
     build_log_exporter,
     build_metric_exporter,
@@ -24,6 +31,7 @@ from claude_telemetry_cli.pipeline.exporters import (
 from claude_telemetry_cli.pipeline.factory import PipelineFactory
 from claude_telemetry_cli.pipeline.lanes import (
     ExportLane,
+    ExportPool,
     TrackedLogExporter,
     TrackedMetricExporter,
     TrackedSpanExporter,
@@ -37,11 +45,14 @@ from claude_telemetry_cli.pipeline.process import (
 from claude_telemetry_cli.pipeline.prometheus import PrometheusEndpoint
 
 __all__ = [
+    "CUT_OFF",
     "NOT_SENT",
     "ClockedLogProcessor",
     "ClockedMetricReader",
     "ClockedSpanProcessor",
     "ExportLane",
+    "ExportPool",
+    "ExportRequest",
     "ExportStats",
     "PipelineFactory",
     "PrometheusEndpoint",

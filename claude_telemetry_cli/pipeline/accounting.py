@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "CUT_OFF",
     "NOT_SENT",
+    "ExportRequest",
     "ExportStats",
     "capture",
     "failure_cause",
     "first_failure",
     "install_capture",
-    "record",
     "stats_lock",
 ]
 
@@ -26,7 +27,10 @@ class ExportStats:
     signal: str
     exporter: str  # "otlp grpc", "otlp http/json", "console", "prometheus"
     destination: str = ""
+    # Every request made is, once the replay is over, either sent (answered with success) or failed:
+    # refused, cut off when the replay stopped, or never sent because it had stopped.
     requests: int = 0
+    sent_requests: int = 0
     failed_requests: int = 0
     items: int = 0  # data points, log records or spans sent successfully
     failed_items: int = 0
@@ -131,22 +135,50 @@ def failure_cause(messages: Sequence[str], destination: str, *, probe_timeout_s:
 
 
 NOT_SENT = "not sent: the replay stopped before this request"
+CUT_OFF = "cut off: the replay stopped before this request was answered"
 
 
 def first_failure(stats: Sequence[ExportStats]) -> ExportStats | None:
-    """The exporter whose failure says why (a request that failed itself rather than one dropped)."""
-    failing = [s for s in stats if not s.ok]
-    return next((s for s in failing if s.last_error != NOT_SENT), failing[0] if failing else None)
+    """The exporter whose failure says why: a request that failed itself, else one the replay stopped
+    waiting for, rather than one it dropped."""
+    return min((s for s in stats if not s.ok), key=lambda s: _telling(s.last_error), default=None)
 
 
-def record(stats: ExportStats, ok: bool, items: int, error: str | None) -> None:
-    """Count one request's outcome. A failure without an error of its own (a request dropped when the
-    replay stopped) counts as failed but keeps the cause an earlier one gave."""
-    with stats_lock:
-        if ok:
-            stats.items += items
-        else:
-            stats.failed_requests += 1
-            stats.failed_items += items
-            if error is not None or stats.last_error is None:
-                stats.last_error = error or NOT_SENT
+def _telling(cause: str | None) -> int:
+    """How little a cause says (lower: more): the request's own error, then the replay stopping while
+    it was under way, then before it was sent."""
+    return {None: 3, NOT_SENT: 2, CUT_OFF: 1}.get(cause, 0)
+
+
+class ExportRequest:
+    """One request of one exporter, counted when made and settled exactly once: sent, or failed.
+
+    A request the replay gives up on is settled as failed then, so the counts add up whenever they are
+    read; what the exporter reports for it later changes nothing.
+    """
+
+    __slots__ = ("_settled", "items", "stats")
+
+    def __init__(self, stats: ExportStats, items: int) -> None:
+        self.stats, self.items, self._settled = stats, items, False
+        with stats_lock:
+            stats.requests += 1
+
+    def settle(self, ok: bool, error: str | None = None, *, unanswered: str = NOT_SENT) -> bool:
+        """Count the outcome, unless it is already counted (False then). A failure without an error of
+        its own (dropped or cut off when the replay stopped: `unanswered` says which) keeps a cause that
+        says more, given by an earlier one."""
+        with stats_lock:
+            if self._settled:
+                return False
+            self._settled = True
+            stats = self.stats
+            if ok:
+                stats.sent_requests += 1
+                stats.items += self.items
+            else:
+                stats.failed_requests += 1
+                stats.failed_items += self.items
+                if error is not None or _telling(unanswered) < _telling(stats.last_error):
+                    stats.last_error = error or unanswered
+            return True

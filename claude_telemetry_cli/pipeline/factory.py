@@ -6,14 +6,13 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from opentelemetry.sdk.metrics.export import AggregationTemporality
 
 from claude_telemetry_cli.contract import Profile
 from claude_telemetry_cli.errors import TelemetryError
-from claude_telemetry_cli.pipeline.accounting import ExportStats, install_capture
+from claude_telemetry_cli.pipeline.accounting import CUT_OFF, ExportStats, install_capture
 from claude_telemetry_cli.pipeline.exporters import (
     KeyMaterial,
     build_log_exporter,
@@ -25,6 +24,7 @@ from claude_telemetry_cli.pipeline.exporters import (
 )
 from claude_telemetry_cli.pipeline.lanes import (
     ExportLane,
+    ExportPool,
     TrackedLogExporter,
     TrackedMetricExporter,
     TrackedSpanExporter,
@@ -35,6 +35,10 @@ from claude_telemetry_cli.records import SessionInfo
 from claude_telemetry_cli.settings import TelemetryConfig, merge_headers, run_headers_helper
 
 __all__ = ["PipelineFactory"]
+
+# After an abort, how long requests already sent may take to be answered before they count as cut off
+# (a request cannot be called back once sent; its exporter gives up on it within the export timeout).
+_ANSWER_GRACE_S = 1.0
 
 
 @dataclass
@@ -53,11 +57,11 @@ class PipelineFactory:
 
     def __post_init__(self) -> None:
         install_capture()
-        self._pool = (
-            ThreadPoolExecutor(self.concurrency, thread_name_prefix="otlp-export")
-            if self.concurrency > 0
-            else None
-        )
+        self._pool = ExportPool(self.concurrency) if self.concurrency > 0 else None
+        # Set when a request fails on its own: the replay stops at once, even while it waits.
+        self.failure = threading.Event()
+        self.aborted = False
+        self._graced = False  # requests under way at the abort had their moment to be answered
         # Exports queued or running at once, over all processes (see ExportLane).
         self._backlog = threading.Semaphore(max(64, 8 * self.concurrency))
         self._lanes: list[ExportLane] = []
@@ -149,7 +153,9 @@ class PipelineFactory:
         metric_exporters: list[TrackedMetricExporter] = []
         log_exporters: list[TrackedLogExporter] = []
         span_exporters: list[TrackedSpanExporter] = []
-        lane = ExportLane(self._pool, self._backlog)
+        lane = ExportLane(self._pool, self._backlog, self.failure)
+        if self.aborted:
+            lane.abort()
         self._lanes.append(lane)
         out = self.console_out or sys.stdout
         for name, stats in self._metric_stats.items():
@@ -218,42 +224,62 @@ class PipelineFactory:
                 if signal in changed:
                     process.replace_exporter(tracked, self._otlp_exporter(signal))
 
-    def drain(self, *, stop_on_failure: bool = False, grace_s: float | None = None) -> None:
-        """Wait until every process's queued exports (and exits) are done.
+    def drain(self, *, stop_on_failure: bool = False) -> None:
+        """Wait until every process's queued exports (and exits) are done, but never on a collector
+        that has stopped answering.
 
         With `stop_on_failure`, the first failed export aborts the rest (see abort()): a replay that
         outran its exports (--instant queues a day's worth at once) must not then wait out the export
-        timeout of every queued request against a collector that is gone. With `grace_s`, wait no
-        longer than that (after abort(), for requests already sent).
+        timeout of every queued request against a collector that is gone. Every request gives up
+        within the export timeout, retries included, so a lane with no answer for longer is aborted
+        as well. After an abort, requests already sent have a moment to be answered, and then count
+        as cut off: once drain returns, every request is counted as sent or failed.
         """
-        if grace_s is not None:
-            deadline = time.monotonic() + grace_s
-            for lane in self._lanes:
-                lane.wait(max(0.0, deadline - time.monotonic()))
-            return
-        if stop_on_failure:
+        stalled_after_s = self.export_timeout_s + _ANSWER_GRACE_S
+        progress, since = None, time.monotonic()
+        why = CUT_OFF
+        while not self.aborted:
+            busy = [lane for lane in self._lanes if not lane.wait(0)]
+            if not busy:
+                break
+            if stop_on_failure and self.failure.is_set():
+                self.abort()
+                break
+            answered = sum(s.sent_requests + s.failed_requests for s in self.stats)
+            if (answered, len(busy)) != progress:
+                progress, since = (answered, len(busy)), time.monotonic()
+            elif time.monotonic() - since > stalled_after_s:
+                why = f"no answer within the export timeout ({self.export_timeout_s:g}s)"
+                self.abort()
+                break
             # Polled: the outcome of a request lands in shared stats, on the pool's threads.
-            while not all(lane.wait(0.05) for lane in self._lanes):
-                if any(not s.ok for s in self.stats):
-                    self.abort()
-                    break
-        for lane in self._lanes:
-            lane.wait()
+            busy[0].wait(0.05)
+        if self.aborted:
+            try:
+                if not self._graced:
+                    self._graced = True
+                    deadline = time.monotonic() + _ANSWER_GRACE_S
+                    for lane in self._lanes:
+                        lane.wait(max(0.0, deadline - time.monotonic()))
+            finally:  # interrupted or not, what is still unanswered is counted now
+                for lane in self._lanes:
+                    lane.cut_off(why)
         self._lanes = [lane for lane in self._lanes if not lane.wait(0)]
 
     def abort(self) -> None:
         """Stop exporting: drop every queued export and cut the requests under way short, each
-        counted as failed, so a dead collector costs no more than the request that found it dead."""
+        counted as failed, so a dead collector costs no more than the request that found it dead.
+        From now on, whatever a process would export is counted as failed, and not sent."""
+        self.aborted = True
         for lane in self._lanes:
             lane.abort()
 
     def close(self) -> None:
-        aborted = any(lane.aborted for lane in self._lanes)
-        # After abort(), a request already sent ends on its own within the export timeout; waiting for
-        # it would only delay the summary (the process still lets it end before exiting).
-        self.drain(grace_s=0.0 if aborted else None)
+        self.drain()
         if self._pool is not None:
-            self._pool.shutdown(wait=not aborted)
+            # After an abort, a request still under way is counted as cut off; the program does not
+            # wait for its exporter to give up on it.
+            self._pool.shutdown(wait=not self.aborted)
         if self.prometheus is not None:
             self.prometheus.close()
             self.prometheus = None

@@ -36,14 +36,12 @@ class ClockedMetricReader(MetricReader):
     def __init__(self, exporter: TrackedMetricExporter, temporality: AggregationTemporality) -> None:
         super().__init__(preferred_temporality={Counter: temporality})
         self._exporter = exporter
-        self.final_export = True
 
     def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs) -> None:
         self._exporter.export(metrics_data, timeout_millis=timeout_millis)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs) -> None:
-        if self.final_export:
-            self.collect(timeout_millis=timeout_millis)
+        self.collect(timeout_millis=timeout_millis)
         self._exporter.shutdown(timeout_millis=timeout_millis)
 
 
@@ -55,7 +53,6 @@ class _ClockedBatch:
     def _start_batching(self, exporter) -> None:
         self._exporter = exporter
         self._pending: list = []
-        self.final_export = True
 
     @property
     def pending(self) -> int:
@@ -76,9 +73,7 @@ class _ClockedBatch:
         return True
 
     def shutdown(self) -> None:
-        if self.final_export:
-            self.flush()
-        self._pending.clear()
+        self.flush()
         self._exporter.shutdown()
 
 
@@ -199,6 +194,7 @@ class SessionProcess:
         self._child_starts: dict[str, int] = {}
         self._prometheus = prometheus
         self.closed = False
+        self._exited = False
 
     @property
     def has_metric_readers(self) -> bool:
@@ -285,30 +281,37 @@ class SessionProcess:
         for p in self._span_processors:
             p.flush()
 
-    def shutdown(self, *, flush: bool = True) -> None:
-        """Exit: flush events and spans, then metrics, as Claude Code does (or drop what is queued when
-        aborting).
+    def shutdown(self) -> None:
+        """Exit: flush events and spans, then metrics, as Claude Code does.
 
-        The exit runs on the process's export lane, after its queued exports; the replay goes on.
+        The exit runs on the process's export lane, after its queued exports; the replay goes on. On a
+        lane that has stopped exporting (the replay is stopping), what the exit would have sent is
+        counted as not sent instead.
         """
         if self.closed:
             return
+        self._lane.run(self._exit, on_discard=self._exit_unsent)
+        # Only once the exit is on its way: one interrupted before that is still to be made.
         self.closed = True
-        if not flush:
-            self._lane.discard()
-        for p in (*self._processors, *self._span_processors):
-            p.final_export = flush
-        for r in self._readers:
-            r.final_export = flush
 
-        def exit_process() -> None:
-            if self._processors:
-                self._logger_provider.shutdown()
-            if self._span_processors:
-                self._tracer_provider.shutdown()
-            self._meter_provider.shutdown()
+    def _exit(self) -> None:
+        if self._exited:
+            return
+        self._exited = True
+        if self._processors:
+            self._logger_provider.shutdown()
+        if self._span_processors:
+            self._tracer_provider.shutdown()
+        self._meter_provider.shutdown()
 
-        self._lane.run(exit_process)
+    def _exit_unsent(self) -> None:
+        if self._exited:
+            return
+        self._exited = True
+        # Into a stopped lane each export is counted as a failed request at once, and nothing is sent.
+        self.flush_logs()
+        self.flush_spans()
+        self.export_metrics()
 
 
 def _with_timestamp(attributes: dict, now_ns: int) -> dict:

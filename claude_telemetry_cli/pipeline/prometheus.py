@@ -35,6 +35,7 @@ class PrometheusEndpoint:
         def counted_collect():
             with stats_lock:
                 stats.requests += 1
+                stats.sent_requests += 1
             return collect()
 
         collector.collect = counted_collect

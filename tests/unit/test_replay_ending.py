@@ -60,11 +60,21 @@ def _stats(failed: bool = False) -> list[ExportStats]:
             Interrupted,
             "interrupted: what was recorded until then was delivered",
         ),
-        # Dropped by a second interrupt: counted as failed, but the user's choice, not an export failure.
+        # Dropped by a signal during the delivery: counted as failed, but the user's choice, not an export
+        # failure, even when an export had failed before it.
         (
             [ReplayResult(interrupted=True, abandoned=True, stats=_stats(failed=True))],
             Interrupted,
-            "interrupted again: exports not delivered by then were dropped (counted as failed)",
+            "interrupted while delivering: exports not delivered by then were dropped (counted as failed)",
+        ),
+        (
+            [
+                ReplayResult(
+                    aborted="logs export failed", interrupted=True, abandoned=True, stats=_stats(True)
+                )
+            ],
+            Interrupted,
+            "interrupted while delivering: exports not delivered by then were dropped (counted as failed)",
         ),
     ],
 )

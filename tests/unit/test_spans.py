@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
@@ -352,6 +353,7 @@ class _MemoryFactory:
         self.spans = InMemorySpanExporter()
         self.logs = InMemoryLogRecordExporter()
         self.stats = [ExportStats("traces", "memory"), ExportStats("logs", "memory")]
+        self.failure = threading.Event()
 
     def start_prometheus(self, session) -> None:
         pass
@@ -370,7 +372,10 @@ class _MemoryFactory:
             span_exporters=[TrackedSpanExporter(self.spans, self.stats[0], lane)],
         )
 
-    def drain(self, *, stop_on_failure: bool = False, grace_s: float | None = None) -> None:
+    def drain(self, *, stop_on_failure: bool = False) -> None:
+        pass
+
+    def abort(self) -> None:
         pass
 
 
