@@ -36,7 +36,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load import raw_floor_aio  # noqa: E402
+from benchmarks.load import loop_calls, raw_floor_aio  # noqa: E402
 from benchmarks.replay import faithful, grpc_config, http_config  # noqa: E402
 from benchmarks.rotel_blackhole import start_rotel_ports  # noqa: E402
 
@@ -112,7 +112,6 @@ def instant_rate(path: pathlib.Path, config) -> float:
 def raw_floor_http(config, body: bytes, seconds: float, in_flight: int) -> float:
     """Requests per second of one pre-encoded metrics request over history's HTTP client (keep-alive
     HTTP/1.1, `in_flight` connections) in one event loop."""
-    import asyncio
 
     import uvloop
 
@@ -120,32 +119,15 @@ def raw_floor_http(config, body: bytes, seconds: float, in_flight: int) -> float
 
     sender = HttpSender(config.metrics, 10)
 
+    async def exchange() -> None:
+        outcome = await sender.exchange(body)
+        assert outcome.ok, outcome
+
     async def main() -> float:
         await sender.open_async()
-        slots = asyncio.Semaphore(in_flight)
-        calls: set = set()
-
-        async def one() -> None:
-            try:
-                outcome = await sender.exchange(body)
-                assert outcome.ok, outcome
-            finally:
-                slots.release()
-
-        loop = asyncio.get_running_loop()
-        started = time.monotonic()
-        stop = started + seconds
-        sent = 0
-        while time.monotonic() < stop:
-            await slots.acquire()
-            task = loop.create_task(one())
-            calls.add(task)
-            task.add_done_callback(calls.discard)
-            sent += 1
-        await asyncio.gather(*calls)
-        elapsed = time.monotonic() - started
+        rate = await loop_calls(exchange, seconds, in_flight)
         await sender.close_async()
-        return sent / elapsed
+        return rate
 
     return uvloop.run(main())
 

@@ -84,6 +84,34 @@ def raw_floor(port: int, body: bytes, points: int, seconds: float, in_flight: in
     return sent * points / elapsed
 
 
+async def loop_calls(call, seconds: float, in_flight: int) -> float:
+    """Calls per second of `call()` (a coroutine function) for `seconds`, `in_flight` at a time, in the
+    running event loop: the bare loop every floor here measures."""
+    import asyncio
+
+    slots = asyncio.Semaphore(in_flight)
+    calls: set = set()
+
+    async def one() -> None:
+        try:
+            await call()
+        finally:
+            slots.release()
+
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    stop = started + seconds
+    sent = 0
+    while time.monotonic() < stop:
+        await slots.acquire()
+        task = loop.create_task(one())
+        calls.add(task)
+        task.add_done_callback(calls.discard)
+        sent += 1
+    await asyncio.gather(*calls)
+    return sent / (time.monotonic() - started)
+
+
 def raw_floor_aio(port: int, body: bytes, points: int, seconds: float, in_flight: int) -> float:
     """The same with grpc.aio in one event loop, `in_flight` calls at a time: what `load` itself uses."""
     import asyncio
@@ -94,29 +122,9 @@ def raw_floor_aio(port: int, body: bytes, points: int, seconds: float, in_flight
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         await channel.channel_ready()
         export = channel.unary_unary(GRPC_METHOD)
-        slots = asyncio.Semaphore(in_flight)
-        calls: set = set()
-
-        async def one() -> None:
-            try:
-                await export(body, timeout=10)
-            finally:
-                slots.release()
-
-        loop = asyncio.get_running_loop()
-        started = time.monotonic()
-        stop = started + seconds
-        sent = 0
-        while time.monotonic() < stop:
-            await slots.acquire()
-            task = loop.create_task(one())
-            calls.add(task)
-            task.add_done_callback(calls.discard)
-            sent += 1
-        await asyncio.gather(*calls)
-        elapsed = time.monotonic() - started
+        rate = await loop_calls(lambda: export(body, timeout=10), seconds, in_flight)
         await channel.close()
-        return sent * points / elapsed
+        return rate * points
 
     return asyncio.run(main())
 
