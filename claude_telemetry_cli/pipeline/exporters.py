@@ -206,6 +206,34 @@ def claude_code_json(body: bytes) -> bytes:
     return json.dumps(data).encode()
 
 
+def _protobuf_exporter_kwargs(sig: SignalConfig, timeout_s: float, keys: KeyMaterial) -> dict:
+    """What every OTLP/HTTP protobuf exporter is built with: nothing left for it to read from the
+    environment, no compression, no metrics of its own, and the tool's transport."""
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    return {
+        "endpoint": sig.endpoint,
+        "headers": dict(sig.headers),
+        "timeout": timeout_s,
+        "compression": Compression.NoCompression,
+        "meter_provider": _NO_INTERNAL_METRICS,
+        "_transport": _protobuf_transport(sig, keys),
+    }
+
+
+def _json_exporter_kwargs(sig: SignalConfig, timeout_s: float, keys: KeyMaterial) -> dict:
+    """The same for the OTLP/HTTP JSON exporters, which take no meter provider."""
+    from opentelemetry.exporter.otlp.common.http import Compression
+
+    return {
+        "endpoint": sig.endpoint,
+        "headers": dict(sig.headers),
+        "timeout": timeout_s,
+        "compression": Compression.NONE,
+        "_transport": _json_transport(sig, keys),
+    }
+
+
 def build_metric_exporter(sig: SignalConfig, timeout_s: float, keys: KeyMaterial, temporality):
     preferred = {Counter: temporality}
     if sig.protocol == "grpc":
@@ -213,29 +241,16 @@ def build_metric_exporter(sig: SignalConfig, timeout_s: float, keys: KeyMaterial
 
         return OTLPMetricExporter(preferred_temporality=preferred, **_grpc_exporter_kwargs(sig, timeout_s))
     if sig.protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http import Compression
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
         return OTLPMetricExporter(
-            endpoint=sig.endpoint,
-            headers=dict(sig.headers),
-            timeout=timeout_s,
-            compression=Compression.NoCompression,
-            preferred_temporality=preferred,
-            meter_provider=_NO_INTERNAL_METRICS,
-            _transport=_protobuf_transport(sig, keys),
+            preferred_temporality=preferred, **_protobuf_exporter_kwargs(sig, timeout_s, keys)
         )
     if sig.protocol == "http/json":
-        from opentelemetry.exporter.otlp.common.http import Compression
         from opentelemetry.exporter.otlp.json.http.metric_exporter import OTLPMetricExporter
 
         return OTLPMetricExporter(
-            endpoint=sig.endpoint,
-            headers=dict(sig.headers),
-            timeout=timeout_s,
-            compression=Compression.NONE,
-            preferred_temporality=preferred,
-            _transport=_json_transport(sig, keys),
+            preferred_temporality=preferred, **_json_exporter_kwargs(sig, timeout_s, keys)
         )
     raise ValueError(f"unsupported protocol {sig.protocol!r}")
 
@@ -246,28 +261,13 @@ def build_span_exporter(sig: SignalConfig, timeout_s: float, keys: KeyMaterial):
 
         return OTLPSpanExporter(**_grpc_exporter_kwargs(sig, timeout_s))
     if sig.protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http import Compression
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        return OTLPSpanExporter(
-            endpoint=sig.endpoint,
-            headers=dict(sig.headers),
-            timeout=timeout_s,
-            compression=Compression.NoCompression,
-            meter_provider=_NO_INTERNAL_METRICS,
-            _transport=_protobuf_transport(sig, keys),
-        )
+        return OTLPSpanExporter(**_protobuf_exporter_kwargs(sig, timeout_s, keys))
     if sig.protocol == "http/json":
-        from opentelemetry.exporter.otlp.common.http import Compression
         from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter
 
-        return OTLPSpanExporter(
-            endpoint=sig.endpoint,
-            headers=dict(sig.headers),
-            timeout=timeout_s,
-            compression=Compression.NONE,
-            _transport=_json_transport(sig, keys),
-        )
+        return OTLPSpanExporter(**_json_exporter_kwargs(sig, timeout_s, keys))
     raise ValueError(f"unsupported protocol {sig.protocol!r}")
 
 
@@ -277,28 +277,13 @@ def build_log_exporter(sig: SignalConfig, timeout_s: float, keys: KeyMaterial):
 
         return OTLPLogExporter(**_grpc_exporter_kwargs(sig, timeout_s))
     if sig.protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http import Compression
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 
-        return OTLPLogExporter(
-            endpoint=sig.endpoint,
-            headers=dict(sig.headers),
-            timeout=timeout_s,
-            compression=Compression.NoCompression,
-            meter_provider=_NO_INTERNAL_METRICS,
-            _transport=_protobuf_transport(sig, keys),
-        )
+        return OTLPLogExporter(**_protobuf_exporter_kwargs(sig, timeout_s, keys))
     if sig.protocol == "http/json":
-        from opentelemetry.exporter.otlp.common.http import Compression
         from opentelemetry.exporter.otlp.json.http._log_exporter import OTLPLogExporter
 
-        return OTLPLogExporter(
-            endpoint=sig.endpoint,
-            headers=dict(sig.headers),
-            timeout=timeout_s,
-            compression=Compression.NONE,
-            _transport=_json_transport(sig, keys),
-        )
+        return OTLPLogExporter(**_json_exporter_kwargs(sig, timeout_s, keys))
     raise ValueError(f"unsupported protocol {sig.protocol!r}")
 
 
