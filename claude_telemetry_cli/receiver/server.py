@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
@@ -19,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
+import grpc.aio
 from google.protobuf.json_format import ParseDict
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
@@ -28,7 +30,10 @@ from claude_telemetry_cli.errors import ConfigError
 from claude_telemetry_cli.otlp.json_lines import json_objects
 from claude_telemetry_cli.receiver.reception import Reception
 
-GRPC_WORKERS = 8
+# Decoding and tallying gRPC requests: CPU work under one GIL, so a few threads are as fast as many.
+GRPC_WORKERS = 4
+# A gRPC call that has not delivered its message by then is ended (DEADLINE_EXCEEDED, counted "too slow").
+MESSAGE_TIMEOUT_S = 30.0
 # A gRPC message up to this many times max_request_bytes still reaches our handler, which answers
 # RESOURCE_EXHAUSTED and counts "too large". grpc core refuses bigger ones (after decompression too)
 # before we see them, so all we learn is that the call ended without a message: "too large or cancelled".
@@ -223,66 +228,95 @@ def _client_host(host: str) -> str:
 
 
 class _GrpcExport:
-    """One Export method, registered as stream-unary so that a message grpc core refuses still reaches us."""
+    """One Export method, registered as stream-unary so that a message grpc core refuses still reaches us.
+
+    It runs on the gRPC event loop: a call waiting for its message holds no thread, so calls that never
+    send one cannot keep others from being served; each is ended once `message_timeout_s` has passed.
+    Decoding and tallying run on a small thread pool, off the loop."""
 
     def __init__(self, owner: OtlpServer, signal: _Signal) -> None:
         self.owner, self.signal = owner, signal
 
-    def __call__(self, request_iterator, context):
-        refused = self._handle(request_iterator, context)
+    async def export(self, request_iterator, context):
+        refused = await self._handle(context)
         if refused is None:
             return self.signal.response
         code, reason, message = refused
         if reason:
             self.owner.reception.reject("grpc", reason)
         if code is not None:
-            context.abort(code, message)
+            await context.abort(code, message)
         return self.signal.response  # the call is already over; nothing is sent
 
-    def _handle(self, request_iterator, context):
+    async def _handle(self, context):
         owner = self.owner
         try:
             metadata = (
-                (m.key, m.value.encode() if isinstance(m.value, str) else m.value)
-                for m in context.invocation_metadata()
+                (key, value.encode() if isinstance(value, str) else value)
+                for key, value in context.invocation_metadata() or ()
             )
             if not _authorized(owner._required, metadata):
                 return grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", "missing or wrong required header"
-            try:
-                raw = next(request_iterator, None)
-            except grpc.RpcError:
-                raw = None
-            if raw is None and _ended_without_us(context):
-                # grpc core ended the call: message over its limit (answered RESOURCE_EXHAUSTED), or the
-                # client cancelled. A server shutting down cancels calls itself: not the client's fault.
-                return None, (None if owner._stopping else "too large or cancelled"), ""
+            raw = await _read_within(context, owner.message_timeout_s)
             if raw is None:
+                message = f"no request message within {owner.message_timeout_s:g}s"
+                return grpc.StatusCode.DEADLINE_EXCEEDED, "too slow", message
+            if raw is grpc.aio.EOF:
+                # grpc core ended the call (a message over its limit, answered RESOURCE_EXHAUSTED) or the
+                # client cancelled: this task is cancelled a moment after the read gave up. A client that
+                # really half-closes without a message (none of the OTLP exporters) waits that moment.
+                await asyncio.sleep(_GRPC_END_WAIT_S)
                 return grpc.StatusCode.INVALID_ARGUMENT, "no request message", "no request message"
-            if len(raw) > owner.max_request_bytes:
-                message = f"request too large: {len(raw)} bytes, the limit is {owner.max_request_bytes}"
-                return grpc.StatusCode.RESOURCE_EXHAUSTED, "too large", message
+        except asyncio.CancelledError:
+            # A server shutting down cancels calls itself: not the client's fault.
+            if not owner._stopping:
+                owner.reception.reject("grpc", "too large or cancelled")
+            raise
+        except Exception as e:  # never let grpc print a traceback; the sender gets a one-line answer
+            return _internal_error(e)
+        if len(raw) > owner.max_request_bytes:
+            message = f"request too large: {len(raw)} bytes, the limit is {owner.max_request_bytes}"
+            return grpc.StatusCode.RESOURCE_EXHAUSTED, "too large", message
+        # Shielded: once handed over, the request is accepted or refused whole even if the call goes away.
+        return await asyncio.shield(asyncio.wrap_future(owner._grpc_workers.submit(self._accept, raw)))
+
+    def _accept(self, raw: bytes):
+        """On a worker thread: the request tallied, or why not (already counted: the call may be gone)."""
+        try:
             try:
                 request = self.signal.request.FromString(raw)
             except Exception as e:  # DecodeError and relatives: the message is at fault
                 message = _one_line(f"invalid protobuf {self.signal.name} request: {e}")
-                return grpc.StatusCode.INVALID_ARGUMENT, "invalid protobuf", message
-            getattr(owner.reception, self.signal.accept)(request, "grpc")
-            return None
-        except Exception as e:  # never let grpc print a traceback; the sender gets a one-line answer
-            return (
-                grpc.StatusCode.INTERNAL,
-                "internal error",
-                _one_line(f"internal error: {type(e).__name__}"),
-            )
+                refused = grpc.StatusCode.INVALID_ARGUMENT, "invalid protobuf", message
+            else:
+                getattr(self.owner.reception, self.signal.accept)(request, "grpc")
+                return None
+        except Exception as e:
+            refused = _internal_error(e)
+        code, reason, message = refused
+        self.owner.reception.reject("grpc", reason)
+        return code, "", message
 
 
-def _ended_without_us(context) -> bool:
-    """True when a call that brought no message was ended by grpc core or the client, not half-closed.
+async def _read_within(context, timeout_s: float):
+    """The call's message (or grpc.aio.EOF), or None if it has not arrived within `timeout_s`.
 
-    The missing message and the call's end are reported separately, so wait briefly for the end: a
-    client that really sends no message (none of the OTLP exporters) is answered a moment later."""
-    ended = threading.Event()
-    return not context.add_callback(ended.set) or ended.wait(_GRPC_END_WAIT_S)
+    Not asyncio.wait_for: before Python 3.12 it swallows a cancellation that arrives as the read ends,
+    and grpc cancels the handler exactly then when it ends a call itself."""
+    read = asyncio.ensure_future(context.read())
+    try:
+        done, _ = await asyncio.wait((read,), timeout=timeout_s)
+    except asyncio.CancelledError:
+        read.cancel()
+        raise
+    if not done:
+        read.cancel()
+        return None
+    return read.result()
+
+
+def _internal_error(e: Exception):
+    return grpc.StatusCode.INTERNAL, "internal error", _one_line(f"internal error: {type(e).__name__}")
 
 
 # ---------------------------------------------------------------------------------------------- HTTP
@@ -516,6 +550,7 @@ class OtlpServer:
         tls_key: Path | None = None,
         client_ca: Path | None = None,
         max_request_bytes: int = 16 * 1024 * 1024,
+        message_timeout_s: float = MESSAGE_TIMEOUT_S,
         grpc: bool = True,
         http: bool = True,
     ) -> None:
@@ -526,6 +561,8 @@ class OtlpServer:
             raise ConfigError("--client-ca: requires --tls-cert and --tls-key")
         if max_request_bytes <= 0:
             raise ConfigError(f"max request size must be positive, not {max_request_bytes}")
+        if message_timeout_s <= 0:
+            raise ConfigError(f"message timeout must be positive, not {message_timeout_s}")
         self.reception = reception
         self.host = host
         self.tls_cert, self.tls_key, self.client_ca = tls_cert, tls_key, client_ca
@@ -534,9 +571,13 @@ class OtlpServer:
         self._requested_ports = (grpc_port, http_port)
         # Header names are case-insensitive (and gRPC metadata keys lowercase); values compare exactly.
         self._required = tuple((name.strip().lower(), value.encode()) for name, value in require_headers)
+        self.message_timeout_s = message_timeout_s
         self.grpc_port: int | None = None
         self.http_port: int | None = None
-        self._grpc_server: grpc.Server | None = None
+        self._grpc_server: grpc.aio.Server | None = None
+        self._grpc_loop: asyncio.AbstractEventLoop | None = None
+        self._grpc_thread: threading.Thread | None = None
+        self._grpc_workers: futures.ThreadPoolExecutor | None = None
         self._http_server: _HttpServer | None = None
         self._http_thread: threading.Thread | None = None
         self._stopping = False
@@ -564,7 +605,7 @@ class OtlpServer:
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> OtlpServer:
-        if self._grpc_server is not None or self._http_server is not None:
+        if self._grpc_loop is not None or self._http_server is not None:
             raise RuntimeError("OtlpServer already started")
         grpc_credentials, http_context = self._tls()
         self._stopping = False
@@ -582,10 +623,10 @@ class OtlpServer:
     def stop(self, grace: float = 1.0) -> None:
         """Stop accepting, let requests in progress finish for up to `grace` seconds, then close."""
         self._stopping = True
-        grpc_server, self._grpc_server = self._grpc_server, None
         http_server, self._http_server = self._http_server, None
         http_thread, self._http_thread = self._http_thread, None
-        stopped = grpc_server.stop(grace) if grpc_server is not None else None
+        grpc_stopping = threading.Thread(target=self._stop_grpc, args=(grace,), name="otlp-grpc-stop")
+        grpc_stopping.start()
         if http_server is not None:
             if http_thread is not None:
                 http_server.shutdown()
@@ -597,8 +638,7 @@ class OtlpServer:
             http_server.server_close()
             if http_thread is not None:
                 http_thread.join(timeout=5)
-        if stopped is not None:
-            stopped.wait(max(grace, 0) + 5)
+        grpc_stopping.join()
 
     def __enter__(self) -> OtlpServer:
         return self.start()
@@ -641,9 +681,18 @@ class OtlpServer:
         if port:
             # grpc would log its bind failure to stderr and tell us nothing about the cause: ask the OS.
             self._probe_bind(port)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="otlp-grpc", daemon=True)
+        thread.start()
+        self._grpc_loop, self._grpc_thread = loop, thread
+        self._grpc_workers = futures.ThreadPoolExecutor(GRPC_WORKERS, thread_name_prefix="otlp-grpc-decode")
+        self._grpc_server, self.grpc_port = asyncio.run_coroutine_threadsafe(
+            self._serve_grpc(address, credentials), loop
+        ).result()
+
+    async def _serve_grpc(self, address: str, credentials) -> tuple[grpc.aio.Server, int]:
         core_limit = min(self.max_request_bytes * _GRPC_CORE_LIMIT_FACTOR, 2**31 - 1)
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS, thread_name_prefix="otlp-grpc"),
+        server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", core_limit),
                 # grpc's default SO_REUSEPORT would let a second receiver share a taken port silently.
@@ -653,7 +702,7 @@ class OtlpServer:
         server.add_generic_rpc_handlers(
             [
                 grpc.method_handlers_generic_handler(
-                    s.service, {"Export": grpc.stream_unary_rpc_method_handler(_GrpcExport(self, s))}
+                    s.service, {"Export": grpc.stream_unary_rpc_method_handler(_GrpcExport(self, s).export)}
                 )
                 for s in _SIGNALS
             ]
@@ -666,10 +715,32 @@ class OtlpServer:
         except RuntimeError:
             bound = 0
         if not bound:
-            server.stop(None)
+            await server.stop(None)
             raise ConfigError(f"cannot listen on {address}: cannot bind")
-        server.start()
-        self._grpc_server, self.grpc_port = server, bound
+        await server.start()
+        return server, bound
+
+    def _stop_grpc(self, grace: float) -> None:
+        loop, self._grpc_loop = self._grpc_loop, None
+        thread, self._grpc_thread = self._grpc_thread, None
+        server, self._grpc_server = self._grpc_server, None
+        workers, self._grpc_workers = self._grpc_workers, None
+        if loop is None:
+            return
+        if server is not None:
+            stopped = asyncio.run_coroutine_threadsafe(server.stop(grace), loop)
+            try:
+                stopped.result(timeout=max(grace, 0) + 5)
+            except Exception:
+                pass  # stopping anyway: the loop goes next
+        if workers is not None:
+            # Requests being decoded finish; those still queued belong to calls the stop has cancelled.
+            workers.shutdown(wait=True, cancel_futures=True)
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(timeout=5)
+        if not loop.is_running():
+            loop.close()
 
     def _probe_bind(self, port: int) -> None:
         try:

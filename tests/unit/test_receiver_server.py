@@ -35,6 +35,7 @@ from claude_telemetry_cli.receiver.reception import Reception
 from claude_telemetry_cli.receiver.server import OtlpServer
 from claude_telemetry_cli.records import Totals
 from tests.support.certs import make_tls_files
+from tests.support.misbehaving import stalled_grpc_calls
 
 SESSION = "341c4ffb-b630-4199-bbaf-6fd758b7ac46"
 BASE_ATTRS = (("user.id", "3eca54ac"), ("session.id", SESSION), ("terminal.type", "xterm"))
@@ -628,6 +629,36 @@ def test_grpc_call_without_a_message_is_invalid_argument(server, reception):
             ch.stream_unary(GRPC_METHODS["logs"])(iter([]), timeout=10)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert reception.errors == {("grpc", "no request message"): 1}
+
+
+def test_grpc_calls_that_never_send_their_message_do_not_block_the_others(server, reception):
+    with stalled_grpc_calls(server.grpc_port, 100):
+        for _ in range(3):
+            send(server, "logs", logs_request(["user_prompt"]), "grpc")
+    assert reception.totals().events == {"user_prompt": 3}
+    # Their client went away: each call ends, counted as one the client cancelled.
+    assert eventually(reception, lambda: reception.errors == {("grpc", "too large or cancelled"): 100})
+
+
+def test_a_grpc_call_whose_message_does_not_come_is_ended(start_server, reception):
+    server = start_server(message_timeout_s=0.5)
+    release = threading.Event()
+
+    def never():
+        release.wait(30)
+        yield from ()
+
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
+        call = ch.stream_unary(GRPC_METHODS["logs"]).future(never(), timeout=30)
+        try:
+            with pytest.raises(grpc.RpcError) as info:
+                call.result(timeout=20)
+        finally:
+            release.set()
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert info.value.details() == "no request message within 0.5s"
+    assert reception.errors == {("grpc", "too slow"): 1}
+    still_serving(server, reception)
 
 
 def test_grpc_unknown_method_is_unimplemented(server, reception):
