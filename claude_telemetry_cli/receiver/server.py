@@ -28,6 +28,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from claude_telemetry_cli.errors import ConfigError
 from claude_telemetry_cli.otlp.json_lines import json_objects
+from claude_telemetry_cli.receiver.dump import DumpFailed
 from claude_telemetry_cli.receiver.reception import Reception
 
 # Decoding and tallying gRPC requests: CPU work under one GIL, so a few threads are as fast as many.
@@ -90,7 +91,7 @@ _MEDIA = {"application/x-protobuf": "http/protobuf", "application/json": "http/j
 # OTLP/JSON writes these bytes fields as hex; protobuf's JSON parser expects base64.
 _HEX_FIELDS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
 # google.rpc.Status codes for the HTTP answers (the OTLP/HTTP spec asks for a Status body); others: 3.
-_RPC_CODE = {401: 16, 404: 5, 405: 12, 413: 8, 500: 13, 505: 12}
+_RPC_CODE = {401: 16, 404: 5, 405: 12, 413: 8, 500: 13, 503: 14, 505: 12}
 # What http.server answers by itself (malformed requests), counted like our own refusals.
 _HTTP_SERVER_REASONS = {
     400: "malformed request",
@@ -291,6 +292,8 @@ class _GrpcExport:
             else:
                 getattr(self.owner.reception, self.signal.accept)(request, "grpc")
                 return None
+        except DumpFailed as e:
+            refused = grpc.StatusCode.UNAVAILABLE, "dump not written", _one_line(e.message)
         except Exception as e:
             refused = _internal_error(e)
         code, reason, message = refused
@@ -498,7 +501,10 @@ class _HttpHandler(BaseHTTPRequestHandler):
         else:
             request = _decode_protobuf(signal, body)
             reply, content_type = signal.response, "application/x-protobuf"
-        getattr(owner.reception, signal.accept)(request, self._protocol)
+        try:
+            getattr(owner.reception, signal.accept)(request, self._protocol)
+        except DumpFailed as e:
+            raise _Refused(503, "dump not written", e.message) from None
         try:
             self._write(200, reply, content_type)
         except OSError:
