@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hmac
+import io
 import json
 import socket
 import socketserver
@@ -33,7 +34,8 @@ from claude_telemetry_cli.receiver.reception import Reception
 
 # Decoding and tallying gRPC requests: CPU work under one GIL, so a few threads are as fast as many.
 GRPC_WORKERS = 4
-# A gRPC call that has not delivered its message by then is ended (DEADLINE_EXCEEDED, counted "too slow").
+# A gRPC call that has not delivered its message by then is ended (DEADLINE_EXCEEDED), as is an HTTP
+# request whose headers and body are not in by then, from its first byte (408): counted "too slow".
 MESSAGE_TIMEOUT_S = 30.0
 # A gRPC message up to this many times max_request_bytes still reaches our handler, which answers
 # RESOURCE_EXHAUSTED and counts "too large". grpc core refuses bigger ones (after decompression too)
@@ -91,7 +93,7 @@ _MEDIA = {"application/x-protobuf": "http/protobuf", "application/json": "http/j
 # OTLP/JSON writes these bytes fields as hex; protobuf's JSON parser expects base64.
 _HEX_FIELDS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
 # google.rpc.Status codes for the HTTP answers (the OTLP/HTTP spec asks for a Status body); others: 3.
-_RPC_CODE = {401: 16, 404: 5, 405: 12, 413: 8, 500: 13, 503: 14, 505: 12}
+_RPC_CODE = {401: 16, 404: 5, 405: 12, 408: 4, 413: 8, 500: 13, 503: 14, 505: 12}
 # What http.server answers by itself (malformed requests), counted like our own refusals.
 _HTTP_SERVER_REASONS = {
     400: "malformed request",
@@ -380,6 +382,42 @@ class _HttpServer(ThreadingHTTPServer):
                 pass
 
 
+class _RequestReader(io.RawIOBase):
+    """A connection's bytes, as http.server reads them, held to a deadline per request.
+
+    The socket timeout alone bounds each read, not the request: a client trickling a byte at a time
+    would hold its connection forever. A request's first byte starts its clock; its headers and body
+    must be in within `request_s`. Between requests only the idle timeout applies."""
+
+    def __init__(self, sock: socket.socket, idle_s: float, request_s: float) -> None:
+        self.sock, self.idle_s, self.request_s = sock, idle_s, request_s
+        self.deadline: float | None = None
+        self.expired = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        timeout = self.idle_s
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                self.expired = True
+                raise TimeoutError("request not complete in time")
+            timeout = min(timeout, left)
+        self.sock.settimeout(timeout)
+        try:
+            n = self.sock.recv_into(buffer)
+        except TimeoutError:
+            self.expired = self.deadline is not None and time.monotonic() >= self.deadline
+            raise
+        finally:
+            self.sock.settimeout(self.idle_s)  # what answers are written with
+        if n and self.deadline is None:
+            self.deadline = time.monotonic() + self.request_s
+        return n
+
+
 class _HttpHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
     default_request_version = "HTTP/1.1"  # no HTTP/0.9: even a garbled request line gets a status line
@@ -391,6 +429,21 @@ class _HttpHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        self._reader = _RequestReader(self.connection, self.timeout, self.server.owner.message_timeout_s)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self._reader.deadline, self._reader.expired = None, False
+        self._counted = False
+        super().handle_one_request()
+        if self._reader.expired:
+            # Its headers never came whole (http.server gave up quietly), or its body (answered 408).
+            self.close_connection = True
+            if not self._counted:
+                self.server.owner.reception.reject("http", "too slow")
 
     def __getattr__(self, name: str):
         # Every method, known or invented, gets an OTLP answer (405), not http.server's 501.
@@ -424,12 +477,19 @@ class _HttpHandler(BaseHTTPRequestHandler):
             except _Refused as r:
                 refused = r
             except _ClientGone:
-                owner.reception.reject(self._protocol, "incomplete body")
-                self.close_connection = True
-                return
+                if not self._reader.expired:
+                    owner.reception.reject(self._protocol, "incomplete body")
+                    self._counted = True
+                    self.close_connection = True
+                    return
+                self._body_read = False  # the rest of it may still be on its way: answer, then close
+                refused = _Refused(
+                    408, "too slow", f"request not complete within {owner.message_timeout_s:g}s"
+                )
             except Exception as e:
                 refused = _Refused(500, "internal error", f"internal error: {type(e).__name__}")
             owner.reception.reject(self._protocol, refused.reason)
+            self._counted = True
             body, content_type = _status_body(
                 refused.status, refused.message, self._protocol == "http/protobuf"
             )
@@ -527,8 +587,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
         connection, and the client would see that reset instead of our answer."""
         deadline = time.monotonic() + _LINGER_S
         remaining = self._length if self._length is not None else float("inf")
+        self._reader.idle_s = 0.25
         try:
-            self.connection.settimeout(0.25)
             while remaining > 0 and time.monotonic() < deadline:
                 chunk = self.rfile.read1(int(min(remaining, 65536)))
                 if not chunk:

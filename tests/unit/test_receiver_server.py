@@ -933,3 +933,51 @@ def test_stop_releases_the_ports_and_closes_idle_connections(reception):
     for port in (server.grpc_port, server.http_port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+# ------------------------------------------------------------------ slow clients
+
+
+def _trickle(sock: socket.socket, data: bytes, give_up_s: float = 30.0) -> bytes | None:
+    """Send `data` a byte at a time, then newlines, until the server closes; what it answered, or None
+    if it still had not closed after `give_up_s`."""
+    sock.settimeout(0.05)
+    answer, sent = b"", 0
+    deadline = RealClock().now() + give_up_s
+    while RealClock().now() < deadline:
+        try:
+            sock.sendall(data[sent : sent + 1] or b"\n")
+            sent += 1
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:
+            return answer
+        if not chunk:
+            return answer
+        answer += chunk
+    return None
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_an_http_request_trickled_in_is_ended_at_its_deadline(start_server, reception, part):
+    server = start_server(message_timeout_s=1.0)
+    body = logs_request(["user_prompt"]).SerializeToString()
+    head = (
+        f"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+        f"Content-Length: {len(body) + 10_000}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as sock:
+        if part == "headers":
+            answer = _trickle(sock, head)
+        else:
+            sock.sendall(head + body)
+            answer = _trickle(sock, b"")
+    assert answer is not None, "the server never closed the connection"
+    if part == "headers":
+        assert answer == b""  # nothing to answer: the request was never whole
+        assert reception.errors == {("http", "too slow"): 1}
+    else:
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"request not complete within 1s" in answer
+        assert reception.errors == {("http/protobuf", "too slow"): 1}
+    still_serving(server, reception)
