@@ -30,6 +30,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from claude_telemetry_cli.errors import ConfigError
 from claude_telemetry_cli.otlp.json_lines import json_objects
 from claude_telemetry_cli.receiver.dump import DumpFailed
+from claude_telemetry_cli.receiver.otlp_json import NotPlain, fill
 from claude_telemetry_cli.receiver.reception import Reception
 
 # Decoding and tallying gRPC requests: CPU work under one GIL, so a few threads are as fast as many.
@@ -135,6 +136,12 @@ def _decode_json(signal: _Signal, body: bytes):
         raise _Refused(400, "invalid json", f"invalid json: {e}") from None
     if not isinstance(data, dict):
         raise _Refused(400, "invalid json", f"invalid json: a {signal.name} request must be a JSON object")
+    message = signal.request()
+    try:
+        fill(data, message)
+        return message
+    except NotPlain:
+        pass  # something only protobuf's own parser judges (and words) right
     _hex_ids_to_base64(data)
     message = signal.request()
     try:
