@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hmac
 import io
 import json
@@ -13,7 +14,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from claude_telemetry_cli.errors import ConfigError
 from claude_telemetry_cli.otlp.json_lines import json_objects
+from claude_telemetry_cli.receiver.admission import DecodeTurns, InFlight
 from claude_telemetry_cli.receiver.dump import DumpFailed
 from claude_telemetry_cli.receiver.otlp_json import NotPlain, fill
 from claude_telemetry_cli.receiver.reception import Reception
@@ -46,6 +48,14 @@ _GRPC_END_WAIT_S = 0.5
 _HTTP_IDLE_TIMEOUT_S = 30.0  # an idle keep-alive connection is closed after this
 _HANDSHAKE_TIMEOUT_S = 10.0
 _LINGER_S = 2.0  # how long an unread request body is drained before the connection is closed
+# A body is read (and a gzip body inflated) this much at a time, each piece counted as it arrives.
+_BODY_CHUNK = 256 * 1024
+_GZIP_INPUT_CHUNK = 1024  # inflates to at most about 1 MiB: a bomb is stopped a piece past the limit
+# Request bodies held at once, unless told otherwise: four of the largest requests.
+_IN_FLIGHT_REQUESTS = 4
+_RETRY_AFTER_S = 1
+# A gRPC request this small is decoded on the event loop itself, without waiting for a turn.
+_GRPC_INLINE_BYTES = 64 * 1024
 _MESSAGE_MAX = 300
 
 
@@ -94,7 +104,7 @@ _MEDIA = {"application/x-protobuf": "http/protobuf", "application/json": "http/j
 # OTLP/JSON writes these bytes fields as hex; protobuf's JSON parser expects base64.
 _HEX_FIELDS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
 # google.rpc.Status codes for the HTTP answers (the OTLP/HTTP spec asks for a Status body); others: 3.
-_RPC_CODE = {401: 16, 404: 5, 405: 12, 408: 4, 413: 8, 500: 13, 503: 14, 505: 12}
+_RPC_CODE = {401: 16, 404: 5, 405: 12, 408: 4, 413: 8, 429: 8, 500: 13, 503: 14, 505: 12}
 # What http.server answers by itself (malformed requests), counted like our own refusals.
 _HTTP_SERVER_REASONS = {
     400: "malformed request",
@@ -117,6 +127,11 @@ class _Refused(Exception):
         self.status, self.reason, self.message = status, reason, _one_line(message)
 
 
+def _busy(owner: OtlpServer) -> _Refused:
+    limit = owner.max_in_flight_bytes
+    return _Refused(429, "busy", f"busy: more than {limit} bytes of requests in flight; retry shortly")
+
+
 def _one_line(text: str) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 3] + "..."
@@ -129,7 +144,7 @@ def _decode_protobuf(signal: _Signal, body: bytes):
         raise _Refused(400, "invalid protobuf", f"invalid protobuf {signal.name} request: {e}") from None
 
 
-def _decode_json(signal: _Signal, body: bytes):
+def _decode_json(signal: _Signal, body):
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as e:
@@ -161,21 +176,36 @@ def _hex_ids_to_base64(data: dict) -> None:
                     raise _Refused(400, "invalid json", f"invalid json: {key} is not a hex string") from None
 
 
-def _gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress every gzip member, refusing as soon as the output passes `limit` (gzip bombs)."""
+def _gunzip(data, limit: int, hold: Callable[[int], None]) -> bytearray:
+    """Decompress every gzip member, refusing as soon as the output passes `limit` (gzip bombs); `hold`
+    is told of every piece of output before it is kept.
+
+    The input is fed a small slice at a time: the output of each call stays small, and a body of many
+    tiny members costs no more than one (zlib's unused_data would copy the rest of it once a member)."""
+    view = memoryview(data)
     out = bytearray()
-    while data:  # like gzip(1): an empty body is empty, and zero padding between members is skipped
+    at = 0
+    while at < len(view):  # like gzip(1): an empty body is empty, and zero padding between members is skipped
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out += d.decompress(data, limit + 1 - len(out))
-        except zlib.error as e:
-            raise _Refused(400, "invalid gzip", f"invalid gzip body: {e}") from None
-        if len(out) > limit:
-            raise _Refused(413, "too large", f"request too large: more than {limit} bytes once decompressed")
-        if not d.eof:
-            raise _Refused(400, "invalid gzip", "invalid gzip body: truncated")
-        data = d.unused_data.lstrip(b"\0")
-    return bytes(out)
+        while not d.eof:
+            piece_in = view[at : at + _GZIP_INPUT_CHUNK]
+            if not piece_in:
+                raise _Refused(400, "invalid gzip", "invalid gzip body: truncated")
+            try:
+                piece = d.decompress(piece_in)
+            except zlib.error as e:
+                raise _Refused(400, "invalid gzip", f"invalid gzip body: {e}") from None
+            at += len(piece_in) - len(d.unused_data)
+            if len(out) + len(piece) > limit:
+                raise _Refused(
+                    413, "too large", f"request too large: more than {limit} bytes once decompressed"
+                )
+            hold(len(piece))
+            out += piece
+        while at < len(view) and view[at] == 0:
+            padding = bytes(view[at : at + 4096])
+            at += len(padding) - len(padding.lstrip(b"\0"))
+    return out
 
 
 def _authorized(required: Sequence[tuple[str, bytes]], sent: Iterable[tuple[str, bytes]]) -> bool:
@@ -284,23 +314,42 @@ class _GrpcExport:
             raise
         except Exception as e:  # never let grpc print a traceback; the sender gets a one-line answer
             return _internal_error(e)
-        if len(raw) > owner.max_request_bytes:
-            message = f"request too large: {len(raw)} bytes, the limit is {owner.max_request_bytes}"
+        size = len(raw)
+        if size > owner.max_request_bytes:
+            message = f"request too large: {size} bytes, the limit is {owner.max_request_bytes}"
             return grpc.StatusCode.RESOURCE_EXHAUSTED, "too large", message
-        # Shielded: once handed over, the request is accepted or refused whole even if the call goes away.
-        return await asyncio.shield(asyncio.wrap_future(owner._grpc_workers.submit(self._accept, raw)))
-
-    def _accept(self, raw: bytes):
-        """On a worker thread: the request tallied, or why not (already counted: the call may be gone)."""
-        try:
+        if not owner._in_flight_bytes.take(size):
+            # With RetryInfo, which tells senders that this RESOURCE_EXHAUSTED is worth retrying.
+            context.set_trailing_metadata(_RETRY_INFO)
+            return grpc.StatusCode.RESOURCE_EXHAUSTED, "busy", _busy(owner).message
+        if size <= _GRPC_INLINE_BYTES:
+            # Decoded here, on the loop: for a small request the hand-over to a worker costs more.
             try:
-                request = self.signal.request.FromString(raw)
-            except Exception as e:  # DecodeError and relatives: the message is at fault
-                message = _one_line(f"invalid protobuf {self.signal.name} request: {e}")
-                refused = grpc.StatusCode.INVALID_ARGUMENT, "invalid protobuf", message
-            else:
-                getattr(self.owner.reception, self.signal.accept)(request, "grpc")
-                return None
+                return self._accept(raw, turn=False)
+            finally:
+                owner._in_flight_bytes.give(size)
+        try:
+            work = owner._grpc_workers.submit(self._accept, raw)
+        except (AttributeError, RuntimeError):  # the server is stopping: its workers are gone
+            owner._in_flight_bytes.give(size)
+            return grpc.StatusCode.UNAVAILABLE, None, "the receiver is stopping"
+        del raw
+        work.add_done_callback(lambda _: owner._in_flight_bytes.give(size))
+        # Shielded: once handed over, the request is accepted or refused whole even if the call goes away.
+        return await asyncio.shield(asyncio.wrap_future(work))
+
+    def _accept(self, raw: bytes, turn: bool = True):
+        """The request tallied, or why not (already counted: the call may be gone)."""
+        try:
+            with self.owner._decode_turns.turn(len(raw)) if turn else contextlib.nullcontext():
+                try:
+                    request = self.signal.request.FromString(raw)
+                except Exception as e:  # DecodeError and relatives: the message is at fault
+                    message = _one_line(f"invalid protobuf {self.signal.name} request: {e}")
+                    refused = grpc.StatusCode.INVALID_ARGUMENT, "invalid protobuf", message
+                else:
+                    getattr(self.owner.reception, self.signal.accept)(request, "grpc")
+                    return None
         except DumpFailed as e:
             refused = grpc.StatusCode.UNAVAILABLE, "dump not written", _one_line(e.message)
         except Exception as e:
@@ -325,6 +374,17 @@ async def _read_within(context, timeout_s: float):
         read.cancel()
         return None
     return read.result()
+
+
+def _retry_info() -> tuple[tuple[str, bytes], ...]:
+    from google.protobuf.duration_pb2 import Duration
+    from google.rpc.error_details_pb2 import RetryInfo
+
+    delay = RetryInfo(retry_delay=Duration(seconds=_RETRY_AFTER_S))
+    return (("google.rpc.retryinfo-bin", delay.SerializeToString()),)
+
+
+_RETRY_INFO = _retry_info()
 
 
 def _internal_error(e: Exception):
@@ -478,6 +538,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self._protocol = "http"
             self._length: int | None = None
             self._body_read = False
+            self._held = 0  # bytes of this request counted in the in-flight limit
             try:
                 self._handle()
                 return
@@ -501,7 +562,9 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 refused.status, refused.message, self._protocol == "http/protobuf"
             )
             close = not self._body_read
-            extra = (("Allow", "POST"),) if refused.status == 405 else ()
+            extra = {405: (("Allow", "POST"),), 429: (("Retry-After", str(_RETRY_AFTER_S)),)}.get(
+                refused.status, ()
+            )
             try:
                 self._write(refused.status, body, content_type, close=close, extra=extra)
             except OSError:
@@ -511,6 +574,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self._linger()
         finally:
+            owner._in_flight_bytes.give(self._held)
             owner._end_request()
 
     def _handle(self) -> None:
@@ -553,29 +617,65 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 415, "unsupported encoding", f"unsupported Content-Encoding {encoding[:30]!r}: use gzip"
             )
 
-        try:
-            body = self.rfile.read(length)
-        except OSError:
-            body = b""
-        self._body_read = True
-        if len(body) < length:
-            raise _ClientGone()
+        body = self._read_body(length)
         if encoding in ("gzip", "x-gzip"):
-            body = _gunzip(body, owner.max_request_bytes)
-        if self._protocol == "http/json":
-            request = _decode_json(signal, body)
-            reply, content_type = b"{}", "application/json"
-        else:
-            request = _decode_protobuf(signal, body)
-            reply, content_type = signal.response, "application/x-protobuf"
-        try:
-            getattr(owner.reception, signal.accept)(request, self._protocol)
-        except DumpFailed as e:
-            raise _Refused(503, "dump not written", e.message) from None
+            compressed, body = len(body), _gunzip(body, owner.max_request_bytes, self._hold)
+            self._let_go(compressed)
+        with owner._decode_turns.turn(len(body)):
+            if self._protocol == "http/json":
+                request = _decode_json(signal, body)
+                reply, content_type = b"{}", "application/json"
+            else:
+                request = _decode_protobuf(signal, body)
+                reply, content_type = signal.response, "application/x-protobuf"
+            del body
+            try:
+                getattr(owner.reception, signal.accept)(request, self._protocol)
+            except DumpFailed as e:
+                raise _Refused(503, "dump not written", e.message) from None
+            del request
         try:
             self._write(200, reply, content_type)
         except OSError:
             self.close_connection = True
+
+    def _read_body(self, length: int) -> bytearray:
+        """The body, read as it arrives and held within the receiver's in-flight limit. One that does
+        not fit is read to its end and dropped, then refused (429): the sender retries a request it
+        sees answered, where a connection closed under it would only be an error."""
+        owner = self.server.owner
+        body: bytearray | None = bytearray()
+        received = 0
+        try:
+            while received < length:
+                chunk = self.rfile.read1(min(length - received, _BODY_CHUNK))
+                if not chunk:
+                    break
+                received += len(chunk)
+                if body is not None:
+                    if owner._in_flight_bytes.take(len(chunk)):
+                        self._held += len(chunk)
+                        body += chunk
+                    else:
+                        body = None
+                        self._let_go(self._held)
+        except OSError:
+            pass  # gone, or too slow: told apart by the caller
+        self._body_read = received == length
+        if received < length:
+            raise _ClientGone()
+        if body is None:
+            raise _busy(owner)
+        return body
+
+    def _hold(self, n: int) -> None:
+        if not self.server.owner._in_flight_bytes.take(n):
+            raise _busy(self.server.owner)
+        self._held += n
+
+    def _let_go(self, n: int) -> None:
+        self.server.owner._in_flight_bytes.give(n)
+        self._held -= n
 
     def _write(self, status: int, body: bytes, content_type: str, *, close: bool = False, extra=()) -> None:
         self.send_response(status)
@@ -623,6 +723,7 @@ class OtlpServer:
         tls_key: Path | None = None,
         client_ca: Path | None = None,
         max_request_bytes: int = 16 * 1024 * 1024,
+        max_in_flight_bytes: int | None = None,
         message_timeout_s: float = MESSAGE_TIMEOUT_S,
         grpc: bool = True,
         http: bool = True,
@@ -636,6 +737,12 @@ class OtlpServer:
             raise ConfigError(f"max request size must be positive, not {max_request_bytes}")
         if message_timeout_s <= 0:
             raise ConfigError(f"message timeout must be positive, not {message_timeout_s}")
+        if max_in_flight_bytes is None:
+            max_in_flight_bytes = _IN_FLIGHT_REQUESTS * max_request_bytes
+        if max_in_flight_bytes < max_request_bytes:
+            raise ConfigError(
+                f"in-flight limit {max_in_flight_bytes} is smaller than one request ({max_request_bytes})"
+            )
         self.reception = reception
         self.host = host
         self.tls_cert, self.tls_key, self.client_ca = tls_cert, tls_key, client_ca
@@ -645,6 +752,9 @@ class OtlpServer:
         # Header names are case-insensitive (and gRPC metadata keys lowercase); values compare exactly.
         self._required = tuple((name.strip().lower(), value.encode()) for name, value in require_headers)
         self.message_timeout_s = message_timeout_s
+        self.max_in_flight_bytes = max_in_flight_bytes
+        self._in_flight_bytes = InFlight(max_in_flight_bytes)
+        self._decode_turns = DecodeTurns(max_request_bytes)
         self.grpc_port: int | None = None
         self.http_port: int | None = None
         self._grpc_server: grpc.aio.Server | None = None

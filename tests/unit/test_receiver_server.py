@@ -981,3 +981,78 @@ def test_an_http_request_trickled_in_is_ended_at_its_deadline(start_server, rece
         assert answer.startswith(b"HTTP/1.1 408 ") and b"request not complete within 1s" in answer
         assert reception.errors == {("http/protobuf", "too slow"): 1}
     still_serving(server, reception)
+
+
+# ------------------------------------------------------------------ memory held at once
+
+
+def _held_within(server: OtlpServer, at_least: int, timeout: float = 10.0) -> bool:
+    clock = RealClock()
+    deadline = clock.now() + timeout
+    while server._in_flight_bytes.held < at_least:
+        if clock.now() > deadline:
+            return False
+        clock.sleep(0.01)
+    return True
+
+
+def _partial_body(server: OtlpServer, length: int, sent: int) -> socket.socket:
+    """A connection whose request has sent `sent` bytes of a `length`-byte body, and waits."""
+    sock = socket.create_connection(("127.0.0.1", server.http_port), timeout=10)
+    head = (
+        f"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+    sock.sendall(head + b"\x0a\x00" * (sent // 2))
+    assert _held_within(server, sent)
+    return sock
+
+
+def test_bodies_past_the_in_flight_limit_are_refused_for_a_retry(start_server, reception):
+    server = start_server(max_request_bytes=200_000, max_in_flight_bytes=300_000)
+    holder = _partial_body(server, 200_000, 180_000)
+    request = logs_request(["user_prompt"] * 1000)  # 150 kB: more than the 120 kB left
+    status, headers, body = post_signal(server, "logs", request, "http/protobuf")
+    assert status == 429 and headers["Retry-After"] == "1"
+    assert _check_status_body(headers["Content-Type"], body).startswith("busy: more than 300000 bytes")
+    err = grpc_raw(server, "logs", request.SerializeToString())
+    assert isinstance(err, grpc.RpcError) and err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    # RetryInfo: what tells a sender this RESOURCE_EXHAUSTED, unlike "too large", is worth retrying.
+    assert "google.rpc.retryinfo-bin" in dict(err.trailing_metadata())
+    # The held body completes and is counted; then there is room again.
+    holder.sendall(b"\x0a\x00" * 10_000)
+    assert raw_response(holder).startswith(b"HTTP/1.1 200 ")
+    holder.close()
+    send(server, "logs", request, "http/protobuf")
+    send(server, "logs", request, "grpc")
+    assert reception.errors == {("http/protobuf", "busy"): 1, ("grpc", "busy"): 1}
+    assert reception.totals().events == {"user_prompt": 2000}
+    assert server._in_flight_bytes.held == 0
+
+
+def raw_response(sock: socket.socket) -> bytes:
+    sock.settimeout(10)
+    return sock.recv(65536)
+
+
+def test_a_gzip_body_counts_what_it_inflates_to(start_server, reception):
+    server = start_server(max_request_bytes=200_000, max_in_flight_bytes=300_000)
+    holder = _partial_body(server, 200_000, 180_000)
+    squeezed = gzip.compress(logs_request(["user_prompt"] * 1000).SerializeToString())
+    assert len(squeezed) < 120_000  # it would fit as sent, not once inflated
+    status, _, _ = http_post(server, "/v1/logs", squeezed, headers={"Content-Encoding": "gzip"})
+    assert status == 429
+    holder.close()
+    assert reception.errors[("http/protobuf", "busy")] == 1
+
+
+def test_many_tiny_gzip_members_inflate_in_time_proportional_to_the_body(server, reception):
+    member = gzip.compress(metrics_request([("m", (), 1)]).SerializeToString(), mtime=0)
+    body = member * (8_000_000 // len(member))
+    clock = RealClock()
+    began = clock.now()
+    status, _, reply = http_post(server, "/v1/metrics", body, headers={"Content-Encoding": "gzip"})
+    # Copying the rest of the body once per member took minutes; a linear pass, a second or two.
+    assert clock.now() - began < 20
+    assert status == 200, reply
+    assert reception.totals().metrics == {("m", ()): float(8_000_000 // len(member))}
