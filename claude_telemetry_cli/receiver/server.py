@@ -325,23 +325,33 @@ class _GrpcExport:
         if size <= _GRPC_INLINE_BYTES:
             # Decoded here, on the loop: for a small request the hand-over to a worker costs more.
             try:
-                return self._accept(raw, turn=False)
+                return self._accept(raw)
             finally:
                 owner._in_flight_bytes.give(size)
+        gone = threading.Event()
         try:
-            work = owner._grpc_workers.submit(self._accept, raw)
+            work = owner._grpc_workers.submit(self._accept, raw, gone)
         except (AttributeError, RuntimeError):  # the server is stopping: its workers are gone
             owner._in_flight_bytes.give(size)
             return grpc.StatusCode.UNAVAILABLE, None, "the receiver is stopping"
         del raw
         work.add_done_callback(lambda _: owner._in_flight_bytes.give(size))
-        # Shielded: once handed over, the request is accepted or refused whole even if the call goes away.
-        return await asyncio.shield(asyncio.wrap_future(work))
-
-    def _accept(self, raw: bytes, turn: bool = True):
-        """The request tallied, or why not (already counted: the call may be gone)."""
         try:
-            with self.owner._decode_turns.turn(len(raw)) if turn else contextlib.nullcontext():
+            # Shielded: once decoding began, the request is tallied or refused whole.
+            return await asyncio.shield(asyncio.wrap_future(work))
+        except asyncio.CancelledError:
+            gone.set()
+            raise
+
+    def _accept(self, raw: bytes, gone: threading.Event | None = None):
+        """The request tallied, or why not (already counted: the call may be gone). A request whose call
+        ended while it waited for its turn (the sender gave up, and will send it again) is dropped."""
+        try:
+            with self.owner._decode_turns.turn(len(raw)) if gone is not None else contextlib.nullcontext():
+                if gone is not None and gone.is_set():
+                    if not self.owner._stopping:
+                        self.owner.reception.reject("grpc", "too large or cancelled")
+                    return None
                 try:
                     request = self.signal.request.FromString(raw)
                 except Exception as e:  # DecodeError and relatives: the message is at fault

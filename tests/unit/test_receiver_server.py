@@ -1056,3 +1056,36 @@ def test_many_tiny_gzip_members_inflate_in_time_proportional_to_the_body(server,
     assert clock.now() - began < 20
     assert status == 200, reply
     assert reception.totals().metrics == {("m", ()): float(8_000_000 // len(member))}
+
+
+def _loop_tasks(server: OtlpServer) -> int:
+    """How many tasks the server's gRPC event loop runs: one more for each call being handled."""
+    import asyncio
+
+    async def count() -> int:
+        return len(asyncio.all_tasks()) - 1  # not this one
+
+    return asyncio.run_coroutine_threadsafe(count(), server._grpc_loop).result(10)
+
+
+def test_a_grpc_request_whose_sender_gave_up_while_it_waited_its_turn_is_not_counted(server, reception):
+    request = logs_request(["user_prompt"] * 1000)  # past what is decoded on the loop at once
+    idle = _loop_tasks(server)
+    turn = server._decode_turns.turn(server.max_request_bytes)
+    turn.__enter__()  # every turn taken: the request waits
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
+            with pytest.raises(grpc.RpcError) as info:
+                ch.unary_unary(GRPC_METHODS["logs"])(request.SerializeToString(), timeout=1)
+        assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        clock = RealClock()
+        deadline = clock.now() + 10
+        while _loop_tasks(server) > idle and clock.now() < deadline:
+            clock.sleep(0.01)  # until the server, too, has ended the call
+    finally:
+        turn.__exit__(None, None, None)
+    # The sender sends it again; counting this one too would count it twice.
+    assert eventually(reception, lambda: reception.errors == {("grpc", "too large or cancelled"): 1})
+    assert reception.requests == {}
+    send(server, "logs", request, "grpc")
+    assert reception.totals().events == {"user_prompt": 1000}
