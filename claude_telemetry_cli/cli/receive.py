@@ -203,7 +203,8 @@ def receive(
 
       claude-telemetry receive --expect feature-branch --timeout 1m
 
-    Exit codes: 0 verified (or stopped by --timeout without --expect); 1 verification failed;
+    Exit codes: 0 verified (or stopped by --timeout without --expect); 1 verification failed, or
+    the --dump file could not be written (it stops at once; a request is counted only once dumped);
     2 bad option; 130 interrupted (the summary is printed; --dump keeps everything accepted).
     """
     from claude_telemetry_cli import output
@@ -218,12 +219,14 @@ def receive(
     dump_file = None
     if dump is not None:
         from claude_telemetry_cli.files import check_writable
+        from claude_telemetry_cli.receiver.dump import DumpFile
 
         check_writable(dump, "--dump")
         try:
-            dump_file = dump.open("a", encoding="utf-8")
+            # Opened before listening: a path that cannot be written is a bad option, found at once.
+            dump_file = DumpFile(dump)
         except OSError as exc:
-            raise UsageError(f"--dump {dump}: {exc.strerror}") from None
+            raise UsageError(f"--dump {dump}: {(exc.strerror or str(exc)).lower()}") from None
     reception = Reception(dump=dump_file)
     server = _start_server(
         reception, host, grpc_port, http_port, require_header, tls_cert, tls_key, client_ca
@@ -255,12 +258,14 @@ def receive(
         output.print_json(
             stdout_console(),
             {
-                "ok": verdict.ok if verdict else (False if expected is not None else None),
+                "ok": (verdict.ok if verdict else (False if expected is not None else None))
+                and not outcome.failure,
                 "timed_out": outcome.timed_out,
                 "interrupted": outcome.interrupted,
                 "seconds": round(outcome.seconds, 3),
                 "received": summary,
                 "verdict": verdict.to_json() if verdict else None,
+                "error": outcome.failure,
             },
         )
     else:
@@ -268,6 +273,10 @@ def receive(
         output.reception_summary(out, summary)
         if verdict is not None:
             output.verdict(out, verdict, seconds=outcome.seconds)
+    if outcome.failure:
+        raise VerificationFailed(
+            f"{outcome.failure}; the request was refused, not counted, and receiving stopped"
+        )
     if outcome.interrupted:
         raise Interrupted()  # the summary says what arrived until then
     if verdict is not None and not verdict.ok:

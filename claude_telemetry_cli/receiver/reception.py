@@ -1,6 +1,7 @@
 """What a receiver has accepted so far: tally, counts per name and protocol, errors, and the dump.
 
-Servers (gRPC and HTTP threads) call accept_*/reject concurrently; readers take snapshots.
+Servers (gRPC and HTTP threads) call accept_*/reject concurrently; readers take snapshots. A request
+is accepted whole or not at all: with a dump, it is counted only once its line is written.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import json
 import threading
 import time
 from collections import Counter
-from typing import TextIO
 
 from claude_telemetry_cli.clock import Clock, RealClock
 from claude_telemetry_cli.otlp.decode import (
@@ -20,16 +20,19 @@ from claude_telemetry_cli.otlp.decode import (
     decode_metrics,
     decode_traces,
 )
+from claude_telemetry_cli.receiver.dump import DumpFailed, DumpFile
 from claude_telemetry_cli.receiver.tally import Tally
 
 PROTOCOLS = ("grpc", "http/protobuf", "http/json")
 
 
 class Reception:
-    def __init__(self, *, dump: TextIO | None = None, keep_decoded: bool = False) -> None:
+    def __init__(self, *, dump: DumpFile | None = None, keep_decoded: bool = False) -> None:
         self._lock = threading.Condition()
         self._dump = dump
         self.keep_decoded = keep_decoded
+        # Why the reception cannot go on as asked (the dump cannot be written); None while it can.
+        self.failure: str | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -54,6 +57,7 @@ class Reception:
 
     def accept_metrics(self, request, protocol: str) -> None:
         points = decode_metrics(request)
+        self._write_dump("metrics", protocol, request)
         with self._lock:
             self.tally.add_points(points)
             self.requests["metrics", protocol] += 1
@@ -64,10 +68,11 @@ class Reception:
                     self.sessions.add(sid)
             if self.keep_decoded:
                 self.points.extend(points)
-            self._arrived("metrics", protocol, request)
+            self._arrived()
 
     def accept_logs(self, request, protocol: str) -> None:
         events = decode_logs(request)
+        self._write_dump("logs", protocol, request)
         with self._lock:
             self.tally.add_events(events)
             self.requests["logs", protocol] += 1
@@ -78,11 +83,12 @@ class Reception:
                     self.sessions.add(sid)
             if self.keep_decoded:
                 self.events.extend(events)
-            self._arrived("logs", protocol, request)
+            self._arrived()
 
     def accept_traces(self, request, protocol: str) -> None:
         """Spans (Claude Code's beta tracing) are tallied per name; verified when spans are expected."""
         spans = decode_traces(request)
+        self._write_dump("traces", protocol, request)
         with self._lock:
             self.tally.add_spans(spans)
             self.requests["traces", protocol] += 1
@@ -94,7 +100,7 @@ class Reception:
                     self.sessions.add(sid)
             if self.keep_decoded:
                 self.decoded_spans.extend(spans)
-            self._arrived("traces", protocol, request)
+            self._arrived()
 
     def reject(self, protocol: str, reason: str) -> None:
         with self._lock:
@@ -102,18 +108,30 @@ class Reception:
             self.generation += 1
             self._lock.notify_all()
 
-    def _arrived(self, signal: str, protocol: str, request) -> None:
+    def _arrived(self) -> None:
         self.accepted += 1
         self.generation += 1
-        if self._dump is not None:
-            from google.protobuf.json_format import MessageToDict
-
-            line = {"signal": signal, "protocol": protocol, "received_ns": time.time_ns()}
-            line["body"] = MessageToDict(request)
-            # One line per request, flushed at once: an interrupted receiver loses nothing it accepted.
-            self._dump.write(json.dumps(line, separators=(",", ":")) + "\n")
-            self._dump.flush()
         self._lock.notify_all()
+
+    def _write_dump(self, signal: str, protocol: str, request) -> None:
+        """The request's dump line, written before it is counted: raises DumpFailed (and records the
+        failure) if it cannot be, and the request is then refused, not counted."""
+        if self._dump is None:
+            return
+        from google.protobuf.json_format import MessageToDict
+
+        line = {"signal": signal, "protocol": protocol, "received_ns": time.time_ns()}
+        line["body"] = MessageToDict(request)
+        try:
+            # Written at once, not buffered: an interrupted receiver loses nothing it accepted.
+            self._dump.write(json.dumps(line, separators=(",", ":")).encode() + b"\n")
+        except DumpFailed as e:
+            with self._lock:
+                if self.failure is None:
+                    self.failure = e.message
+                self.generation += 1
+                self._lock.notify_all()
+            raise
 
     # ------------------------------------------------------------------ readers
 

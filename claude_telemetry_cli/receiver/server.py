@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hmac
+import io
 import json
 import socket
 import socketserver
@@ -11,7 +14,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
+import grpc.aio
 from google.protobuf.json_format import ParseDict
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
@@ -26,9 +30,16 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from claude_telemetry_cli.errors import ConfigError
 from claude_telemetry_cli.otlp.json_lines import json_objects
+from claude_telemetry_cli.receiver.admission import DecodeTurns, InFlight
+from claude_telemetry_cli.receiver.dump import DumpFailed
+from claude_telemetry_cli.receiver.otlp_json import NotPlain, fill
 from claude_telemetry_cli.receiver.reception import Reception
 
-GRPC_WORKERS = 8
+# Decoding and tallying gRPC requests: CPU work under one GIL, so a few threads are as fast as many.
+GRPC_WORKERS = 4
+# A gRPC call that has not delivered its message by then is ended (DEADLINE_EXCEEDED), as is an HTTP
+# request whose headers and body are not in by then, from its first byte (408): counted "too slow".
+MESSAGE_TIMEOUT_S = 30.0
 # A gRPC message up to this many times max_request_bytes still reaches our handler, which answers
 # RESOURCE_EXHAUSTED and counts "too large". grpc core refuses bigger ones (after decompression too)
 # before we see them, so all we learn is that the call ended without a message: "too large or cancelled".
@@ -37,6 +48,14 @@ _GRPC_END_WAIT_S = 0.5
 _HTTP_IDLE_TIMEOUT_S = 30.0  # an idle keep-alive connection is closed after this
 _HANDSHAKE_TIMEOUT_S = 10.0
 _LINGER_S = 2.0  # how long an unread request body is drained before the connection is closed
+# A body is read (and a gzip body inflated) this much at a time, each piece counted as it arrives.
+_BODY_CHUNK = 256 * 1024
+_GZIP_INPUT_CHUNK = 1024  # inflates to at most about 1 MiB: a bomb is stopped a piece past the limit
+# Request bodies held at once, unless told otherwise: four of the largest requests.
+_IN_FLIGHT_REQUESTS = 4
+_RETRY_AFTER_S = 1
+# A gRPC request this small is decoded on the event loop itself, without waiting for a turn.
+_GRPC_INLINE_BYTES = 64 * 1024
 _MESSAGE_MAX = 300
 
 
@@ -85,7 +104,7 @@ _MEDIA = {"application/x-protobuf": "http/protobuf", "application/json": "http/j
 # OTLP/JSON writes these bytes fields as hex; protobuf's JSON parser expects base64.
 _HEX_FIELDS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
 # google.rpc.Status codes for the HTTP answers (the OTLP/HTTP spec asks for a Status body); others: 3.
-_RPC_CODE = {401: 16, 404: 5, 405: 12, 413: 8, 500: 13, 505: 12}
+_RPC_CODE = {401: 16, 404: 5, 405: 12, 408: 4, 413: 8, 429: 8, 500: 13, 503: 14, 505: 12}
 # What http.server answers by itself (malformed requests), counted like our own refusals.
 _HTTP_SERVER_REASONS = {
     400: "malformed request",
@@ -108,6 +127,11 @@ class _Refused(Exception):
         self.status, self.reason, self.message = status, reason, _one_line(message)
 
 
+def _busy(owner: OtlpServer) -> _Refused:
+    limit = owner.max_in_flight_bytes
+    return _Refused(429, "busy", f"busy: more than {limit} bytes of requests in flight; retry shortly")
+
+
 def _one_line(text: str) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 3] + "..."
@@ -120,13 +144,19 @@ def _decode_protobuf(signal: _Signal, body: bytes):
         raise _Refused(400, "invalid protobuf", f"invalid protobuf {signal.name} request: {e}") from None
 
 
-def _decode_json(signal: _Signal, body: bytes):
+def _decode_json(signal: _Signal, body):
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as e:
         raise _Refused(400, "invalid json", f"invalid json: {e}") from None
     if not isinstance(data, dict):
         raise _Refused(400, "invalid json", f"invalid json: a {signal.name} request must be a JSON object")
+    message = signal.request()
+    try:
+        fill(data, message)
+        return message
+    except NotPlain:
+        pass  # something only protobuf's own parser judges (and words) right
     _hex_ids_to_base64(data)
     message = signal.request()
     try:
@@ -146,21 +176,36 @@ def _hex_ids_to_base64(data: dict) -> None:
                     raise _Refused(400, "invalid json", f"invalid json: {key} is not a hex string") from None
 
 
-def _gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress every gzip member, refusing as soon as the output passes `limit` (gzip bombs)."""
+def _gunzip(data, limit: int, hold: Callable[[int], None]) -> bytearray:
+    """Decompress every gzip member, refusing as soon as the output passes `limit` (gzip bombs); `hold`
+    is told of every piece of output before it is kept.
+
+    The input is fed a small slice at a time: the output of each call stays small, and a body of many
+    tiny members costs no more than one (zlib's unused_data would copy the rest of it once a member)."""
+    view = memoryview(data)
     out = bytearray()
-    while data:  # like gzip(1): an empty body is empty, and zero padding between members is skipped
+    at = 0
+    while at < len(view):  # like gzip(1): an empty body is empty, and zero padding between members is skipped
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out += d.decompress(data, limit + 1 - len(out))
-        except zlib.error as e:
-            raise _Refused(400, "invalid gzip", f"invalid gzip body: {e}") from None
-        if len(out) > limit:
-            raise _Refused(413, "too large", f"request too large: more than {limit} bytes once decompressed")
-        if not d.eof:
-            raise _Refused(400, "invalid gzip", "invalid gzip body: truncated")
-        data = d.unused_data.lstrip(b"\0")
-    return bytes(out)
+        while not d.eof:
+            piece_in = view[at : at + _GZIP_INPUT_CHUNK]
+            if not piece_in:
+                raise _Refused(400, "invalid gzip", "invalid gzip body: truncated")
+            try:
+                piece = d.decompress(piece_in)
+            except zlib.error as e:
+                raise _Refused(400, "invalid gzip", f"invalid gzip body: {e}") from None
+            at += len(piece_in) - len(d.unused_data)
+            if len(out) + len(piece) > limit:
+                raise _Refused(
+                    413, "too large", f"request too large: more than {limit} bytes once decompressed"
+                )
+            hold(len(piece))
+            out += piece
+        while at < len(view) and view[at] == 0:
+            padding = bytes(view[at : at + 4096])
+            at += len(padding) - len(padding.lstrip(b"\0"))
+    return out
 
 
 def _authorized(required: Sequence[tuple[str, bytes]], sent: Iterable[tuple[str, bytes]]) -> bool:
@@ -223,66 +268,137 @@ def _client_host(host: str) -> str:
 
 
 class _GrpcExport:
-    """One Export method, registered as stream-unary so that a message grpc core refuses still reaches us."""
+    """One Export method, registered as stream-unary so that a message grpc core refuses still reaches us.
+
+    It runs on the gRPC event loop: a call waiting for its message holds no thread, so calls that never
+    send one cannot keep others from being served; each is ended once `message_timeout_s` has passed.
+    Decoding and tallying run on a small thread pool, off the loop."""
 
     def __init__(self, owner: OtlpServer, signal: _Signal) -> None:
         self.owner, self.signal = owner, signal
 
-    def __call__(self, request_iterator, context):
-        refused = self._handle(request_iterator, context)
+    async def export(self, request_iterator, context):
+        refused = await self._handle(context)
         if refused is None:
             return self.signal.response
         code, reason, message = refused
         if reason:
             self.owner.reception.reject("grpc", reason)
         if code is not None:
-            context.abort(code, message)
+            await context.abort(code, message)
         return self.signal.response  # the call is already over; nothing is sent
 
-    def _handle(self, request_iterator, context):
+    async def _handle(self, context):
         owner = self.owner
         try:
             metadata = (
-                (m.key, m.value.encode() if isinstance(m.value, str) else m.value)
-                for m in context.invocation_metadata()
+                (key, value.encode() if isinstance(value, str) else value)
+                for key, value in context.invocation_metadata() or ()
             )
             if not _authorized(owner._required, metadata):
                 return grpc.StatusCode.UNAUTHENTICATED, "unauthenticated", "missing or wrong required header"
-            try:
-                raw = next(request_iterator, None)
-            except grpc.RpcError:
-                raw = None
-            if raw is None and _ended_without_us(context):
-                # grpc core ended the call: message over its limit (answered RESOURCE_EXHAUSTED), or the
-                # client cancelled. A server shutting down cancels calls itself: not the client's fault.
-                return None, (None if owner._stopping else "too large or cancelled"), ""
+            raw = await _read_within(context, owner.message_timeout_s)
             if raw is None:
+                message = f"no request message within {owner.message_timeout_s:g}s"
+                return grpc.StatusCode.DEADLINE_EXCEEDED, "too slow", message
+            if raw is grpc.aio.EOF:
+                # grpc core ended the call (a message over its limit, answered RESOURCE_EXHAUSTED) or the
+                # client cancelled: this task is cancelled a moment after the read gave up. A client that
+                # really half-closes without a message (none of the OTLP exporters) waits that moment.
+                await asyncio.sleep(_GRPC_END_WAIT_S)
                 return grpc.StatusCode.INVALID_ARGUMENT, "no request message", "no request message"
-            if len(raw) > owner.max_request_bytes:
-                message = f"request too large: {len(raw)} bytes, the limit is {owner.max_request_bytes}"
-                return grpc.StatusCode.RESOURCE_EXHAUSTED, "too large", message
-            try:
-                request = self.signal.request.FromString(raw)
-            except Exception as e:  # DecodeError and relatives: the message is at fault
-                message = _one_line(f"invalid protobuf {self.signal.name} request: {e}")
-                return grpc.StatusCode.INVALID_ARGUMENT, "invalid protobuf", message
-            getattr(owner.reception, self.signal.accept)(request, "grpc")
-            return None
+        except asyncio.CancelledError:
+            # A server shutting down cancels calls itself: not the client's fault.
+            if not owner._stopping:
+                owner.reception.reject("grpc", "too large or cancelled")
+            raise
         except Exception as e:  # never let grpc print a traceback; the sender gets a one-line answer
-            return (
-                grpc.StatusCode.INTERNAL,
-                "internal error",
-                _one_line(f"internal error: {type(e).__name__}"),
-            )
+            return _internal_error(e)
+        size = len(raw)
+        if size > owner.max_request_bytes:
+            message = f"request too large: {size} bytes, the limit is {owner.max_request_bytes}"
+            return grpc.StatusCode.RESOURCE_EXHAUSTED, "too large", message
+        if not owner._in_flight_bytes.take(size):
+            # With RetryInfo, which tells senders that this RESOURCE_EXHAUSTED is worth retrying.
+            context.set_trailing_metadata(_RETRY_INFO)
+            return grpc.StatusCode.RESOURCE_EXHAUSTED, "busy", _busy(owner).message
+        if size <= _GRPC_INLINE_BYTES:
+            # Decoded here, on the loop: for a small request the hand-over to a worker costs more.
+            try:
+                return self._accept(raw)
+            finally:
+                owner._in_flight_bytes.give(size)
+        gone = threading.Event()
+        try:
+            work = owner._grpc_workers.submit(self._accept, raw, gone)
+        except (AttributeError, RuntimeError):  # the server is stopping: its workers are gone
+            owner._in_flight_bytes.give(size)
+            return grpc.StatusCode.UNAVAILABLE, None, "the receiver is stopping"
+        del raw
+        work.add_done_callback(lambda _: owner._in_flight_bytes.give(size))
+        try:
+            # Shielded: once decoding began, the request is tallied or refused whole.
+            return await asyncio.shield(asyncio.wrap_future(work))
+        except asyncio.CancelledError:
+            gone.set()
+            raise
+
+    def _accept(self, raw: bytes, gone: threading.Event | None = None):
+        """The request tallied, or why not (already counted: the call may be gone). A request whose call
+        ended while it waited for its turn (the sender gave up, and will send it again) is dropped."""
+        try:
+            with self.owner._decode_turns.turn(len(raw)) if gone is not None else contextlib.nullcontext():
+                if gone is not None and gone.is_set():
+                    if not self.owner._stopping:
+                        self.owner.reception.reject("grpc", "too large or cancelled")
+                    return None
+                try:
+                    request = self.signal.request.FromString(raw)
+                except Exception as e:  # DecodeError and relatives: the message is at fault
+                    message = _one_line(f"invalid protobuf {self.signal.name} request: {e}")
+                    refused = grpc.StatusCode.INVALID_ARGUMENT, "invalid protobuf", message
+                else:
+                    getattr(self.owner.reception, self.signal.accept)(request, "grpc")
+                    return None
+        except DumpFailed as e:
+            refused = grpc.StatusCode.UNAVAILABLE, "dump not written", _one_line(e.message)
+        except Exception as e:
+            refused = _internal_error(e)
+        code, reason, message = refused
+        self.owner.reception.reject("grpc", reason)
+        return code, "", message
 
 
-def _ended_without_us(context) -> bool:
-    """True when a call that brought no message was ended by grpc core or the client, not half-closed.
+async def _read_within(context, timeout_s: float):
+    """The call's message (or grpc.aio.EOF), or None if it has not arrived within `timeout_s`.
 
-    The missing message and the call's end are reported separately, so wait briefly for the end: a
-    client that really sends no message (none of the OTLP exporters) is answered a moment later."""
-    ended = threading.Event()
-    return not context.add_callback(ended.set) or ended.wait(_GRPC_END_WAIT_S)
+    Not asyncio.wait_for: before Python 3.12 it swallows a cancellation that arrives as the read ends,
+    and grpc cancels the handler exactly then when it ends a call itself."""
+    read = asyncio.ensure_future(context.read())
+    try:
+        done, _ = await asyncio.wait((read,), timeout=timeout_s)
+    except asyncio.CancelledError:
+        read.cancel()
+        raise
+    if not done:
+        read.cancel()
+        return None
+    return read.result()
+
+
+def _retry_info() -> tuple[tuple[str, bytes], ...]:
+    from google.protobuf.duration_pb2 import Duration
+    from google.rpc.error_details_pb2 import RetryInfo
+
+    delay = RetryInfo(retry_delay=Duration(seconds=_RETRY_AFTER_S))
+    return (("google.rpc.retryinfo-bin", delay.SerializeToString()),)
+
+
+_RETRY_INFO = _retry_info()
+
+
+def _internal_error(e: Exception):
+    return grpc.StatusCode.INTERNAL, "internal error", _one_line(f"internal error: {type(e).__name__}")
 
 
 # ---------------------------------------------------------------------------------------------- HTTP
@@ -343,6 +459,42 @@ class _HttpServer(ThreadingHTTPServer):
                 pass
 
 
+class _RequestReader(io.RawIOBase):
+    """A connection's bytes, as http.server reads them, held to a deadline per request.
+
+    The socket timeout alone bounds each read, not the request: a client trickling a byte at a time
+    would hold its connection forever. A request's first byte starts its clock; its headers and body
+    must be in within `request_s`. Between requests only the idle timeout applies."""
+
+    def __init__(self, sock: socket.socket, idle_s: float, request_s: float) -> None:
+        self.sock, self.idle_s, self.request_s = sock, idle_s, request_s
+        self.deadline: float | None = None
+        self.expired = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        timeout = self.idle_s
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                self.expired = True
+                raise TimeoutError("request not complete in time")
+            timeout = min(timeout, left)
+        self.sock.settimeout(timeout)
+        try:
+            n = self.sock.recv_into(buffer)
+        except TimeoutError:
+            self.expired = self.deadline is not None and time.monotonic() >= self.deadline
+            raise
+        finally:
+            self.sock.settimeout(self.idle_s)  # what answers are written with
+        if n and self.deadline is None:
+            self.deadline = time.monotonic() + self.request_s
+        return n
+
+
 class _HttpHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
     default_request_version = "HTTP/1.1"  # no HTTP/0.9: even a garbled request line gets a status line
@@ -354,6 +506,21 @@ class _HttpHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        self._reader = _RequestReader(self.connection, self.timeout, self.server.owner.message_timeout_s)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self._reader.deadline, self._reader.expired = None, False
+        self._counted = False
+        super().handle_one_request()
+        if self._reader.expired:
+            # Its headers never came whole (http.server gave up quietly), or its body (answered 408).
+            self.close_connection = True
+            if not self._counted:
+                self.server.owner.reception.reject("http", "too slow")
 
     def __getattr__(self, name: str):
         # Every method, known or invented, gets an OTLP answer (405), not http.server's 501.
@@ -381,23 +548,33 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self._protocol = "http"
             self._length: int | None = None
             self._body_read = False
+            self._held = 0  # bytes of this request counted in the in-flight limit
             try:
                 self._handle()
                 return
             except _Refused as r:
                 refused = r
             except _ClientGone:
-                owner.reception.reject(self._protocol, "incomplete body")
-                self.close_connection = True
-                return
+                if not self._reader.expired:
+                    owner.reception.reject(self._protocol, "incomplete body")
+                    self._counted = True
+                    self.close_connection = True
+                    return
+                self._body_read = False  # the rest of it may still be on its way: answer, then close
+                refused = _Refused(
+                    408, "too slow", f"request not complete within {owner.message_timeout_s:g}s"
+                )
             except Exception as e:
                 refused = _Refused(500, "internal error", f"internal error: {type(e).__name__}")
             owner.reception.reject(self._protocol, refused.reason)
+            self._counted = True
             body, content_type = _status_body(
                 refused.status, refused.message, self._protocol == "http/protobuf"
             )
             close = not self._body_read
-            extra = (("Allow", "POST"),) if refused.status == 405 else ()
+            extra = {405: (("Allow", "POST"),), 429: (("Retry-After", str(_RETRY_AFTER_S)),)}.get(
+                refused.status, ()
+            )
             try:
                 self._write(refused.status, body, content_type, close=close, extra=extra)
             except OSError:
@@ -407,6 +584,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self._linger()
         finally:
+            owner._in_flight_bytes.give(self._held)
             owner._end_request()
 
     def _handle(self) -> None:
@@ -449,26 +627,65 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 415, "unsupported encoding", f"unsupported Content-Encoding {encoding[:30]!r}: use gzip"
             )
 
-        try:
-            body = self.rfile.read(length)
-        except OSError:
-            body = b""
-        self._body_read = True
-        if len(body) < length:
-            raise _ClientGone()
+        body = self._read_body(length)
         if encoding in ("gzip", "x-gzip"):
-            body = _gunzip(body, owner.max_request_bytes)
-        if self._protocol == "http/json":
-            request = _decode_json(signal, body)
-            reply, content_type = b"{}", "application/json"
-        else:
-            request = _decode_protobuf(signal, body)
-            reply, content_type = signal.response, "application/x-protobuf"
-        getattr(owner.reception, signal.accept)(request, self._protocol)
+            compressed, body = len(body), _gunzip(body, owner.max_request_bytes, self._hold)
+            self._let_go(compressed)
+        with owner._decode_turns.turn(len(body)):
+            if self._protocol == "http/json":
+                request = _decode_json(signal, body)
+                reply, content_type = b"{}", "application/json"
+            else:
+                request = _decode_protobuf(signal, body)
+                reply, content_type = signal.response, "application/x-protobuf"
+            del body
+            try:
+                getattr(owner.reception, signal.accept)(request, self._protocol)
+            except DumpFailed as e:
+                raise _Refused(503, "dump not written", e.message) from None
+            del request
         try:
             self._write(200, reply, content_type)
         except OSError:
             self.close_connection = True
+
+    def _read_body(self, length: int) -> bytearray:
+        """The body, read as it arrives and held within the receiver's in-flight limit. One that does
+        not fit is read to its end and dropped, then refused (429): the sender retries a request it
+        sees answered, where a connection closed under it would only be an error."""
+        owner = self.server.owner
+        body: bytearray | None = bytearray()
+        received = 0
+        try:
+            while received < length:
+                chunk = self.rfile.read1(min(length - received, _BODY_CHUNK))
+                if not chunk:
+                    break
+                received += len(chunk)
+                if body is not None:
+                    if owner._in_flight_bytes.take(len(chunk)):
+                        self._held += len(chunk)
+                        body += chunk
+                    else:
+                        body = None
+                        self._let_go(self._held)
+        except OSError:
+            pass  # gone, or too slow: told apart by the caller
+        self._body_read = received == length
+        if received < length:
+            raise _ClientGone()
+        if body is None:
+            raise _busy(owner)
+        return body
+
+    def _hold(self, n: int) -> None:
+        if not self.server.owner._in_flight_bytes.take(n):
+            raise _busy(self.server.owner)
+        self._held += n
+
+    def _let_go(self, n: int) -> None:
+        self.server.owner._in_flight_bytes.give(n)
+        self._held -= n
 
     def _write(self, status: int, body: bytes, content_type: str, *, close: bool = False, extra=()) -> None:
         self.send_response(status)
@@ -487,8 +704,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
         connection, and the client would see that reset instead of our answer."""
         deadline = time.monotonic() + _LINGER_S
         remaining = self._length if self._length is not None else float("inf")
+        self._reader.idle_s = 0.25
         try:
-            self.connection.settimeout(0.25)
             while remaining > 0 and time.monotonic() < deadline:
                 chunk = self.rfile.read1(int(min(remaining, 65536)))
                 if not chunk:
@@ -516,6 +733,8 @@ class OtlpServer:
         tls_key: Path | None = None,
         client_ca: Path | None = None,
         max_request_bytes: int = 16 * 1024 * 1024,
+        max_in_flight_bytes: int | None = None,
+        message_timeout_s: float = MESSAGE_TIMEOUT_S,
         grpc: bool = True,
         http: bool = True,
     ) -> None:
@@ -526,6 +745,14 @@ class OtlpServer:
             raise ConfigError("--client-ca: requires --tls-cert and --tls-key")
         if max_request_bytes <= 0:
             raise ConfigError(f"max request size must be positive, not {max_request_bytes}")
+        if message_timeout_s <= 0:
+            raise ConfigError(f"message timeout must be positive, not {message_timeout_s}")
+        if max_in_flight_bytes is None:
+            max_in_flight_bytes = _IN_FLIGHT_REQUESTS * max_request_bytes
+        if max_in_flight_bytes < max_request_bytes:
+            raise ConfigError(
+                f"in-flight limit {max_in_flight_bytes} is smaller than one request ({max_request_bytes})"
+            )
         self.reception = reception
         self.host = host
         self.tls_cert, self.tls_key, self.client_ca = tls_cert, tls_key, client_ca
@@ -534,9 +761,16 @@ class OtlpServer:
         self._requested_ports = (grpc_port, http_port)
         # Header names are case-insensitive (and gRPC metadata keys lowercase); values compare exactly.
         self._required = tuple((name.strip().lower(), value.encode()) for name, value in require_headers)
+        self.message_timeout_s = message_timeout_s
+        self.max_in_flight_bytes = max_in_flight_bytes
+        self._in_flight_bytes = InFlight(max_in_flight_bytes)
+        self._decode_turns = DecodeTurns(max_request_bytes)
         self.grpc_port: int | None = None
         self.http_port: int | None = None
-        self._grpc_server: grpc.Server | None = None
+        self._grpc_server: grpc.aio.Server | None = None
+        self._grpc_loop: asyncio.AbstractEventLoop | None = None
+        self._grpc_thread: threading.Thread | None = None
+        self._grpc_workers: futures.ThreadPoolExecutor | None = None
         self._http_server: _HttpServer | None = None
         self._http_thread: threading.Thread | None = None
         self._stopping = False
@@ -564,7 +798,7 @@ class OtlpServer:
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> OtlpServer:
-        if self._grpc_server is not None or self._http_server is not None:
+        if self._grpc_loop is not None or self._http_server is not None:
             raise RuntimeError("OtlpServer already started")
         grpc_credentials, http_context = self._tls()
         self._stopping = False
@@ -582,10 +816,10 @@ class OtlpServer:
     def stop(self, grace: float = 1.0) -> None:
         """Stop accepting, let requests in progress finish for up to `grace` seconds, then close."""
         self._stopping = True
-        grpc_server, self._grpc_server = self._grpc_server, None
         http_server, self._http_server = self._http_server, None
         http_thread, self._http_thread = self._http_thread, None
-        stopped = grpc_server.stop(grace) if grpc_server is not None else None
+        grpc_stopping = threading.Thread(target=self._stop_grpc, args=(grace,), name="otlp-grpc-stop")
+        grpc_stopping.start()
         if http_server is not None:
             if http_thread is not None:
                 http_server.shutdown()
@@ -597,8 +831,7 @@ class OtlpServer:
             http_server.server_close()
             if http_thread is not None:
                 http_thread.join(timeout=5)
-        if stopped is not None:
-            stopped.wait(max(grace, 0) + 5)
+        grpc_stopping.join()
 
     def __enter__(self) -> OtlpServer:
         return self.start()
@@ -641,9 +874,18 @@ class OtlpServer:
         if port:
             # grpc would log its bind failure to stderr and tell us nothing about the cause: ask the OS.
             self._probe_bind(port)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="otlp-grpc", daemon=True)
+        thread.start()
+        self._grpc_loop, self._grpc_thread = loop, thread
+        self._grpc_workers = futures.ThreadPoolExecutor(GRPC_WORKERS, thread_name_prefix="otlp-grpc-decode")
+        self._grpc_server, self.grpc_port = asyncio.run_coroutine_threadsafe(
+            self._serve_grpc(address, credentials), loop
+        ).result()
+
+    async def _serve_grpc(self, address: str, credentials) -> tuple[grpc.aio.Server, int]:
         core_limit = min(self.max_request_bytes * _GRPC_CORE_LIMIT_FACTOR, 2**31 - 1)
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS, thread_name_prefix="otlp-grpc"),
+        server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", core_limit),
                 # grpc's default SO_REUSEPORT would let a second receiver share a taken port silently.
@@ -653,7 +895,7 @@ class OtlpServer:
         server.add_generic_rpc_handlers(
             [
                 grpc.method_handlers_generic_handler(
-                    s.service, {"Export": grpc.stream_unary_rpc_method_handler(_GrpcExport(self, s))}
+                    s.service, {"Export": grpc.stream_unary_rpc_method_handler(_GrpcExport(self, s).export)}
                 )
                 for s in _SIGNALS
             ]
@@ -666,10 +908,32 @@ class OtlpServer:
         except RuntimeError:
             bound = 0
         if not bound:
-            server.stop(None)
+            await server.stop(None)
             raise ConfigError(f"cannot listen on {address}: cannot bind")
-        server.start()
-        self._grpc_server, self.grpc_port = server, bound
+        await server.start()
+        return server, bound
+
+    def _stop_grpc(self, grace: float) -> None:
+        loop, self._grpc_loop = self._grpc_loop, None
+        thread, self._grpc_thread = self._grpc_thread, None
+        server, self._grpc_server = self._grpc_server, None
+        workers, self._grpc_workers = self._grpc_workers, None
+        if loop is None:
+            return
+        if server is not None:
+            stopped = asyncio.run_coroutine_threadsafe(server.stop(grace), loop)
+            try:
+                stopped.result(timeout=max(grace, 0) + 5)
+            except Exception:
+                pass  # stopping anyway: the loop goes next
+        if workers is not None:
+            # Requests being decoded finish; those still queued belong to calls the stop has cancelled.
+            workers.shutdown(wait=True, cancel_futures=True)
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(timeout=5)
+        if not loop.is_running():
+            loop.close()
 
     def _probe_bind(self, port: int) -> None:
         try:

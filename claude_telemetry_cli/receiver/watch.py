@@ -18,6 +18,7 @@ class WatchResult:
     timed_out: bool = False
     interrupted: bool = False
     seconds: float = 0.0
+    failure: str | None = None  # why the reception stopped before its verdict (the dump failed)
 
 
 _QUIET_S = 1.0  # no arrival for this long: the stream is quiet
@@ -59,7 +60,8 @@ def watch(
     poll_s: float = 0.25,
     clock: Clock | None = None,
 ) -> WatchResult:
-    """Verify on arrivals; return as soon as the totals match (or at the deadline).
+    """Verify on arrivals; return as soon as the totals match (or at the deadline, or at once when the
+    reception fails: its dump cannot be written).
 
     A full comparison costs time proportional to the series expected, so under a heavy stream it
     runs only when the event count already matches, and at most every four times its own cost:
@@ -89,6 +91,10 @@ def watch(
             )
             if on_tick is not None:
                 on_tick()
+            if reception.failure is not None:
+                # Requests are refused from now on: no verdict can pass, so none is waited for.
+                final = compare(expected, reception.totals()) if expected is not None else None
+                return WatchResult(final, seconds=clock.now() - started, failure=reception.failure)
             if source is not None and source.poll():
                 expected = source.totals
                 expected_events = sum(expected.events.values())

@@ -11,7 +11,7 @@ from tests.support.cli import telemetry_env
 
 
 class Receiver:
-    def __init__(self, tmp_path, *args: str, env=None) -> None:
+    def __init__(self, tmp_path, *args: str, env=None, preexec_fn=None) -> None:
         self.grpc_port, self.http_port = free_port(), free_port()
         self.proc = subprocess.Popen(
             [
@@ -31,6 +31,7 @@ class Receiver:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=preexec_fn,
         )
         wait_for_port(self.grpc_port, self.proc)
         wait_for_port(self.http_port, self.proc)

@@ -35,6 +35,7 @@ from claude_telemetry_cli.receiver.reception import Reception
 from claude_telemetry_cli.receiver.server import OtlpServer
 from claude_telemetry_cli.records import Totals
 from tests.support.certs import make_tls_files
+from tests.support.misbehaving import stalled_grpc_calls
 
 SESSION = "341c4ffb-b630-4199-bbaf-6fd758b7ac46"
 BASE_ATTRS = (("user.id", "3eca54ac"), ("session.id", SESSION), ("terminal.type", "xterm"))
@@ -630,6 +631,36 @@ def test_grpc_call_without_a_message_is_invalid_argument(server, reception):
     assert reception.errors == {("grpc", "no request message"): 1}
 
 
+def test_grpc_calls_that_never_send_their_message_do_not_block_the_others(server, reception):
+    with stalled_grpc_calls(server.grpc_port, 100):
+        for _ in range(3):
+            send(server, "logs", logs_request(["user_prompt"]), "grpc")
+    assert reception.totals().events == {"user_prompt": 3}
+    # Their client went away: each call ends, counted as one the client cancelled.
+    assert eventually(reception, lambda: reception.errors == {("grpc", "too large or cancelled"): 100})
+
+
+def test_a_grpc_call_whose_message_does_not_come_is_ended(start_server, reception):
+    server = start_server(message_timeout_s=0.5)
+    release = threading.Event()
+
+    def never():
+        release.wait(30)
+        yield from ()
+
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
+        call = ch.stream_unary(GRPC_METHODS["logs"]).future(never(), timeout=30)
+        try:
+            with pytest.raises(grpc.RpcError) as info:
+                call.result(timeout=20)
+        finally:
+            release.set()
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert info.value.details() == "no request message within 0.5s"
+    assert reception.errors == {("grpc", "too slow"): 1}
+    still_serving(server, reception)
+
+
 def test_grpc_unknown_method_is_unimplemented(server, reception):
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
         with pytest.raises(grpc.RpcError) as info:
@@ -902,3 +933,159 @@ def test_stop_releases_the_ports_and_closes_idle_connections(reception):
     for port in (server.grpc_port, server.http_port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+# ------------------------------------------------------------------ slow clients
+
+
+def _trickle(sock: socket.socket, data: bytes, give_up_s: float = 30.0) -> bytes | None:
+    """Send `data` a byte at a time, then newlines, until the server closes; what it answered, or None
+    if it still had not closed after `give_up_s`."""
+    sock.settimeout(0.05)
+    answer, sent = b"", 0
+    deadline = RealClock().now() + give_up_s
+    while RealClock().now() < deadline:
+        try:
+            sock.sendall(data[sent : sent + 1] or b"\n")
+            sent += 1
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:
+            return answer
+        if not chunk:
+            return answer
+        answer += chunk
+    return None
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_an_http_request_trickled_in_is_ended_at_its_deadline(start_server, reception, part):
+    server = start_server(message_timeout_s=1.0)
+    body = logs_request(["user_prompt"]).SerializeToString()
+    head = (
+        f"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+        f"Content-Length: {len(body) + 10_000}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as sock:
+        if part == "headers":
+            answer = _trickle(sock, head)
+        else:
+            sock.sendall(head + body)
+            answer = _trickle(sock, b"")
+    assert answer is not None, "the server never closed the connection"
+    if part == "headers":
+        assert answer == b""  # nothing to answer: the request was never whole
+        assert reception.errors == {("http", "too slow"): 1}
+    else:
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"request not complete within 1s" in answer
+        assert reception.errors == {("http/protobuf", "too slow"): 1}
+    still_serving(server, reception)
+
+
+# ------------------------------------------------------------------ memory held at once
+
+
+def _held_within(server: OtlpServer, at_least: int, timeout: float = 10.0) -> bool:
+    clock = RealClock()
+    deadline = clock.now() + timeout
+    while server._in_flight_bytes.held < at_least:
+        if clock.now() > deadline:
+            return False
+        clock.sleep(0.01)
+    return True
+
+
+def _partial_body(server: OtlpServer, length: int, sent: int) -> socket.socket:
+    """A connection whose request has sent `sent` bytes of a `length`-byte body, and waits."""
+    sock = socket.create_connection(("127.0.0.1", server.http_port), timeout=10)
+    head = (
+        f"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+    sock.sendall(head + b"\x0a\x00" * (sent // 2))
+    assert _held_within(server, sent)
+    return sock
+
+
+def test_bodies_past_the_in_flight_limit_are_refused_for_a_retry(start_server, reception):
+    server = start_server(max_request_bytes=200_000, max_in_flight_bytes=300_000)
+    holder = _partial_body(server, 200_000, 180_000)
+    request = logs_request(["user_prompt"] * 1000)  # 150 kB: more than the 120 kB left
+    status, headers, body = post_signal(server, "logs", request, "http/protobuf")
+    assert status == 429 and headers["Retry-After"] == "1"
+    assert _check_status_body(headers["Content-Type"], body).startswith("busy: more than 300000 bytes")
+    err = grpc_raw(server, "logs", request.SerializeToString())
+    assert isinstance(err, grpc.RpcError) and err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    # RetryInfo: what tells a sender this RESOURCE_EXHAUSTED, unlike "too large", is worth retrying.
+    assert "google.rpc.retryinfo-bin" in dict(err.trailing_metadata())
+    # The held body completes and is counted; then there is room again.
+    holder.sendall(b"\x0a\x00" * 10_000)
+    assert raw_response(holder).startswith(b"HTTP/1.1 200 ")
+    holder.close()
+    send(server, "logs", request, "http/protobuf")
+    send(server, "logs", request, "grpc")
+    assert reception.errors == {("http/protobuf", "busy"): 1, ("grpc", "busy"): 1}
+    assert reception.totals().events == {"user_prompt": 2000}
+    assert server._in_flight_bytes.held == 0
+
+
+def raw_response(sock: socket.socket) -> bytes:
+    sock.settimeout(10)
+    return sock.recv(65536)
+
+
+def test_a_gzip_body_counts_what_it_inflates_to(start_server, reception):
+    server = start_server(max_request_bytes=200_000, max_in_flight_bytes=300_000)
+    holder = _partial_body(server, 200_000, 180_000)
+    squeezed = gzip.compress(logs_request(["user_prompt"] * 1000).SerializeToString())
+    assert len(squeezed) < 120_000  # it would fit as sent, not once inflated
+    status, _, _ = http_post(server, "/v1/logs", squeezed, headers={"Content-Encoding": "gzip"})
+    assert status == 429
+    holder.close()
+    assert reception.errors[("http/protobuf", "busy")] == 1
+
+
+def test_many_tiny_gzip_members_inflate_in_time_proportional_to_the_body(server, reception):
+    member = gzip.compress(metrics_request([("m", (), 1)]).SerializeToString(), mtime=0)
+    body = member * (8_000_000 // len(member))
+    clock = RealClock()
+    began = clock.now()
+    status, _, reply = http_post(server, "/v1/metrics", body, headers={"Content-Encoding": "gzip"})
+    # Copying the rest of the body once per member took minutes; a linear pass, a second or two.
+    assert clock.now() - began < 20
+    assert status == 200, reply
+    assert reception.totals().metrics == {("m", ()): float(8_000_000 // len(member))}
+
+
+def _loop_tasks(server: OtlpServer) -> int:
+    """How many tasks the server's gRPC event loop runs: one more for each call being handled."""
+    import asyncio
+
+    async def count() -> int:
+        return len(asyncio.all_tasks()) - 1  # not this one
+
+    return asyncio.run_coroutine_threadsafe(count(), server._grpc_loop).result(10)
+
+
+def test_a_grpc_request_whose_sender_gave_up_while_it_waited_its_turn_is_not_counted(server, reception):
+    request = logs_request(["user_prompt"] * 1000)  # past what is decoded on the loop at once
+    idle = _loop_tasks(server)
+    turn = server._decode_turns.turn(server.max_request_bytes)
+    turn.__enter__()  # every turn taken: the request waits
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as ch:
+            with pytest.raises(grpc.RpcError) as info:
+                ch.unary_unary(GRPC_METHODS["logs"])(request.SerializeToString(), timeout=1)
+        assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        clock = RealClock()
+        deadline = clock.now() + 10
+        while _loop_tasks(server) > idle and clock.now() < deadline:
+            clock.sleep(0.01)  # until the server, too, has ended the call
+    finally:
+        turn.__exit__(None, None, None)
+    # The sender sends it again; counting this one too would count it twice.
+    assert eventually(reception, lambda: reception.errors == {("grpc", "too large or cancelled"): 1})
+    assert reception.requests == {}
+    send(server, "logs", request, "grpc")
+    assert reception.totals().events == {"user_prompt": 1000}

@@ -11,6 +11,7 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from claude_telemetry_cli.clock import VirtualClock
+from claude_telemetry_cli.receiver.dump import DumpFailed
 from claude_telemetry_cli.receiver.reception import Reception
 from claude_telemetry_cli.receiver.watch import record_until, watch
 from claude_telemetry_cli.records import Totals
@@ -24,6 +25,7 @@ class ScriptedReception:
         self.current = Totals()
         self.generation = 0
         self.compares: list[float] = []
+        self.failure: str | None = None
         self._changed = threading.Event()
         for at, totals in arrivals:
             clock.call_at(at, functools.partial(self._arrive, totals))
@@ -116,3 +118,24 @@ def test_a_refused_request_is_no_arrival_for_record():
     clock.call_at(4.0, functools.partial(reception.reject, "grpc", "too large"))
     assert record_until(reception, timeout_s=None, idle_s=5.0, clock=clock) == "idle"
     assert clock.now() == 6.0
+
+
+class _FullDisk:
+    def write(self, data: bytes) -> None:
+        raise DumpFailed("--dump dump.jsonl: cannot write: no space left on device")
+
+
+def test_a_dump_that_cannot_be_written_ends_the_wait_at_once():
+    clock = VirtualClock()
+    reception = Reception(dump=_FullDisk())
+
+    def arrive() -> None:
+        with pytest.raises(DumpFailed):
+            _accept(reception)
+
+    clock.call_at(2.0, arrive)
+    result = watch(reception, expected=_totals(2.0), timeout_s=120.0, clock=clock)
+    assert result.failure == "--dump dump.jsonl: cannot write: no space left on device"
+    assert not result.timed_out and clock.now() == 2.0
+    assert result.verdict is not None and not result.verdict.ok
+    assert reception.accepted == 0 and reception.requests == {}
