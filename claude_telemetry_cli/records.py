@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Literal, Protocol
 
+from claude_telemetry_cli.content import Content
+
 AttrValue = str | bool | int | float | tuple
 Attributes = tuple[tuple[str, AttrValue], ...]
 Signal = Literal["metric", "event"]
@@ -182,11 +184,17 @@ def _freeze_key(attributes: Iterable[tuple[str, AttrValue]]) -> tuple[tuple[str,
 
 @dataclass
 class Totals:
-    """Sum per metric name and attribute set, count per event name and per span name: what must arrive."""
+    """Sum per metric name and attribute set, count per event name and per span name: what must arrive.
+
+    `content` holds what the records carry (content.Content), keyed ("event", name), ("span", name) and
+    ("resource", signal) with signal "metrics" (one record per series), "logs" or "traces"; None when
+    the totals do not say (a totals file written before content was), and then only counts are verified.
+    """
 
     metrics: dict[tuple[str, tuple[tuple[str, AttrValue], ...]], float] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     spans: dict[str, int] = field(default_factory=dict)
+    content: dict[tuple[str, str], Content] | None = None
 
     @classmethod
     def from_records(cls, records: Iterable[Record], spans: Iterable[SpanRecord] = ()) -> Totals:
@@ -230,6 +238,10 @@ class Totals:
         # Only with tracing: totals files written before traces existed keep their exact shape.
         if self.spans:
             out["spans"] = dict(sorted(self.spans.items()))
+        if self.content is not None:
+            out["content"] = {
+                f"{kind} {name}": c.to_json() for (kind, name), c in sorted(self.content.items())
+            }
         return out
 
     @classmethod
@@ -242,6 +254,15 @@ class Totals:
             out.add_event(name, int(n))
         for name, n in data.get("spans", {}).items():
             out.add_span(name, int(n))
+        if "content" in data:
+            out.content = {}
+            for where, c in data["content"].items():
+                kind, _, name = where.partition(" ")
+                if kind not in CONTENT_KINDS or not name:
+                    raise ValueError(
+                        f"content of {where!r}: not 'event NAME', 'span NAME' or 'resource SIGNAL'"
+                    )
+                out.content[kind, name] = Content.from_json(c)
         return out
 
     def dumps(self) -> str:
@@ -251,6 +272,7 @@ class Totals:
     def sum_of(cls, parts: Iterable[Totals]) -> Totals:
         """The totals of several senders (workers) added up; each sum exact."""
         builder = TotalsBuilder()
+        content: dict[tuple[str, str], Content] | None = {}
         for part in parts:
             for (name, attributes), value in part.metrics.items():
                 builder.add_metric(name, attributes, value)
@@ -258,17 +280,41 @@ class Totals:
                 builder.add_event(name, count)
             for name, count in part.spans.items():
                 builder.add_span(name, count)
-        return builder.totals()
+            # Content is known only if every part knows it.
+            if part.content is None:
+                content = None
+            elif content is not None:
+                for key, c in part.content.items():
+                    mine = content.get(key)
+                    if mine is None:
+                        content[key] = c.copy()
+                    else:
+                        mine.merge(c)
+        out = builder.totals()
+        out.content = content
+        return out
 
     def equals(self, other: Totals, *, rel_tol: float = 1e-9, abs_tol: float = 1e-9) -> bool:
+        """Same counts and sums; and the same content where both know it."""
         if self.events != other.events or self.spans != other.spans:
             return False
+        if self.content is not None and other.content is not None:
+            keys = {k for k, c in self.content.items() if c.count} | {
+                k for k, c in other.content.items() if c.count
+            }
+            for key in keys:
+                a, b = self.content.get(key), other.content.get(key)
+                if a is None or b is None or not a.same_as(b):
+                    return False
         if self.metrics.keys() != other.metrics.keys():
             return False
         return all(
             math.isclose(v, other.metrics[k], rel_tol=rel_tol, abs_tol=abs_tol)
             for k, v in self.metrics.items()
         )
+
+
+CONTENT_KINDS = ("event", "span", "resource")
 
 
 def _jsonable(v: AttrValue):
@@ -278,10 +324,23 @@ def _jsonable(v: AttrValue):
 class TotalsBuilder:
     """Totals accumulated a session at a time; each sum is exact (fsum of every increment) at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, content: bool = True) -> None:
         self._sums: dict[tuple[str, tuple], list[float]] = {}
         self._events: dict[str, int] = {}
         self._spans: dict[str, int] = {}
+        # What the records carry (Totals.content), unless told not to keep it.
+        self._content: dict[tuple[str, str], Content] | None = {} if content else None
+
+    def add_content(
+        self, kind: str, name: str, attributes: Iterable[tuple[str, AttrValue]], n: int = 1
+    ) -> None:
+        """`n` records of `kind` ("event", "span", "resource") and `name` carrying `attributes`."""
+        if self._content is None:
+            return
+        c = self._content.get((kind, name))
+        if c is None:
+            c = self._content[kind, name] = Content()
+        c.add(attributes, n)
 
     def add(self, records: Iterable[Record], spans: Iterable[SpanRecord] = ()) -> None:
         sums, events = self._sums, self._events
@@ -306,13 +365,18 @@ class TotalsBuilder:
         self._spans[name] = self._spans.get(name, 0) + count
 
     def totals(self) -> Totals:
-        return Totals({k: math.fsum(v) for k, v in self._sums.items()}, dict(self._events), dict(self._spans))
+        content = None if self._content is None else {k: c.copy() for k, c in self._content.items()}
+        return Totals(
+            {k: math.fsum(v) for k, v in self._sums.items()}, dict(self._events), dict(self._spans), content
+        )
 
     def exact_part(self) -> TotalsPart:
         """What was added so far, each sum as a few floats whose exact sum is the exact sum of its
         increments: merged into another builder, the totals come out the same to the last bit, in
         whatever order the parts were built (a compile split across processes)."""
-        return TotalsPart({k: _exact_partials(v) for k, v in self._sums.items()}, self._events, self._spans)
+        return TotalsPart(
+            {k: _exact_partials(v) for k, v in self._sums.items()}, self._events, self._spans, self._content
+        )
 
     def merge(self, part: TotalsPart) -> None:
         sums, events, spans = self._sums, self._events, self._spans
@@ -322,6 +386,15 @@ class TotalsBuilder:
             events[name] = events.get(name, 0) + count
         for name, count in part.spans.items():
             spans[name] = spans.get(name, 0) + count
+        if part.content is None:
+            self._content = None
+        elif self._content is not None:
+            for key, c in part.content.items():
+                mine = self._content.get(key)
+                if mine is None:
+                    self._content[key] = c.copy()
+                else:
+                    mine.merge(c)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +404,7 @@ class TotalsPart:
     sums: dict[tuple[str, tuple], list[float]]
     events: dict[str, int]
     spans: dict[str, int]
+    content: dict[tuple[str, str], Content] | None = None
 
 
 def _exact_partials(values: list[float]) -> list[float]:
