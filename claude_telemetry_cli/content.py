@@ -170,22 +170,32 @@ class AttributeTally:
                 break
             self.samples.append(key)
 
+    def copy(self) -> AttributeTally:
+        out = AttributeTally()
+        out.count, out.other, out.other_digest, out._room = (
+            self.count,
+            self.other,
+            self.other_digest,
+            self._room,
+        )
+        out.types, out.values, out.samples = dict(self.types), dict(self.values), list(self.samples)
+        return out
+
     def to_json(self, attribute: str) -> dict:
-        out: dict = {
-            "count": self.count,
-            "types": dict(sorted(self.types.items())),
+        """As JSON, the same for the same records in any order: past CAP, which values were counted
+        exactly depends on the order they came in, so then only the digest of them all is written."""
+        out: dict = {"count": self.count, "types": dict(sorted(self.types.items()))}
+        if self.other:
+            out["values"] = []
+            out["other"] = {"count": self.count, "digest": f"{self.digest(attribute):016x}"}
+            return out
+        out |= {
             "values": [
                 [tag, _jsonable(value), n]
                 for (tag, value), n in sorted(self.values.items(), key=lambda kv: (-kv[1], repr(kv[0])))
                 if n
             ],
         }
-        if self.other:
-            out["other"] = {
-                "count": self.other,
-                "digest": f"{self.other_digest:016x}",
-                "samples": [[tag, _jsonable(value)] for tag, value in self.samples],
-            }
         return out
 
     @classmethod
@@ -261,6 +271,11 @@ class Content:
                 return False
         return True
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Content) and self.same_as(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
     def to_json(self) -> dict:
         return {
             "count": self.count,
@@ -280,7 +295,8 @@ class Content:
 
     def copy(self) -> Content:
         out = Content()
-        out.merge(self)
+        out.count, out.digest = self.count, self.digest
+        out.attributes = {k: t.copy() for k, t in self.attributes.items()}
         return out
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Literal, Protocol
 
-from claude_telemetry_cli.content import Content
+from claude_telemetry_cli.content import Content, span_pairs
 
 AttrValue = str | bool | int | float | tuple
 Attributes = tuple[tuple[str, AttrValue], ...]
@@ -294,11 +294,13 @@ class Totals:
         out.content = content
         return out
 
-    def equals(self, other: Totals, *, rel_tol: float = 1e-9, abs_tol: float = 1e-9) -> bool:
-        """Same counts and sums; and the same content where both know it."""
+    def equals(
+        self, other: Totals, *, rel_tol: float = 1e-9, abs_tol: float = 1e-9, content: bool = False
+    ) -> bool:
+        """Same counts and sums; and (with `content`) the same content where both know it."""
         if self.events != other.events or self.spans != other.spans:
             return False
-        if self.content is not None and other.content is not None:
+        if content and self.content is not None and other.content is not None:
             keys = {k for k, c in self.content.items() if c.count} | {
                 k for k, c in other.content.items() if c.count
             }
@@ -344,13 +346,20 @@ class TotalsBuilder:
 
     def add(self, records: Iterable[Record], spans: Iterable[SpanRecord] = ()) -> None:
         sums, events = self._sums, self._events
+        content = self._content is not None
         for r in records:
             if r.signal == METRIC:
                 sums.setdefault((r.name, _freeze_key(r.attributes)), []).append(float(r.value or 0.0))
             else:
                 events[r.name] = events.get(r.name, 0) + 1
+                if content:
+                    self.add_content("event", r.name, r.attributes)
         for span in spans:
             self._spans[span.name] = self._spans.get(span.name, 0) + 1
+            if content:
+                self.add_content(
+                    "span", span.name, span_pairs(span.attributes, span.status, span.status_message)
+                )
 
     def add_metric(self, name: str, attributes: Iterable[tuple[str, AttrValue]], value: float) -> None:
         values = self._sums.setdefault((name, _freeze_key(attributes)), [])

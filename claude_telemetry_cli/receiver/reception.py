@@ -143,6 +143,11 @@ class Reception:
                 (clock if clock is not None else RealClock()).wait(self._lock, timeout)
             return self.generation
 
+    def expect(self, expected) -> None:
+        """Count exactly the values `expected` (Totals) counts exactly: see Tally.expect."""
+        with self._lock:
+            self.tally.expect(expected)
+
     def event_total(self) -> int:
         with self._lock:
             return self.tally.event_count

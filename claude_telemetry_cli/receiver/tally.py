@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from claude_telemetry_cli.content import Content, span_pairs
 from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint, DecodedSpan
 from claude_telemetry_cli.records import Totals
 
@@ -19,6 +20,22 @@ class Tally:
         self.points = 0
         self.event_count = 0
         self.span_count = 0
+        # What the events and spans carry, per ("event" | "span", name).
+        self.content: dict[tuple[str, str], Content] = {}
+
+    def expect(self, expected: Totals) -> None:
+        """Count exactly every value `expected` counts exactly, so a difference is told record by record."""
+        for key, c in (expected.content or {}).items():
+            mine = self.content.get(key)
+            if mine is None:
+                mine = self.content[key] = Content()
+            mine.expect(c)
+
+    def _content(self, kind: str, name: str) -> Content:
+        c = self.content.get((kind, name))
+        if c is None:
+            c = self.content[kind, name] = Content()
+        return c
 
     def add_points(self, points: Iterable[DecodedPoint]) -> None:
         for p in points:
@@ -34,15 +51,23 @@ class Tally:
     def add_events(self, events: Iterable[DecodedEvent]) -> None:
         for e in events:
             self.event_count += 1
-            self.events.add_event(e.name)
+            name = e.name
+            self.events.add_event(name)
+            self._content("event", name).add(e.attributes)
 
     def add_spans(self, spans: Iterable[DecodedSpan]) -> None:
         for s in spans:
             self.span_count += 1
             self.events.add_span(s.name)
+            self._content("span", s.name).add(span_pairs(s.attributes, s.status, s.status_message))
 
     def totals(self) -> Totals:
-        out = Totals(dict(self._delta.metrics), dict(self.events.events), dict(self.events.spans))
+        out = Totals(
+            dict(self._delta.metrics),
+            dict(self.events.events),
+            dict(self.events.spans),
+            {k: c.copy() for k, c in self.content.items() if c.count},
+        )
         for (name, key, _start), (_t, value) in self._cumulative.items():
             out.add_metric(name, key, value)
         return out

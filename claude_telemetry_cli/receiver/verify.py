@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from claude_telemetry_cli.content import differences
 from claude_telemetry_cli.errors import UsageError
 from claude_telemetry_cli.records import Totals
 
@@ -49,6 +50,8 @@ class Mismatch:
             return f"events    {self.name}: expected {self.expected:g}, received {self.received:g}"
         if self.kind == "spans":
             return f"spans     {self.name}: expected {self.expected:g}, received {self.received:g}"
+        if self.kind == "content":
+            return f"content   {self.name}: {self.note}"
         return f"{self.kind}: {self.name}: {self.note}"
 
 
@@ -63,6 +66,8 @@ class Verdict:
     received_spans: int = 0
     # Spans are verified only when some are expected (see compare).
     spans_verified: bool = False
+    # What events and spans carry is verified when the expected totals say (older files do not).
+    content_verified: bool = False
 
     @property
     def ok(self) -> bool:
@@ -82,6 +87,7 @@ class Verdict:
                 "spans": self.received_spans,
             },
             "spans_verified": self.spans_verified,
+            "content_verified": self.content_verified,
             "mismatches": [m.to_json() for m in self.mismatches],
         }
 
@@ -92,10 +98,14 @@ def delivered_totals(totals: Totals, config) -> Totals:
     with no sender's configuration) every signal is expected."""
     if not config.enabled:
         return totals
+    content = totals.content
+    if content is not None and not config.logs.exporters:
+        content = {k: c for k, c in content.items() if k[0] != "event"}
     return Totals(
         totals.metrics if config.metrics.exporters else {},
         totals.events if config.logs.exporters else {},
         totals.spans,
+        content,
     )
 
 
@@ -177,6 +187,9 @@ def compare(expected: Totals, received: Totals) -> Verdict:
             want, got = expected.spans.get(name, 0), received.spans.get(name, 0)
             if want != got:
                 mismatches.append(Mismatch("spans", name, expected=want, received=got))
+    content_verified = expected.content is not None
+    if content_verified:
+        mismatches.extend(_content_mismatches(expected, received, spans_verified))
     return Verdict(
         mismatches,
         expected_series=len(expected.metrics),
@@ -186,7 +199,30 @@ def compare(expected: Totals, received: Totals) -> Verdict:
         expected_spans=sum(expected.spans.values()),
         received_spans=sum(received.spans.values()),
         spans_verified=spans_verified,
+        content_verified=content_verified,
     )
+
+
+def _content_mismatches(expected: Totals, received: Totals, spans_verified: bool) -> list[Mismatch]:
+    """What the events (and spans) of each name carry, where as many arrived as were expected: when
+    the counts differ, the count is the difference reported (which records are missing cannot be told)."""
+    out: list[Mismatch] = []
+    got = received.content or {}
+    counts = {"event": (expected.events, received.events), "span": (expected.spans, received.spans)}
+    for (kind, name), want in sorted((expected.content or {}).items()):
+        if kind not in counts or (kind == "span" and not spans_verified):
+            continue
+        want_counts, got_counts = counts[kind]
+        n = want_counts.get(name, 0)
+        # Content that does not cover every record of its name says nothing sure about them.
+        if want.count != n or got_counts.get(name, 0) != n:
+            continue
+        have = got.get((kind, name))
+        if have is None or have.count != n:
+            continue
+        for d in differences(want, have):
+            out.append(Mismatch("content", f"{kind} {name}", note=d.describe()))
+    return out
 
 
 def _short(value: object) -> str:

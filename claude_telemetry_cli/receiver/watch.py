@@ -74,6 +74,8 @@ def watch(
     if source is not None:
         source.poll()
         expected = source.totals
+    if expected is not None:
+        reception.expect(expected)
     started = clock.now()
     deadline = None if timeout_s is None else started + timeout_s
     generation = -1
@@ -97,6 +99,7 @@ def watch(
                 return WatchResult(final, seconds=clock.now() - started, failure=reception.failure)
             if source is not None and source.poll():
                 expected = source.totals
+                reception.expect(expected)
                 expected_events = sum(expected.events.values())
                 pending, next_compare = True, clock.now()
             if seen != generation:

@@ -252,7 +252,7 @@ def test_scenarios_totals_json_counts_every_signal_without_a_sender(isolated_env
     )
     assert result.exit_code == 0 and result.stderr == ""
     data = json.loads(result.stdout)
-    assert list(data) == ["metrics", "events"]
+    assert list(data) == ["metrics", "events", "content"]
     assert list(data["metrics"][0]) == ["name", "attributes", "value"]
     assert data["events"]["user_prompt"] == 1
 

@@ -262,7 +262,8 @@ def test_record_writes_a_scenario_whose_totals_equal_what_arrived(tmp_path):
     replayed = run_json(["scenarios", "totals", str(out)], telemetry_env(), cwd=tmp_path)
     from claude_telemetry_cli.records import Totals
 
-    assert Totals.from_json(replayed).equals(Totals.from_json(original))
+    # Counts and sums: a recording keeps those, not the ids and texts the events carried.
+    assert Totals.from_json(replayed).equals(Totals.from_json(original), content=False)
 
 
 def test_record_with_nothing_received_writes_nothing_and_says_so(tmp_path):

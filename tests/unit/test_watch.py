@@ -30,6 +30,9 @@ class ScriptedReception:
         for at, totals in arrivals:
             clock.call_at(at, functools.partial(self._arrive, totals))
 
+    def expect(self, expected: Totals) -> None:
+        pass
+
     def _arrive(self, totals: Totals) -> None:
         self.current = totals
         self.generation += 1
