@@ -232,6 +232,10 @@ class Content:
         for key, value in attributes:
             if key in VOLATILE:
                 continue
+            if type(value) is float:
+                # Held to the precision metric values are (1e-9): a double written as JSON text and
+                # read back by a collector may come out one unit in the last place away.
+                value = float(f"{value:.12g}")
             h = pair_hash(key, value)
             pair_sum += h
             tally = tallies.get(key)

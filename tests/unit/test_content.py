@@ -103,3 +103,10 @@ def test_totals_carry_content_through_json_and_merge_across_parts():
     old = json.loads(merged.dumps())
     del old["content"]
     assert Totals.from_json(old).content is None  # an older file: counts only
+
+
+def test_a_double_one_unit_in_the_last_place_away_is_the_same_value():
+    sent = content([(("cost_usd", 0.011550000000000001),)])
+    assert differences(sent, content([(("cost_usd", 0.01155),)])) == []
+    (d,) = differences(sent, content([(("cost_usd", 0.0116),)]))
+    assert d.what == "changed" and d.records == 1
