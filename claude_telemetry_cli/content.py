@@ -113,7 +113,7 @@ class AttributeTally:
         self._room = CAP
 
     def add(self, value: object, h: int, n: int = 1) -> None:
-        tag = _TAGS.get(type(value)) or type_name(value)
+        tag = type_name(value)
         self.count += n
         self.types[tag] = self.types.get(tag, 0) + n
         key = (tag, value)
@@ -123,10 +123,13 @@ class AttributeTally:
         elif len(values) < self._room:
             values[key] = n
         else:
-            self.other += n
-            self.other_digest = (self.other_digest + n * h) & _MASK
-            if len(self.samples) < SAMPLES:
-                self.samples.append(key)
+            self._past_cap(key, h, n)
+
+    def _past_cap(self, key: tuple[str, object], h: int, n: int) -> None:
+        self.other += n
+        self.other_digest = (self.other_digest + n * h) & _MASK
+        if len(self.samples) < SAMPLES:
+            self.samples.append(key)
 
     def expect(self, keys: Iterable[tuple[str, object]]) -> None:
         """Count these values exactly whatever else arrives (the receiver seeds what it expects), so a
@@ -161,10 +164,7 @@ class AttributeTally:
             if key in self.values or len(self.values) < self._room:
                 self.values[key] = self.values.get(key, 0) + n
             else:
-                self.other += n
-                self.other_digest = (self.other_digest + n * pair_hash(attribute, key[1])) & _MASK
-                if len(self.samples) < SAMPLES:
-                    self.samples.append(key)
+                self._past_cap(key, pair_hash(attribute, key[1]), n)
         for key in other.samples:
             if len(self.samples) >= SAMPLES:
                 break
@@ -248,18 +248,18 @@ class Content:
         self.count += other.count
         self.digest = (self.digest + other.digest) & _MASK
         for key, tally in other.attributes.items():
-            mine = self.attributes.get(key)
-            if mine is None:
-                mine = self.attributes[key] = AttributeTally()
-            mine.merge(tally, key)
+            self._tally(key).merge(tally, key)
 
     def expect(self, expected: Content) -> None:
         """Count exactly every value `expected` counted exactly (see AttributeTally.expect)."""
         for key, tally in expected.attributes.items():
-            mine = self.attributes.get(key)
-            if mine is None:
-                mine = self.attributes[key] = AttributeTally()
-            mine.expect(k for k, n in tally.values.items() if n)
+            self._tally(key).expect(k for k, n in tally.values.items() if n)
+
+    def _tally(self, key: str) -> AttributeTally:
+        tally = self.attributes.get(key)
+        if tally is None:
+            tally = self.attributes[key] = AttributeTally()
+        return tally
 
     def same_as(self, other: Content) -> bool:
         if self.count != other.count or self.digest != other.digest:
@@ -302,6 +302,30 @@ class Content:
         out.count, out.digest = self.count, self.digest
         out.attributes = {k: t.copy() for k, t in self.attributes.items()}
         return out
+
+
+def content_of(contents: dict[tuple[str, str], Content], key: tuple[str, str]) -> Content:
+    """The Content kept under `key`, a new one the first time."""
+    c = contents.get(key)
+    if c is None:
+        c = contents[key] = Content()
+    return c
+
+
+def merge_contents(into: dict[tuple[str, str], Content], other: Mapping[tuple[str, str], Content]) -> None:
+    """Add each of `other`'s Contents into `into`'s (left unchanged itself)."""
+    for key, c in other.items():
+        mine = into.get(key)
+        if mine is None:
+            into[key] = c.copy()
+        else:
+            mine.merge(c)
+
+
+def same_contents(a: Mapping[tuple[str, str], Content], b: Mapping[tuple[str, str], Content]) -> bool:
+    """The same records under every key (one with no records counts as absent)."""
+    keys = {k for k, c in a.items() if c.count} | {k for k, c in b.items() if c.count}
+    return all(k in a and k in b and a[k].same_as(b[k]) for k in keys)
 
 
 # ------------------------------------------------------------------------------------------ differences

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Literal, Protocol
 
-from claude_telemetry_cli.content import Content, span_pairs
+from claude_telemetry_cli.content import Content, content_of, merge_contents, same_contents, span_pairs
 
 AttrValue = str | bool | int | float | tuple
 Attributes = tuple[tuple[str, AttrValue], ...]
@@ -272,7 +272,6 @@ class Totals:
     def sum_of(cls, parts: Iterable[Totals]) -> Totals:
         """The totals of several senders (workers) added up; each sum exact."""
         builder = TotalsBuilder()
-        content: dict[tuple[str, str], Content] | None = {}
         for part in parts:
             for (name, attributes), value in part.metrics.items():
                 builder.add_metric(name, attributes, value)
@@ -280,19 +279,8 @@ class Totals:
                 builder.add_event(name, count)
             for name, count in part.spans.items():
                 builder.add_span(name, count)
-            # Content is known only if every part knows it.
-            if part.content is None:
-                content = None
-            elif content is not None:
-                for key, c in part.content.items():
-                    mine = content.get(key)
-                    if mine is None:
-                        content[key] = c.copy()
-                    else:
-                        mine.merge(c)
-        out = builder.totals()
-        out.content = content
-        return out
+            builder.merge_content(part.content)
+        return builder.totals()
 
     def equals(
         self, other: Totals, *, rel_tol: float = 1e-9, abs_tol: float = 1e-9, content: bool = False
@@ -301,13 +289,8 @@ class Totals:
         if self.events != other.events or self.spans != other.spans:
             return False
         if content and self.content is not None and other.content is not None:
-            keys = {k for k, c in self.content.items() if c.count} | {
-                k for k, c in other.content.items() if c.count
-            }
-            for key in keys:
-                a, b = self.content.get(key), other.content.get(key)
-                if a is None or b is None or not a.same_as(b):
-                    return False
+            if not same_contents(self.content, other.content):
+                return False
         if self.metrics.keys() != other.metrics.keys():
             return False
         return all(
@@ -337,12 +320,15 @@ class TotalsBuilder:
         self, kind: str, name: str, attributes: Iterable[tuple[str, AttrValue]], n: int = 1
     ) -> None:
         """`n` records of `kind` ("event", "span", "resource") and `name` carrying `attributes`."""
-        if self._content is None:
-            return
-        c = self._content.get((kind, name))
-        if c is None:
-            c = self._content[kind, name] = Content()
-        c.add(attributes, n)
+        if self._content is not None:
+            content_of(self._content, (kind, name)).add(attributes, n)
+
+    def merge_content(self, content: Mapping[tuple[str, str], Content] | None) -> None:
+        """Add another part's content; content is known only if every part knows it."""
+        if content is None:
+            self._content = None
+        elif self._content is not None:
+            merge_contents(self._content, content)
 
     def add(self, records: Iterable[Record], spans: Iterable[SpanRecord] = ()) -> None:
         sums, events = self._sums, self._events
@@ -395,15 +381,7 @@ class TotalsBuilder:
             events[name] = events.get(name, 0) + count
         for name, count in part.spans.items():
             spans[name] = spans.get(name, 0) + count
-        if part.content is None:
-            self._content = None
-        elif self._content is not None:
-            for key, c in part.content.items():
-                mine = self._content.get(key)
-                if mine is None:
-                    self._content[key] = c.copy()
-                else:
-                    mine.merge(c)
+        self.merge_content(part.content)
 
 
 @dataclass(frozen=True, slots=True)

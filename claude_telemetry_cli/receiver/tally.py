@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from claude_telemetry_cli.content import Content, span_pairs
+from claude_telemetry_cli.content import Content, content_of, span_pairs
 from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint, DecodedSpan
 from claude_telemetry_cli.records import Totals
 
@@ -26,16 +26,7 @@ class Tally:
     def expect(self, expected: Totals) -> None:
         """Count exactly every value `expected` counts exactly, so a difference is told record by record."""
         for key, c in (expected.content or {}).items():
-            mine = self.content.get(key)
-            if mine is None:
-                mine = self.content[key] = Content()
-            mine.expect(c)
-
-    def _content(self, kind: str, name: str) -> Content:
-        c = self.content.get((kind, name))
-        if c is None:
-            c = self.content[kind, name] = Content()
-        return c
+            content_of(self.content, key).expect(c)
 
     def add_points(self, points: Iterable[DecodedPoint]) -> None:
         for p in points:
@@ -53,13 +44,15 @@ class Tally:
             self.event_count += 1
             name = e.name
             self.events.add_event(name)
-            self._content("event", name).add(e.attributes)
+            content_of(self.content, ("event", name)).add(e.attributes)
 
     def add_spans(self, spans: Iterable[DecodedSpan]) -> None:
         for s in spans:
             self.span_count += 1
             self.events.add_span(s.name)
-            self._content("span", s.name).add(span_pairs(s.attributes, s.status, s.status_message))
+            content_of(self.content, ("span", s.name)).add(
+                span_pairs(s.attributes, s.status, s.status_message)
+            )
 
     def totals(self) -> Totals:
         out = Totals(
