@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import json
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from tests.conftest import free_port, wait_for_port
 from tests.support.certs import make_tls_files
-from tests.support.cli import otlp_env, run_cli, telemetry_env
+from tests.support.cli import otlp_env, run_cli, start_cli, telemetry_env
 
 SECRET = "SECRET-abc123"
 HEADER = f"Authorization=Bearer {SECRET}"
@@ -211,15 +210,12 @@ def test_a_collector_quoting_the_header_it_refused_is_not_echoed(tmp_path, comma
 def test_receive_and_run_with_a_required_header_show_it_nowhere(tmp_path):
     grpc_port, http_port = free_port(), free_port()
     dump = tmp_path / "dump.jsonl"
-    receiver = subprocess.Popen(
-        [sys.executable, "-m", "claude_telemetry_cli", "receive", "--require-header", HEADER, "--json"]
+    receiver = start_cli(
+        ["receive", "--require-header", HEADER, "--json"]
         + ["--grpc-port", str(grpc_port), "--http-port", str(http_port), "--dump", str(dump)]
         + ["--expect", "quickstart", "--timeout", "60s"],
         env=telemetry_env(),
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         wait_for_port(http_port, receiver)
@@ -251,15 +247,12 @@ def test_receive_and_run_with_a_required_header_show_it_nowhere(tmp_path):
 def test_record_with_a_required_header_writes_it_nowhere(tmp_path):
     grpc_port = free_port()
     out = tmp_path / "recorded.yaml"
-    recorder = subprocess.Popen(
-        [sys.executable, "-m", "claude_telemetry_cli", "record", "--require-header", HEADER, "--json"]
+    recorder = start_cli(
+        ["record", "--require-header", HEADER, "--json"]
         + ["--grpc-port", str(grpc_port), "--http-port", "0", "--idle", "1s", "--timeout", "60s"]
         + ["--out", str(out)],
         env=telemetry_env(),
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         wait_for_port(grpc_port, recorder)

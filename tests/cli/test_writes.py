@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import free_port, wait_for_port
-from tests.support.cli import otlp_env, run_cli, telemetry_env
+from tests.support.cli import otlp_env, run_cli, start_cli, telemetry_env
 
 # What each command is given, PATH standing for the file it writes.
 WRITERS = {
@@ -189,14 +188,11 @@ def test_load_totals_into_a_fifo_reach_its_reader(tmp_path, otlp_sink):
 def test_record_onto_a_full_device_is_one_line_and_the_device_stays(tmp_path):
     full = _device_copy(tmp_path, "full", "/dev/full")
     grpc_port = free_port()
-    recorder = subprocess.Popen(
-        [sys.executable, "-m", "claude_telemetry_cli", "record", "--out", str(full)]
+    recorder = start_cli(
+        ["record", "--out", str(full)]
         + ["--grpc-port", str(grpc_port), "--http-port", "0", "--idle", "1s", "--timeout", "60s"],
         env=telemetry_env(),
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         wait_for_port(grpc_port, recorder)

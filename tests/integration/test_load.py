@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from tests.conftest import Rotel, free_port
-from tests.support.cli import otlp_env, run_cli, telemetry_env
+from tests.support.cli import otlp_env, run_cli, start_cli, telemetry_env
 from tests.support.throttle import ThrottlingCollector, ThrottlingGrpcCollector
 
 pytestmark = pytest.mark.integration
@@ -214,11 +212,8 @@ def test_with_failures_allowed_every_failed_request_is_counted(tmp_path):
 def test_a_collector_killed_mid_run_is_reported_not_hidden(tmp_path, otlp_sink):
     # rotel forwards to a sink, so the test sees when the load is under way before killing it.
     rotel = Rotel(otlp_sink.endpoint)
-    proc = subprocess.Popen(
+    proc = start_cli(
         [
-            sys.executable,
-            "-m",
-            "claude_telemetry_cli",
             "load",
             "--json",
             "--sessions",
@@ -235,9 +230,6 @@ def test_a_collector_killed_mid_run_is_reported_not_hidden(tmp_path, otlp_sink):
         ],
         env=otlp_env(rotel.endpoint("grpc"), **FAST),
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     assert otlp_sink.wait_for(lambda sink: len(sink.metric_requests) >= 3, timeout=90), proc.poll()
     rotel.proc.kill()
@@ -287,11 +279,8 @@ def test_throttling_is_retried_after_what_the_collector_asked(tmp_path, protocol
 
 
 def test_ctrl_c_prints_the_report_and_exits_130(tmp_path, otlp_sink):
-    proc = subprocess.Popen(
+    proc = start_cli(
         [
-            sys.executable,
-            "-m",
-            "claude_telemetry_cli",
             "load",
             "--json",
             "--sessions",
@@ -305,9 +294,6 @@ def test_ctrl_c_prints_the_report_and_exits_130(tmp_path, otlp_sink):
         ],
         env=otlp_env(otlp_sink.endpoint, **FAST),
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         # Interrupted once it is sending, however long the start took on a busy machine.

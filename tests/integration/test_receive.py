@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import Rotel, free_port, wait_for_port
-from tests.support.cli import otlp_env, run_cli, run_json, telemetry_env
+from tests.support.cli import otlp_env, run_cli, run_json, start_cli, telemetry_env
 
 pytestmark = pytest.mark.integration
 
@@ -223,11 +222,8 @@ def test_receive_port_in_use_is_a_clear_error(tmp_path, otlp_sink):
 def test_record_writes_a_scenario_whose_totals_equal_what_arrived(tmp_path):
     grpc_port, http_port = free_port(), free_port()
     out = tmp_path / "recorded.yaml"
-    recorder = subprocess.Popen(
+    recorder = start_cli(
         [
-            sys.executable,
-            "-m",
-            "claude_telemetry_cli",
             "record",
             "--out",
             str(out),
@@ -242,9 +238,6 @@ def test_record_writes_a_scenario_whose_totals_equal_what_arrived(tmp_path):
         ],
         env=telemetry_env(),
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         wait_for_port(grpc_port, recorder)
@@ -303,14 +296,10 @@ def test_record_stopped_by_sigterm_writes_what_it_recorded_even_when_signalled_a
 
     grpc_port = free_port()
     out = tmp_path / "recorded.yaml"
-    recorder = subprocess.Popen(
-        [sys.executable, "-m", "claude_telemetry_cli", "record", "--out", str(out)]
-        + ["--grpc-port", str(grpc_port), "--http-port", "0"],
+    recorder = start_cli(
+        ["record", "--out", str(out)] + ["--grpc-port", str(grpc_port), "--http-port", "0"],
         env=telemetry_env(),
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
         start_new_session=True,
     )
     try:

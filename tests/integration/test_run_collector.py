@@ -8,7 +8,7 @@ import pytest
 
 from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, get_profile
 from claude_telemetry_cli.records import Totals
-from tests.support.cli import otlp_env, run_cli, run_json, telemetry_env
+from tests.support.cli import otlp_env, run_cli, run_json, start_cli, telemetry_env
 
 pytestmark = pytest.mark.integration
 
@@ -215,18 +215,13 @@ def test_include_switches_and_resource_attributes_shape_every_point(otlp_sink, t
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
 def test_interrupting_a_replay_delivers_what_was_recorded_and_exits_130(otlp_sink, tmp_path, signum):
     import signal
-    import subprocess
-    import sys
 
     # Events leave after 1 s, so their arrival shows the replay is under way; metrics wait 60 s.
     env = otlp_env(otlp_sink.endpoint, OTEL_LOGS_EXPORT_INTERVAL="1000")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "claude_telemetry_cli", "run", "team-day"],  # hours at real speed
+    proc = start_cli(
+        ["run", "team-day"],  # hours at real speed
         env=env,
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     assert otlp_sink.wait_for(lambda s: s.events(), timeout=60), proc.stderr
     assert not otlp_sink.points()
@@ -243,18 +238,13 @@ def test_interrupting_a_replay_delivers_what_was_recorded_and_exits_130(otlp_sin
 def test_an_interrupted_replay_sums_up_what_it_replayed_not_the_whole_scenario(otlp_sink, tmp_path):
     import json
     import signal
-    import subprocess
-    import sys
 
     env = otlp_env(otlp_sink.endpoint, OTEL_LOGS_EXPORT_INTERVAL="1000")
     whole = run_json(["scenarios", "totals", "team-day"], env, cwd=tmp_path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "claude_telemetry_cli", "run", "team-day", "--json"],  # hours at real speed
+    proc = start_cli(
+        ["run", "team-day", "--json"],  # hours at real speed
         env=env,
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     assert otlp_sink.wait_for(lambda s: s.events(), timeout=60), proc.stderr
     proc.send_signal(signal.SIGINT)
@@ -280,8 +270,6 @@ def test_an_interrupted_replay_sums_up_what_it_replayed_not_the_whole_scenario(o
 
 def test_a_second_interrupt_during_the_final_flush_still_prints_the_summary(tmp_path):
     import signal
-    import subprocess
-    import sys
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -308,13 +296,10 @@ def test_a_second_interrupt_during_the_final_flush_still_prints_the_summary(tmp_
     env = otlp_env(
         f"http://127.0.0.1:{server.server_port}", "http/protobuf", OTEL_LOGS_EXPORT_INTERVAL="1000"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "claude_telemetry_cli", "run", "team-day", "--export-timeout", "60"],
+    proc = start_cli(
+        ["run", "team-day", "--export-timeout", "60"],
         env=env,
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     out_lines: list[str] = []
     reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)

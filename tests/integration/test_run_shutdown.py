@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tests.conftest import free_port
-from tests.support.cli import otlp_env
+from tests.support.cli import otlp_env, start_cli
 
 pytestmark = pytest.mark.integration
 
@@ -51,13 +51,10 @@ sessions:
 
 
 def _run(scenario, env, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "claude_telemetry_cli", "run", str(scenario), "--json", *args],
+    return start_cli(
+        ["run", str(scenario), "--json", *args],
         env=env,
         cwd=scenario.parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
 
 

@@ -46,6 +46,19 @@ def run_cli(
     )
 
 
+def start_cli(args: list[str], env: dict[str, str], *, cwd=None, **popen) -> subprocess.Popen:
+    """The command started in the background, its output captured as text (`popen`: more Popen options)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "claude_telemetry_cli", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
 def run_json(args: list[str], env: dict[str, str], **kw) -> dict:
     proc = run_cli([*args, "--json"], env, **kw)
     assert proc.returncode == 0, proc.stderr

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from tests.conftest import free_port, wait_for_port
-from tests.support.cli import telemetry_env
+from tests.support.cli import start_cli, telemetry_env
 
 
 class Receiver:
     def __init__(self, tmp_path, *args: str, env=None, preexec_fn=None) -> None:
         self.grpc_port, self.http_port = free_port(), free_port()
-        self.proc = subprocess.Popen(
+        self.proc = start_cli(
             [
-                sys.executable,
-                "-m",
-                "claude_telemetry_cli",
                 "receive",
                 "--grpc-port",
                 str(self.grpc_port),
@@ -28,9 +23,6 @@ class Receiver:
             ],
             env=env or telemetry_env(),
             cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
             preexec_fn=preexec_fn,
         )
         wait_for_port(self.grpc_port, self.proc)
