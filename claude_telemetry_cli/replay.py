@@ -14,6 +14,7 @@ from claude_telemetry_cli.records import METRIC, Playable, SessionInfo, SessionP
 # Order of work due at the same instant: a process starts, records happen, spans end (after the records
 # they enclose), exports run, it exits.
 _HEADERS, _START, _RECORD, _SPAN, _LOG_FLUSH, _SPAN_FLUSH, _METRIC_TICK, _END = range(8)
+_TIMERS = frozenset((_LOG_FLUSH, _SPAN_FLUSH, _METRIC_TICK))
 
 
 @dataclass
@@ -163,6 +164,8 @@ def replay(
                 admit(upcoming)
                 upcoming = next(plays, None)
             at, kind, _, index, payload = heapq.heappop(queue)
+            if kind in _TIMERS and (index not in processes or processes[index].closed):
+                continue  # a timer of a process that has exited: the replay does not wait for it
             if stop is None:
                 clock.sleep_until(at)
             elif at > clock.now() and clock.wait(stop, at - clock.now()):

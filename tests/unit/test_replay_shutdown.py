@@ -187,3 +187,23 @@ def test_signals_during_the_final_delivery_end_it_with_what_was_not_answered_cou
     _assert_counts_add_up(factory)
     logs = next(s for s in factory.stats if s.signal == "logs")
     assert logs.sent_requests == 0 and logs.failed_items == result.event_records
+
+
+def test_the_replay_ends_when_its_last_process_exits_not_at_a_flush_it_no_longer_needs(tmp_path):
+    # The last prompt's events are due to leave 1 s after they happen, but the session exits at once
+    # and its exit sends them: the replay is over then, and a signal from now on meets the delivery.
+    collector = _Collector()
+    factory = _factory(tmp_path, collector)
+    timeline = compile_scenario(
+        load_scenario_text(QUIET_HOUR.replace("wait: 10m", "wait: 3s")), factory.config.emit
+    )
+    clock = VirtualClock()
+    try:
+        result = replay(timeline, factory, clock, metric_interval_s=60, logs_interval_s=1)
+    finally:
+        factory.close()
+    (session,) = [p.info for p in timeline.plays()]
+    last_event = max(r.at for r in timeline.records if r.signal == EVENT)
+    assert session.end_at < last_event + 1  # a flush would have been due after the exit
+    assert clock.now() == session.end_at and result.simulated_seconds == session.end_at
+    assert all(s.failed_requests == 0 and s.sent_requests == s.requests > 0 for s in factory.stats)
