@@ -413,7 +413,7 @@ def reception_summary(console: Console, snapshot: dict) -> None:
         console.print(table)
 
 
-def verdict(console: Console, v, *, seconds: float, limit: int = 30) -> None:
+def verdict(console: Console, v, *, seconds: float, limit: int = 20) -> None:
     def what(series: int, events: int, spans: int) -> str:
         if not v.spans_verified:
             return f"{counted(series, 'series')} and {counted(events, 'event')}"
@@ -428,10 +428,23 @@ def verdict(console: Console, v, *, seconds: float, limit: int = 30) -> None:
         f"[bold red]verification failed[/]: {counted(len(v.mismatches), 'difference')}; expected {expected},"
         f" received {received}"
     )
-    for m in v.mismatches[:limit]:
-        console.print(f"  {escape(m.describe())}", highlight=False, soft_wrap=True)
-    if len(v.mismatches) > limit:
-        console.print(f"  ... and {len(v.mismatches) - limit} more (--json lists them all)")
+    _differences(console, v, limit)
+
+
+def _differences(console: Console, v, limit: int) -> None:
+    """One line per name that differs, then the per-series lines, `limit` of them at most."""
+    report = v.roll_up()
+    for line in report.lines:
+        console.print(f"  {_one_line(line)}", highlight=False, soft_wrap=True)
+    if not report.details:
+        return
+    console.print("in detail:", highlight=False)
+    for m in report.first_details(limit):
+        console.print(f"  {_one_line(m.describe())}", highlight=False, soft_wrap=True)
+    if len(report.details) > limit:
+        console.print(
+            f"  ... and {len(report.details) - limit} more (--json lists them all)", highlight=False
+        )
 
 
 def smoke_line(case) -> str:
@@ -457,8 +470,8 @@ def smoke_table(console: Console, scenario: str, cases) -> None:
         if c.ok:
             continue
         console.print(f"[red]{c.protocol} {c.temporality}[/]: {escape(c.error or '')}", soft_wrap=True)
-        for m in (c.verdict.mismatches if c.verdict else [])[:10]:
-            console.print(f"  {escape(m.describe())}", highlight=False, soft_wrap=True)
+        if c.verdict is not None and not c.verdict.ok:
+            _differences(console, c.verdict, 10)
     passed = sum(c.ok for c in cases)
     colour = "green" if passed == len(cases) else "red"
     console.print(f"[bold {colour}]{passed}/{len(cases)} verified[/]")

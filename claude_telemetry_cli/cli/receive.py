@@ -128,12 +128,14 @@ def _expected_totals(expect, expect_totals, profile, env, env_file, managed):
     return None
 
 
-def _watch_with_view(reception, *, expected, timeout_s, show: bool, console: Console, title: str):
+def _watch_with_view(
+    reception, *, expected, timeout_s, idle_s=None, show: bool, console: Console, title: str
+):
     from claude_telemetry_cli import output
     from claude_telemetry_cli.receiver.watch import watch
 
     if not show:
-        return watch(reception, expected=expected, timeout_s=timeout_s)
+        return watch(reception, expected=expected, timeout_s=timeout_s, idle_s=idle_s)
     from rich.live import Live
 
     with Live(
@@ -143,8 +145,40 @@ def _watch_with_view(reception, *, expected, timeout_s, show: bool, console: Con
             reception,
             expected=expected,
             timeout_s=timeout_s,
+            idle_s=idle_s,
             on_tick=lambda: live.update(output.reception_view(reception.snapshot(), title)),
         )
+
+
+def _idle_option(idle: str | None, *, expecting: bool) -> float | None:
+    from claude_telemetry_cli.durations import duration_option
+
+    idle_s = duration_option("--idle", idle)
+    if idle_s is None:
+        return None
+    if idle_s <= 0:
+        raise UsageError(f"--idle: must be more than 0, got {idle!r}")
+    if not expecting:
+        raise UsageError("--idle ends the wait for a verdict: give it with --expect or --expect-totals")
+    return idle_s
+
+
+def _nothing_arrived(server, snapshot: dict, seconds: float) -> str:
+    """The one line for a wait that ended with no request accepted: where it listened, for how long,
+    and what it refused meanwhile (a sender with the wrong header or certificate does reach it)."""
+    from claude_telemetry_cli.durations import format_duration
+
+    where = " or ".join(
+        f"{protocol} {endpoint.split('://', 1)[-1]}"
+        for protocol, endpoint in (("grpc", server.grpc_endpoint), ("http", server.http_endpoint))
+        if endpoint is not None
+    )
+    line = f"nothing arrived on {where} in {format_duration(seconds)}"
+    refused = snapshot["errors"]
+    if refused:
+        reasons = ", ".join(f"{reason} ({n:,})" for reason, n in refused.items())
+        line += f"; {counted(sum(refused.values()), 'request')} refused: {reasons}"
+    return line
 
 
 def _receiving_title(expected) -> str:
@@ -177,6 +211,15 @@ def receive(
         ),
     ] = None,
     timeout: TimeoutOpt = None,
+    idle: Annotated[
+        str | None,
+        typer.Option(
+            "--idle",
+            metavar="DURATION",
+            help="With --expect: fail (exit 1) once nothing new arrived for this long, or nothing at all"
+            " since the start.",
+        ),
+    ] = None,
     require_header: RequireHeaderOpt = None,
     tls_cert: TlsCertOpt = None,
     tls_key: TlsKeyOpt = None,
@@ -194,8 +237,10 @@ def receive(
     """Receive OTLP metrics and events (gRPC and HTTP, protobuf or JSON) and say what arrived.
 
     With --expect (or --expect-totals) it is a verdict: exit 0 as soon as what arrived equals the
-    expected totals, exit 1 at --timeout (default 2m) with the exact differences: what is missing,
-    extra or altered. Pass the same -e/--env-file options the sender used: they shape the attributes.
+    expected totals, exit 1 at --timeout (default 2m) with the exact differences: one line per metric,
+    event and span name that differs, then series by series. With --idle, it fails sooner: once
+    nothing new has arrived for that long (or nothing at all since the start). Pass the same
+    -e/--env-file options the sender used: they shape the attributes.
 
     Examples:
 
@@ -203,16 +248,20 @@ def receive(
 
       claude-telemetry receive --expect feature-branch --timeout 1m
 
-    Exit codes: 0 verified (or stopped by --timeout without --expect); 1 verification failed, or
-    the --dump file could not be written (it stops at once; a request is counted only once dumped);
-    2 bad option; 130 interrupted (the summary is printed; --dump keeps everything accepted).
+      claude-telemetry receive --expect team-day --idle 30s --timeout 10m
+
+    Exit codes: 0 verified (or stopped by --timeout without --expect); 1 verification failed (at
+    --timeout, at --idle, or nothing arrived at all), or the --dump file could not be written (it
+    stops at once; a request is counted only once dumped); 2 bad option; 130 interrupted (the summary
+    is printed; --dump keeps everything accepted).
     """
     from claude_telemetry_cli import output
     from claude_telemetry_cli.durations import duration_option
     from claude_telemetry_cli.receiver.reception import Reception
 
-    expected = _expected_totals(expect, expect_totals, profile, env, env_file, managed_settings)
     timeout_s = duration_option("--timeout", timeout)
+    idle_s = _idle_option(idle, expecting=bool(expect or expect_totals))
+    expected = _expected_totals(expect, expect_totals, profile, env, env_file, managed_settings)
     if expected is not None and timeout_s is None:
         timeout_s = 120.0
     err = stderr_console()
@@ -243,6 +292,7 @@ def receive(
             reception,
             expected=expected,
             timeout_s=timeout_s,
+            idle_s=idle_s,
             show=not json_out and err.is_terminal,
             console=err,
             title=_receiving_title(expected),
@@ -254,24 +304,33 @@ def receive(
             dump_file.close()
     summary = reception.snapshot()
     verdict = outcome.verdict
+    nothing = None
+    if outcome.ended == "nothing-arrived" and expected is not None and verdict is not None:
+        # The bound the user set, not the few milliseconds more the wait took.
+        nothing = _nothing_arrived(server, summary, timeout_s if outcome.timed_out else idle_s)
     if json_out:
         output.print_json(
             stdout_console(),
             {
                 "ok": (verdict.ok if verdict else (False if expected is not None else None))
                 and not outcome.failure,
+                "ended": outcome.ended,
                 "timed_out": outcome.timed_out,
                 "interrupted": outcome.interrupted,
                 "seconds": round(outcome.seconds, 3),
                 "received": summary,
                 "verdict": verdict.to_json() if verdict else None,
-                "error": outcome.failure,
+                "error": outcome.failure or nothing,
             },
         )
-    else:
+    elif nothing is None:
         out = stdout_console()
         output.reception_summary(out, summary)
         if verdict is not None:
+            if outcome.ended == "idle" and idle_s is not None:
+                from claude_telemetry_cli.durations import format_duration
+
+                err.print(f"nothing new arrived for {format_duration(idle_s)} (--idle)", highlight=False)
             output.verdict(out, verdict, seconds=outcome.seconds)
     if outcome.failure:
         raise VerificationFailed(
@@ -279,6 +338,8 @@ def receive(
         )
     if outcome.interrupted:
         raise Interrupted()  # the summary says what arrived until then
+    if nothing is not None:
+        raise VerificationFailed(nothing)
     if verdict is not None and not verdict.ok:
         raise VerificationFailed()  # the verdict lists the differences
     if expected is not None and verdict is None:

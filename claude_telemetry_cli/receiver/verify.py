@@ -68,10 +68,15 @@ class Verdict:
     spans_verified: bool = False
     # What events and spans carry is verified when the expected totals say (older files do not).
     content_verified: bool = False
+    # How many series of each metric name were expected: what a summary counts the missing against.
+    expected_series_by_name: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.mismatches
+
+    def roll_up(self) -> RollUp:
+        return roll_up(self)
 
     def to_json(self) -> dict:
         return {
@@ -88,6 +93,7 @@ class Verdict:
             },
             "spans_verified": self.spans_verified,
             "content_verified": self.content_verified,
+            "summary": self.roll_up().lines,
             "mismatches": [m.to_json() for m in self.mismatches],
         }
 
@@ -200,6 +206,7 @@ def compare(expected: Totals, received: Totals) -> Verdict:
         received_spans=sum(received.spans.values()),
         spans_verified=spans_verified,
         content_verified=content_verified,
+        expected_series_by_name={name: len(series) for name, series in exp.items()},
     )
 
 
@@ -223,6 +230,107 @@ def _content_mismatches(expected: Totals, received: Totals, spans_verified: bool
         for d in differences(want, have):
             out.append(Mismatch("content", f"{kind} {name}", note=d.describe()))
     return out
+
+
+_PER_SERIES = ("missing", "altered", "extra")
+
+
+@dataclass(frozen=True)
+class RollUp:
+    """A failed verdict as a person reads it: one line per metric, event and span name that differs,
+    then the per-series (and further content) differences those lines count."""
+
+    lines: list[str]
+    details: list[Mismatch]
+
+    def first_details(self, limit: int) -> list[Mismatch]:
+        """`limit` of the details, taken in turn from each name and kind (so one altered series is not
+        hidden behind hundreds of missing ones), in the order they are reported."""
+        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, m in enumerate(self.details):
+            groups[m.name, m.kind].append(i)
+        chosen: list[int] = []
+        for depth in range(limit):
+            turn = [group[depth] for group in groups.values() if depth < len(group)]
+            chosen += turn[: limit - len(chosen)]
+            if not turn or len(chosen) >= limit:
+                break
+        return [self.details[i] for i in sorted(chosen)]
+
+
+def roll_up(verdict: Verdict) -> RollUp:
+    """Group the mismatches by name, in the order compare() reports them: a metric's dropped or added
+    attributes and its missing, altered and extra series on one line; an event or span count as it is;
+    a name's content differences as the first one and how many more. Every line is in `lines` before
+    any per-series mismatch, so a long list of missing series cannot hide a lost event."""
+    metrics: dict[str, list[Mismatch]] = {}
+    content: dict[str, list[Mismatch]] = {}
+    order: list[tuple[str, object]] = []  # ("metric", name), ("content", name) or ("line", text)
+    for m in verdict.mismatches:
+        if m.kind in _PER_SERIES or m.kind in ("attribute dropped", "attribute added"):
+            if m.name not in metrics:
+                metrics[m.name] = []
+                order.append(("metric", m.name))
+            metrics[m.name].append(m)
+        elif m.kind == "content":
+            if m.name not in content:
+                content[m.name] = []
+                order.append(("content", m.name))
+            content[m.name].append(m)
+        elif m.kind in ("events", "spans"):
+            order.append(("line", f"{m.kind} {m.name}: expected {m.expected:g}, received {m.received:g}"))
+        else:
+            order.append(("line", m.describe()))
+    by_name = verdict.expected_series_by_name
+    lines: list[str] = []
+    for kind, value in order:
+        if kind == "metric":
+            # A verdict built without the per-name counts says "3 series missing", not "of 0".
+            expected_series = by_name.get(value, 0) if by_name else None
+            lines.append(f"{value}: {_metric_line(metrics[value], expected_series)}")
+        elif kind == "content":
+            first, *more = content[value]
+            lines.append(f"{value}: {first.note}" + (f" (+{len(more)} more)" if more else ""))
+        else:
+            lines.append(str(value))
+    details = [m for m in verdict.mismatches if m.kind in _PER_SERIES]
+    details += [m for group in content.values() for m in group[1:]]
+    return RollUp(lines, details)
+
+
+def _metric_line(mismatches: list[Mismatch], expected_series: int | None) -> str:
+    attributes: list[str] = []
+    for kind, tail in (
+        ("attribute dropped", " is missing from every point"),
+        ("attribute added", " is on every point, unexpected"),
+    ):
+        notes = [m.note for m in mismatches if m.kind == kind]
+        if len(notes) > 1 and all(note.endswith(tail) for note in notes):
+            # One statement naming every key, not the same words once per key.
+            keys = ", ".join(note[: -len(tail)] for note in notes)
+            attributes.append(keys + tail.replace(" is ", " are ", 1))
+        else:
+            attributes += notes
+    parts: list[str] = []
+    counted_series = False
+    for kind in ("missing", "altered"):
+        n = sum(m.kind == kind for m in mismatches)
+        if not n:
+            continue
+        if counted_series:
+            parts.append(f"{n} {kind}")
+        elif expected_series:
+            parts.append(f"{n} of {expected_series} series {kind}")
+        else:
+            parts.append(f"{n} series {kind}")
+        counted_series = True
+    extra = sum(m.kind == "extra" for m in mismatches)
+    if extra:
+        if counted_series:
+            parts.append(f"{extra} extra")
+        else:
+            parts.append(f"{extra} extra series" + (", none expected" if expected_series == 0 else ""))
+    return "; ".join([*attributes, ", ".join(parts)] if parts else attributes)
 
 
 def _short(value: object) -> str:

@@ -19,6 +19,10 @@ class WatchResult:
     interrupted: bool = False
     seconds: float = 0.0
     failure: str | None = None  # why the reception stopped before its verdict (the dump failed)
+    # Why the wait ended: "verified", "timeout", "idle" (nothing new for idle_s once something arrived),
+    # "nothing-arrived" (no request accepted at all, and the totals, if any, not met), "interrupted" or
+    # "failure" (the reception failed: see `failure`).
+    ended: str = "timeout"
 
 
 _QUIET_S = 1.0  # no arrival for this long: the stream is quiet
@@ -56,18 +60,21 @@ def watch(
     *,
     expected: Totals | TotalsFile | None,
     timeout_s: float | None,
+    idle_s: float | None = None,
     on_tick: Callable[[], None] | None = None,
     poll_s: float = 0.25,
     clock: Clock | None = None,
 ) -> WatchResult:
-    """Verify on arrivals; return as soon as the totals match (or at the deadline, or at once when the
-    reception fails: its dump cannot be written).
+    """Verify on arrivals; return as soon as the totals match, or at the deadline, or once no request
+    has been accepted for `idle_s` (counted from the start while nothing has arrived), or at once when
+    the reception fails (its dump cannot be written).
 
     A full comparison costs time proportional to the series expected, so under a heavy stream it
     runs only when the event count already matches, and at most every four times its own cost:
     the receiver's threads, not the verdict, get the CPU; once nothing has arrived for a second it
     runs at once, so the verdict follows the last arrival closely. With a TotalsFile, nothing is compared
-    until the file exists; each new version of it is compared afresh.
+    until the file exists; each new version of it is compared afresh, and a quiet stream does not end
+    the wait before the file is read (the sender writes it once it has sent everything).
     """
     clock = clock if clock is not None else RealClock()
     source = expected if isinstance(expected, TotalsFile) else None
@@ -83,25 +90,45 @@ def watch(
     expected_events = sum(expected.events.values()) if expected is not None else 0
     next_compare, pending = started, False
     last_change = started
+    accepted, last_arrival = 0, started
+
+    def idle_at() -> float | None:
+        if idle_s is None or (expected is None and accepted):
+            return None
+        return last_arrival + idle_s
+
+    def ending(why: str, **result) -> WatchResult:
+        final = compare(expected, reception.totals()) if expected is not None else None
+        if final is not None and final.ok and why in ("timeout", "idle"):
+            why = "verified"
+        elif why in ("timeout", "idle") and reception.accepted == 0:
+            why = "nothing-arrived"
+        return WatchResult(final, seconds=clock.now() - started, ended=why, **result)
+
     try:
         while True:
-            remaining = None if deadline is None else deadline - clock.now()
-            if remaining is not None and remaining <= 0:
+            now = clock.now()
+            if deadline is not None and now >= deadline:
                 break
-            seen = reception.wait_for_change(
-                generation, poll_s if remaining is None else min(poll_s, remaining), clock
-            )
+            quiet_until = idle_at()
+            if quiet_until is not None and now >= quiet_until:
+                return ending("idle")
+            limits = [poll_s, *(at - now for at in (deadline, quiet_until) if at is not None)]
+            seen = reception.wait_for_change(generation, min(limits), clock)
             if on_tick is not None:
                 on_tick()
             if reception.failure is not None:
                 # Requests are refused from now on: no verdict can pass, so none is waited for.
-                final = compare(expected, reception.totals()) if expected is not None else None
-                return WatchResult(final, seconds=clock.now() - started, failure=reception.failure)
+                return ending("failure", failure=reception.failure)
+            if reception.accepted != accepted:
+                # A refused request changes the generation too, but brings nothing to verify.
+                accepted, last_arrival = reception.accepted, clock.now()
             if source is not None and source.poll():
                 expected = source.totals
                 reception.expect(expected)
                 expected_events = sum(expected.events.values())
                 pending, next_compare = True, clock.now()
+                last_arrival = max(last_arrival, clock.now())
             if seen != generation:
                 pending, last_change = True, clock.now()
             generation = seen
@@ -112,14 +139,12 @@ def watch(
                     began = clock.now()
                     verdict = compare(expected, reception.totals())
                     if verdict.ok:
-                        return WatchResult(verdict, seconds=clock.now() - started)
+                        return WatchResult(verdict, seconds=clock.now() - started, ended="verified")
                     next_compare = clock.now() + 4 * (clock.now() - began)
                 pending = False
     except KeyboardInterrupt:
-        final = compare(expected, reception.totals()) if expected is not None else None
-        return WatchResult(final, interrupted=True, seconds=clock.now() - started)
-    final = compare(expected, reception.totals()) if expected is not None else None
-    return WatchResult(final, timed_out=True, seconds=clock.now() - started)
+        return ending("interrupted", interrupted=True)
+    return ending("timeout", timed_out=True)
 
 
 def record_until(

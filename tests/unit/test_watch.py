@@ -1,10 +1,12 @@
 """Waiting on a Reception, in virtual time. The verdict loop backs off comparing under a heavy stream and
-decides as soon as the stream goes quiet rather than at the end of its back-off; record stops at its
-timeout, or once nothing new has been accepted for a while."""
+decides as soon as the stream goes quiet rather than at the end of its back-off, and with an idle limit
+gives up once the stream stopped short (or never started); record stops at its timeout, or once nothing
+new has been accepted for a while."""
 
 from __future__ import annotations
 
 import functools
+import json
 import threading
 
 import pytest
@@ -32,6 +34,10 @@ class ScriptedReception:
 
     def expect(self, expected: Totals) -> None:
         pass
+
+    @property
+    def accepted(self) -> int:
+        return self.generation
 
     def _arrive(self, totals: Totals) -> None:
         self.current = totals
@@ -78,6 +84,84 @@ def test_totals_that_never_arrive_are_a_failed_verdict_at_the_deadline():
     result = watch(reception, expected=_totals(2.0), timeout_s=30.0, clock=clock)
     assert result.timed_out and result.verdict is not None and not result.verdict.ok
     assert result.seconds == 30.0 and clock.now() == 530.0
+    assert result.ended == "timeout"
+
+
+def _scripted(clock: VirtualClock, arrivals: list[tuple[float, Totals]]) -> ScriptedReception:
+    return ScriptedReception(clock, arrivals, compare_s=0.0)
+
+
+def test_a_stream_that_stops_short_fails_once_it_has_been_idle_not_at_the_deadline():
+    clock = VirtualClock()
+    # Half of what is expected arrives by 3 s, then nothing more.
+    reception = _scripted(clock, [(1.0, _totals(0.5)), (3.0, _totals(1.0))])
+    result = watch(reception, expected=_totals(2.0), timeout_s=120.0, idle_s=5.0, clock=clock)
+    assert result.ended == "idle" and not result.timed_out
+    assert result.verdict is not None and not result.verdict.ok
+    assert clock.now() == 8.0 and result.seconds == 8.0
+
+
+def test_arrivals_keep_an_idle_wait_going_and_a_match_ends_it_at_once():
+    clock = VirtualClock()
+    # Gaps of 4 s, each shorter than the idle limit; the totals are met at 12 s.
+    arrivals = [(4.0, _totals(0.5)), (8.0, _totals(1.0)), (12.0, _totals(2.0))]
+    result = watch(
+        _scripted(clock, arrivals), expected=_totals(2.0), timeout_s=120.0, idle_s=5.0, clock=clock
+    )
+    assert result.ended == "verified" and result.verdict is not None and result.verdict.ok
+    assert clock.now() == 12.0
+
+
+def test_nothing_arriving_within_the_idle_limit_ends_the_wait_as_nothing_arrived():
+    clock = VirtualClock()
+    reception = _scripted(clock, [(40.0, _totals(2.0))])  # too late
+    result = watch(reception, expected=_totals(2.0), timeout_s=120.0, idle_s=30.0, clock=clock)
+    assert result.ended == "nothing-arrived" and not result.timed_out
+    assert clock.now() == 30.0 and not result.verdict.ok
+
+
+def test_nothing_arriving_by_the_deadline_is_nothing_arrived_too():
+    clock = VirtualClock()
+    result = watch(_scripted(clock, []), expected=_totals(2.0), timeout_s=10.0, clock=clock)
+    assert result.ended == "nothing-arrived" and result.timed_out
+    assert clock.now() == 10.0
+
+
+def test_without_an_idle_limit_a_stream_that_stops_short_waits_for_the_deadline():
+    clock = VirtualClock()
+    reception = _scripted(clock, [(1.0, _totals(1.0))])
+    result = watch(reception, expected=_totals(2.0), timeout_s=120.0, clock=clock)
+    assert result.ended == "timeout" and clock.now() == 120.0
+
+
+def test_requests_refused_are_no_arrival_for_the_idle_limit():
+    clock = VirtualClock()
+    reception = Reception()
+    clock.call_at(1.0, functools.partial(_accept, reception))
+    for at in (3.0, 5.0, 7.0):
+        clock.call_at(at, functools.partial(reception.reject, "grpc", "unauthenticated"))
+    result = watch(reception, expected=_totals(2.0), timeout_s=120.0, idle_s=4.0, clock=clock)
+    assert result.ended == "idle" and clock.now() == 5.0
+    refused_only = Reception()
+    clock = VirtualClock()
+    clock.call_at(1.0, functools.partial(refused_only.reject, "grpc", "unauthenticated"))
+    result = watch(refused_only, expected=_totals(2.0), timeout_s=120.0, idle_s=4.0, clock=clock)
+    assert result.ended == "nothing-arrived" and clock.now() == 4.0
+
+
+def test_an_idle_wait_for_a_totals_file_lasts_until_the_file_is_read(tmp_path):
+    from claude_telemetry_cli.receiver.watch import TotalsFile
+
+    clock = VirtualClock()
+    reception = Reception()
+    path = tmp_path / "sent.json"
+    clock.call_at(1.0, functools.partial(_accept, reception))
+    # The sender writes its totals 20 s after its last request (a long flush): no verdict before that.
+    clock.call_at(21.0, functools.partial(path.write_text, '{"metrics": [], "events": {"api_request": 2}}\n'))
+    source = TotalsFile(path, lambda text: Totals.from_json(json.loads(text)))
+    result = watch(reception, expected=source, timeout_s=120.0, idle_s=5.0, clock=clock)
+    assert result.ended == "idle" and clock.now() == pytest.approx(26.0, abs=0.3)
+    assert result.verdict is not None and not result.verdict.ok
 
 
 def _accept(reception: Reception) -> None:
