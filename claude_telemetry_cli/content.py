@@ -328,6 +328,28 @@ def same_contents(a: Mapping[tuple[str, str], Content], b: Mapping[tuple[str, st
     return all(k in a and k in b and a[k].same_as(b[k]) for k in keys)
 
 
+# ------------------------------------------------------------------------------- records added in parts
+
+
+def pair_sum(attributes: Iterable[tuple[str, object]]) -> int:
+    """What Content.add sums of a record carrying `attributes` before it hashes the record. A sender
+    adding the same records over and over, but for a few values, sums the rest once: record_hash of that
+    sum plus pair_hash of each value added apart is what the whole record adds to Content.digest."""
+    total = 0
+    for key, value in attributes:
+        if key in VOLATILE:
+            continue
+        if type(value) is float:
+            value = float(f"{value:.12g}")  # as Content.add holds it
+        total += pair_hash(key, value)
+    return total & _MASK
+
+
+def record_hash(pair_total: int) -> int:
+    """What one record adds to Content.digest, from the sum of its pairs' hashes (see pair_sum)."""
+    return _record_hash(pair_total & _MASK)
+
+
 # ------------------------------------------------------------------------------------------ differences
 
 

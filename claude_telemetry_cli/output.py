@@ -500,6 +500,7 @@ def load_report_data(stats, elapsed_s: float, *, sessions_target: int | None) ->
         "error_rate": round(stats.error_rate, 6),
         "points": {"sent": stats.points_sent, "acknowledged": stats.points_acked},
         "events": {"sent": stats.events_sent, "acknowledged": stats.events_acked},
+        "spans": {"sent": stats.spans_sent, "acknowledged": stats.spans_acked},
         "bytes_sent": stats.bytes_sent,
         "throughput": {
             "requests_per_s": round(stats.count() / seconds, 1),
@@ -574,6 +575,9 @@ def load_tables(data: dict, title: str) -> list:
         "events sent / acknowledged",
         f"{evs['sent']:,} / {evs['acknowledged']:,} ({thr['events_per_s']:,.0f}/s)",
     )
+    spans = data.get("spans")
+    if spans and spans["sent"]:
+        head.add_row("spans sent / acknowledged", f"{spans['sent']:,} / {spans['acknowledged']:,}")
     head.add_row("bytes sent", f"{_size(data['bytes_sent'])} ({_size(thr['bytes_per_s'])}/s)")
     head.add_row(
         "latency p50 / p90 / p99 / max",

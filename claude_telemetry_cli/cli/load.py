@@ -135,7 +135,8 @@ def load_cmd(
         typer.Option(
             "--totals-out",
             metavar="FILE",
-            help="Write the exact totals of what the collector acknowledged, for `receive --expect-totals`.",
+            help="Write the exact totals of what the collector acknowledged (and what each event and span"
+            " carried), for `receive --expect-totals`.",
         ),
     ] = None,
     export_timeout: Annotated[
@@ -170,6 +171,7 @@ def load_cmd(
     """Generate the load of a fleet of Claude Code sessions against a collector, and measure it.
 
     Configured like `run`, from CLAUDE_CODE_ENABLE_TELEMETRY, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER,
+    OTEL_TRACES_EXPORTER (with CLAUDE_CODE_ENHANCED_TELEMETRY_BETA=1),
     OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf), OTEL_EXPORTER_OTLP_ENDPOINT, headers and TLS;
     --endpoint, --protocol, --header and --insecure are shorthands for -e of the OTLP variables.
 
@@ -244,7 +246,9 @@ def load_cmd(
 
     err = stderr_console()
     with err.status(f"compiling the activity of the {preset} preset", spinner="dots"):
-        templates = build_templates(preset, seed=seed, options=config.emit)
+        templates = build_templates(
+            preset, seed=seed, options=config.emit, tracing=config.traces.otlp_enabled
+        )
     spec = LoadSpec.from_options(options, config, templates)
     for w in (*config.warnings, *spec.warnings):
         output.warning(err, w)
@@ -282,7 +286,11 @@ def load_cmd(
         {
             "mode": spec.mode,
             "workers": spec.workers,
-            "destination": {"metrics": config.metrics.endpoint, "logs": config.logs.endpoint},
+            "destination": {
+                "metrics": config.metrics.endpoint,
+                "logs": config.logs.endpoint,
+                **({"traces": config.traces.endpoint} if config.traces.otlp_enabled else {}),
+            },
             "failure": result.failure,
             "errors": result.errors,
             "interrupted": result.interrupted,

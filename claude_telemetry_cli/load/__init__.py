@@ -22,13 +22,13 @@ def check_load_config(config, *, totals: bool = False, where: str = "with -e or 
     for the program asking (Locust has no -e)."""
     if not config.enabled:
         raise UsageError(f"telemetry is off: set CLAUDE_CODE_ENABLE_TELEMETRY=1 ({where})")
-    if not config.metrics.otlp_enabled and not config.logs.otlp_enabled:
+    if not (config.metrics.otlp_enabled or config.logs.otlp_enabled or config.traces.otlp_enabled):
         reasons = [r for r in (config.metrics.disabled_reason, config.logs.disabled_reason) if r]
         raise UsageError(
             "load sends OTLP: set OTEL_METRICS_EXPORTER=otlp and/or OTEL_LOGS_EXPORTER=otlp"
             + (f" ({'; '.join(reasons)})" if reasons else "")
         )
-    for sig in (config.metrics, config.logs):
+    for sig in (config.metrics, config.logs, config.traces):
         if sig.otlp_enabled and sig.protocol not in LOAD_PROTOCOLS:
             raise UsageError(
                 f"load sends OTLP over grpc or http/protobuf; the {sig.signal} protocol is {sig.protocol}"
@@ -40,6 +40,6 @@ def check_load_config(config, *, totals: bool = False, where: str = "with -e or 
     # it cannot use is one line before any worker starts, not one line per worker after an empty report.
     from claude_telemetry_cli.load.transport import build_sender
 
-    for sig in (config.metrics, config.logs):
+    for sig in (config.metrics, config.logs, config.traces):
         if sig.otlp_enabled:
             build_sender(sig, 1.0).close()

@@ -78,12 +78,15 @@ def build_templates(
     options: EmitOptions | None = None,
     developers: int = 40,
     sets: list[str] | None = None,
+    tracing: bool = False,
 ) -> list[Template]:
     """The sessions of one generated working day of `developers` from `preset`, compiled under
-    `options`: the activity simulated sessions draw from."""
+    `options`: the activity simulated sessions draw from; with `tracing`, with their spans (and their
+    events with the trace context they are emitted in), as `run` compiles them with tracing on."""
     from claude_telemetry_cli.scenario.compile import compile_sessions
     from claude_telemetry_cli.scenario.generate import build_params, generate_text, load_preset
     from claude_telemetry_cli.scenario.loader import load_scenario_text
+    from claude_telemetry_cli.scenario.spans import session_spans
 
     # One working day (a Tuesday); a preset's incident, if it has one, falls on it.
     flags = {"developers": developers, "days": 1, "seed": seed, "start_weekday": 1}
@@ -92,9 +95,12 @@ def build_templates(
     params = build_params(preset, flags, sets)
     text, _ = generate_text(params)
     scenario = load_scenario_text(text, f"<{preset} preset>")
-    out = [
-        Template.from_compiled(info, records)
-        for info, records in compile_sessions(scenario, enumerate(scenario.sessions), options)
-        if records
-    ]
+    out = []
+    for info, records in compile_sessions(scenario, enumerate(scenario.sessions), options):
+        if not records:
+            continue
+        spans: list = []
+        if tracing:
+            records, spans = session_spans(info, records, seed=scenario.seed)
+        out.append(Template.from_compiled(info, records, spans))
     return out

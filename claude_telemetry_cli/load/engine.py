@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from claude_telemetry_cli.clock import Clock, RealClock
+from claude_telemetry_cli.load.acknowledged import Batch, Carried, event_shape, span_shape
 from claude_telemetry_cli.load.activity import Template
 from claude_telemetry_cli.load.session import (
     Request,
@@ -29,9 +30,9 @@ from claude_telemetry_cli.load.session import (
     swap_identity,
 )
 from claude_telemetry_cli.otlp.encode import EventRecord, MetricPoint, OtlpEncoder, with_event_timestamp
-from claude_telemetry_cli.records import Attributes, TotalsBuilder
+from claude_telemetry_cli.records import Attributes, SpanRecord
 
-__all__ = ["FleetEngine", "Request", "ThroughputEngine", "add_acknowledged", "drive"]
+__all__ = ["FleetEngine", "Request", "ThroughputEngine", "drive"]
 
 Submit = Callable[[Request], None]
 
@@ -66,6 +67,8 @@ class FleetEngine:
     track_totals: bool = False
     metrics_on: bool = True
     logs_on: bool = True
+    traces_on: bool = False
+    traces_interval_s: float = 5.0
     # Keep each template's own session.id and user.id (one session per template, as recorded).
     own_identity: bool = False
     replace_ended: bool = True  # a fresh session takes the place of each one that ends
@@ -101,6 +104,8 @@ class FleetEngine:
             metrics_on=self.metrics_on,
             logs_on=self.logs_on,
             track_totals=self.track_totals,
+            traces_on=self.traces_on,
+            traces_interval_s=self.traces_interval_s,
         )
         # (due, order, session or None for "start a session"); one entry per session, at its next step.
         queue: list[tuple[float, int, SessionPlayer | None]] = []
@@ -178,7 +183,8 @@ class _Packer:
 
 @dataclass
 class ThroughputEngine:
-    """A pool of realistic requests of about `batch` points (or events) each, sent round and round."""
+    """A pool of realistic requests of about `batch` points (or events, or spans) each, sent round and
+    round."""
 
     templates: Sequence[Template]
     encoder: OtlpEncoder
@@ -191,6 +197,7 @@ class ThroughputEngine:
     track_totals: bool = False
     metrics_on: bool = True
     logs_on: bool = True
+    traces_on: bool = False
     clock: Clock = field(default_factory=RealClock)
     wall_ns: Callable[[], int] = time.time_ns
     started: int = 0
@@ -198,12 +205,14 @@ class ThroughputEngine:
     lag_max_s: float = 0.0
 
     def build_pool(self) -> list[Request]:
-        """Each pool session's whole activity: its points summed per series (one delta each), its events;
-        packed into requests of up to `batch` items, several sessions per request when they are small."""
+        """Each pool session's whole activity: its points summed per series (one delta each), its events,
+        its spans; packed into requests of up to `batch` items, several sessions per request when they
+        are small."""
         now_ns = self.wall_ns()
         start_ns = now_ns - 60_000_000_000
         pool: list[Request] = []
         metrics, logs = _Packer(self.batch, self._metrics, pool), _Packer(self.batch, self._logs, pool)
+        traces = _Packer(self.batch, self._traces, pool)
         for k in range(self.pool_sessions):
             number = self.first_number + k * self.stride
             template = pick_template(self.templates, self.seed, number)
@@ -219,13 +228,30 @@ class ThroughputEngine:
                 ]
                 metrics.add(resource, template.app_version, points)
             if self.logs_on:
+                # With tracing, each event in the trace context of its interaction, as Claude Code sends it.
                 events = [
-                    EventRecord(now_ns, name, with_event_timestamp(swap_identity(a, sid, uid), now_ns))
-                    for _, name, a, _ in template.events
+                    EventRecord(now_ns, name, with_event_timestamp(swap_identity(a, sid, uid), now_ns), trace)
+                    for _, name, a, trace in template.events
                 ]
                 logs.add(resource, template.app_version, events)
+            if self.traces_on and template.spans:
+                # The session's spans as if it ended now.
+                origin_ns = now_ns - round(template.duration * 1e9)
+                spans = [
+                    _PoolSpan(
+                        span,
+                        swap_identity(span.attributes, sid, uid),
+                        origin_ns + round(span.start_at * 1e9),
+                        origin_ns + round(span.end_at * 1e9),
+                    )
+                    for span in template.spans
+                ]
+                traces.add(resource, template.app_version, spans)
         metrics.flush()
         logs.flush()
+        traces.flush()
+        for request in pool:
+            request.repeated = True
         self.started = self.active = self.pool_sessions
         return pool
 
@@ -238,8 +264,43 @@ class ThroughputEngine:
 
     def _logs(self, groups) -> Request:
         events = [e for _, _, es in groups for e in es]
-        names = [e.name for e in events] if self.track_totals else None
-        return Request("logs", self.encoder.logs_request(groups), events=len(events), event_names=names)
+        carried = None
+        if self.track_totals:
+            # The identity is in the attributes already: each pool request is sent as it is, again and again.
+            carried = Carried(Batch([event_shape(e.name, e.attributes, identity=False) for e in events]))
+        return Request("logs", self.encoder.logs_request(groups), events=len(events), carried=carried)
+
+    def _traces(self, groups) -> Request:
+        encoder = self.encoder
+        body = b"".join(
+            encoder.traces_group(
+                resource,
+                [
+                    encoder.span(
+                        s.span.trace_id,
+                        s.span.span_id,
+                        s.span.parent_span_id,
+                        s.span.name,
+                        s.start_ns,
+                        s.end_ns,
+                        encoder.attributes(9, s.attributes),
+                        s.span.status,
+                        s.span.status_message,
+                    )
+                    for s in spans
+                ],
+            )
+            for resource, _, spans in groups
+        )
+        spans = [s for _, _, ss in groups for s in ss]
+        carried = None
+        if self.track_totals:
+            shapes = [
+                span_shape(s.span.name, s.attributes, s.span.status, s.span.status_message, identity=False)
+                for s in spans
+            ]
+            carried = Carried(Batch(shapes))
+        return Request("traces", body, spans=len(spans), carried=carried)
 
     def run(
         self,
@@ -288,13 +349,11 @@ def drive(
             break
 
 
-def add_acknowledged(totals: TotalsBuilder | None, request: Request) -> None:
-    """Count an acknowledged request's points and events in the totals of what arrived."""
-    if totals is None:
-        return
-    if request.metric_items:
-        for name, attributes, value in request.metric_items:
-            totals.add_metric(name, attributes, value)
-    if request.event_names:
-        for name in request.event_names:
-            totals.add_event(name)
+@dataclass(frozen=True, slots=True)
+class _PoolSpan:
+    """A pool session's span: the template's, with the session's identity and times."""
+
+    span: SpanRecord
+    attributes: Attributes
+    start_ns: int
+    end_ns: int

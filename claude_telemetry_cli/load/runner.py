@@ -56,6 +56,7 @@ class LoadSpec:
     ramp_up_s: float = 0.0
     metric_interval_s: float = 60.0
     logs_interval_s: float = 5.0
+    traces_interval_s: float = 5.0
     batch: int = BATCH
     rate: float | None = None
     duration_s: float | None = _DEFAULT.duration_s
@@ -87,6 +88,7 @@ class LoadSpec:
             ramp_up_s=ramp_up_s if ramp_up_s is not None else interval_s,
             metric_interval_s=interval_s,
             logs_interval_s=config.logs_export_interval_ms / 1000,
+            traces_interval_s=config.traces_export_interval_ms / 1000,
             batch=options.batch or BATCH,
             rate=options.rate,
             duration_s=options.duration_s,
@@ -191,11 +193,11 @@ def _worker(spec: LoadSpec, index: int, out, stop) -> None:
 
 def _work(spec: LoadSpec, index: int, out, stop) -> None:
     from claude_telemetry_cli.contract import get_profile
+    from claude_telemetry_cli.load.acknowledged import AcknowledgedTotals
     from claude_telemetry_cli.load.activity import build_templates
-    from claude_telemetry_cli.load.engine import FleetEngine, ThroughputEngine, add_acknowledged
+    from claude_telemetry_cli.load.engine import FleetEngine, ThroughputEngine
     from claude_telemetry_cli.load.transport import build_sender
     from claude_telemetry_cli.otlp.encode import OtlpEncoder
-    from claude_telemetry_cli.records import TotalsBuilder
 
     config = spec.config
     profile = get_profile(config.profile)
@@ -206,8 +208,14 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
         senders["metrics"] = build_sender(config.metrics, spec.export_timeout_s, stop=abort, clock=clock)
     if config.logs.otlp_enabled and profile.emits_events:
         senders["logs"] = build_sender(config.logs, spec.export_timeout_s, stop=abort, clock=clock)
+    if config.traces.otlp_enabled:
+        senders["traces"] = build_sender(config.traces, spec.export_timeout_s, stop=abort, clock=clock)
     templates = spec.templates or build_templates(
-        spec.preset, seed=spec.seed, options=config.emit, developers=spec.template_developers
+        spec.preset,
+        seed=spec.seed,
+        options=config.emit,
+        developers=spec.template_developers,
+        tracing="traces" in senders,
     )
     encoder = OtlpEncoder(profile, config.temporality)
     common = {
@@ -219,6 +227,7 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
         "track_totals": spec.track_totals,
         "metrics_on": "metrics" in senders,
         "logs_on": "logs" in senders,
+        "traces_on": "traces" in senders,
         "clock": clock,
     }
     if spec.mode == "fleet":
@@ -228,6 +237,7 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
             logs_interval_s=spec.logs_interval_s,
             ramp_up_s=spec.ramp_up_s,
             temporality=config.temporality,
+            traces_interval_s=spec.traces_interval_s,
             **common,
         )
     else:
@@ -235,16 +245,19 @@ def _work(spec: LoadSpec, index: int, out, stop) -> None:
         engine = ThroughputEngine(batch=spec.batch, rate=rate, **common)
 
     stats = LoadStats()
-    # Counts and sums of what was acknowledged; what the events carry is not kept (counts verified).
-    totals = TotalsBuilder(content=False) if spec.track_totals else None
+    # Counts and sums of what was acknowledged, and what its events and spans carry.
+    totals = AcknowledgedTotals() if spec.track_totals else None
     lock = threading.Lock()
     failure: list[str] = []
 
     def record(request, sender, outcome) -> None:
         with lock:
-            stats.record(request.signal, outcome, request.points, request.events, len(request.body))
+            stats.record(
+                request.signal, outcome, request.points, request.events, len(request.body), request.spans
+            )
             if outcome.ok:
-                add_acknowledged(totals, request)
+                if totals is not None:
+                    totals.add(request)
             elif not failure:
                 failure.append(f"{request.signal} export to {sender.destination} failed: {outcome.code}")
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from claude_telemetry_cli.contract import MAX_LOG_BATCH
 from claude_telemetry_cli.contract.spans import MAX_SPAN_BATCH
+from claude_telemetry_cli.load.acknowledged import Batch, Carried, Shape, event_shape, span_shape
 from claude_telemetry_cli.load.activity import Template
 from claude_telemetry_cli.otlp.encode import LogRecordShape, OtlpEncoder
 from claude_telemetry_cli.records import Attributes
@@ -34,15 +35,16 @@ __all__ = ["Request", "SessionContext", "SessionPlayer", "pick_template", "sessi
 
 @dataclass(slots=True)
 class Request:
-    signal: str  # metrics | logs
+    signal: str  # metrics | logs | traces
     body: bytes
     points: int = 0
     events: int = 0
     spans: int = 0
-    # What it carries, for the totals of what was acknowledged: (name, attributes, value) per point,
-    # event names; None unless totals are tracked.
+    # What it carries, for the totals of what was acknowledged: (name, attributes, value) per point;
+    # what its events or spans carry. None unless totals are tracked.
     metric_items: list | None = None
-    event_names: list | None = None
+    carried: Carried | None = None
+    repeated: bool = False  # the same request object is sent again and again (throughput mode)
 
 
 def pick_template(templates: Sequence[Template], seed: int, number: int) -> Template:
@@ -81,6 +83,8 @@ class _Prepared:
         "event_rows",
         "span_rows",
         "identity",
+        "_shapes",
+        "_batches",
     )
 
     def __init__(self, template: Template, encoder: OtlpEncoder) -> None:
@@ -128,6 +132,24 @@ class _Prepared:
             for span in template.spans
         ]
         self.identity = (template.session_id.encode(), template.user_id.encode())
+        self._shapes: dict[str, list[Shape]] | None = None
+        self._batches: dict[tuple[str, int, int], Batch] = {}
+
+    def batch(self, kind: str, first: int, end: int) -> Batch:
+        """The records of event (or span) rows first..end-1, as the totals count them: shared by every
+        session of this template that sends those rows, whatever its identity."""
+        found = self._batches.get((kind, first, end))
+        if found is None:
+            if self._shapes is None:
+                template = self.template
+                self._shapes = {
+                    "event": [event_shape(name, attributes) for _, name, attributes, _ in template.events],
+                    "span": [
+                        span_shape(s.name, s.attributes, s.status, s.status_message) for s in template.spans
+                    ],
+                }
+            found = self._batches[(kind, first, end)] = Batch(self._shapes[kind][first:end])
+        return found
 
 
 @dataclass
@@ -342,28 +364,26 @@ class SessionPlayer:
         ctx, prepared = self.ctx, self.prepared
         rows = prepared.event_rows
         elapsed = due - self.start
-        i = self._event_cursor
+        first = i = self._event_cursor
         records: list[bytes] = []
-        names: list[str] = []
         while i < len(rows) and rows[i][0] <= elapsed:
-            offset, name, shape = rows[i]
+            offset, _, shape = rows[i]
             at_ns = ctx.ns(self.start + offset)
             at_ns -= at_ns % 1_000_000  # Claude Code stamps events to the millisecond
             records.append(shape.encode(at_ns))
-            names.append(name)
             i += 1
         self._event_cursor = i
         for n in range(0, len(records), MAX_LOG_BATCH):
             chunk = records[n : n + MAX_LOG_BATCH]
             body = ctx.encoder.logs_group(prepared.resource, prepared.template.app_version, chunk)
-            tracked = names[n : n + MAX_LOG_BATCH] if ctx.track_totals else None
-            out.append(Request("logs", self._own(body), events=len(chunk), event_names=tracked))
+            carried = self._carried("event", first + n, first + n + len(chunk)) if ctx.track_totals else None
+            out.append(Request("logs", self._own(body), events=len(chunk), carried=carried))
 
     def _export_spans(self, due: float, out: list[Request]) -> None:
         ctx, prepared = self.ctx, self.prepared
         rows = prepared.span_rows
         elapsed = due - self.start
-        i = self._span_cursor
+        first = i = self._span_cursor
         spans: list[bytes] = []
         while i < len(rows) and rows[i][0] <= elapsed:
             end, begin, (trace_id, span_id, parent, name), (block, status, message) = rows[i]
@@ -376,7 +396,11 @@ class SessionPlayer:
         for n in range(0, len(spans), MAX_SPAN_BATCH):
             chunk = spans[n : n + MAX_SPAN_BATCH]
             body = ctx.encoder.traces_group(prepared.resource, chunk)
-            out.append(Request("traces", self._own(body), spans=len(chunk)))
+            carried = self._carried("span", first + n, first + n + len(chunk)) if ctx.track_totals else None
+            out.append(Request("traces", self._own(body), spans=len(chunk), carried=carried))
+
+    def _carried(self, kind: str, first: int, end: int) -> Carried:
+        return Carried(self.prepared.batch(kind, first, end), self.session_id, self.user_id)
 
     def _own(self, body: bytes) -> bytes:
         """The request with this session's identity in place of the template's (same lengths)."""

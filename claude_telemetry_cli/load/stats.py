@@ -1,5 +1,5 @@
-"""What a load run counts: requests by outcome and code, points and events sent and acknowledged, bytes,
-latency percentiles, how far the schedule fell behind, and the exact totals of what was acknowledged.
+"""What a load run counts: requests by outcome and code, points, events and spans sent and acknowledged,
+bytes, latency percentiles, how far the schedule fell behind.
 
 Each worker process keeps one LoadStats and ships snapshots (plain dicts) to the parent, which adds them up.
 """
@@ -62,6 +62,8 @@ _ADDED = (
     "points_acked",
     "events_sent",
     "events_acked",
+    "spans_sent",
+    "spans_acked",
     "bytes_sent",
     "sessions_started",
     "sessions_active",
@@ -80,6 +82,8 @@ class LoadStats:
     points_acked: int = 0
     events_sent: int = 0
     events_acked: int = 0
+    spans_sent: int = 0
+    spans_acked: int = 0
     bytes_sent: int = 0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     sessions_started: int = 0
@@ -89,16 +93,18 @@ class LoadStats:
     baseline_rss_bytes: int = 0  # after start-up, before the first session
     cpu_s: float = 0.0  # the workers' processor time since they were ready
 
-    def record(self, signal: str, outcome, points: int, events: int, size: int) -> None:
+    def record(self, signal: str, outcome, points: int, events: int, size: int, spans: int = 0) -> None:
         kind = "accepted" if outcome.ok else ("rejected" if outcome.rejected else "failed")
         self.requests[(signal, kind, outcome.code)] += 1
         self.retries += outcome.retries
         self.points_sent += points
         self.events_sent += events
+        self.spans_sent += spans
         self.bytes_sent += size
         if outcome.ok:
             self.points_acked += points
             self.events_acked += events
+            self.spans_acked += spans
         self.latency.add(outcome.latency_s)
 
     def count(self, outcome: str | None = None) -> int:

@@ -1,20 +1,22 @@
-"""Simulated Claude Code sessions as Locust users, exporting OTLP metrics and events.
+"""Simulated Claude Code sessions as Locust users, exporting OTLP metrics, events and (traced) spans.
 
     locust -f claude_telemetry_cli/locust/locustfile.py --headless -u 100 -r 10 -t 5m
     locust -f claude_telemetry_cli/locust/locustfile.py --master --ct-totals-out totals.json
     locust -f claude_telemetry_cli/locust/locustfile.py --worker --master-host MASTER
 
 Configured like `claude-telemetry run` and `load`, from the environment of each process
-(CLAUDE_CODE_ENABLE_TELEMETRY, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER, OTEL_EXPORTER_OTLP_PROTOCOL,
-OTEL_EXPORTER_OTLP_ENDPOINT, headers, TLS, export intervals, temporality). Each user is one simulated
-session with its own session.id and user.id: metrics every metric interval from its start (--ct-interval
-overrides OTEL_METRIC_EXPORT_INTERVAL), events a logs interval after the first one pending, and at the
-end of its activity the events then the metrics still pending; then a fresh session takes its place.
+(CLAUDE_CODE_ENABLE_TELEMETRY, OTEL_METRICS_EXPORTER, OTEL_LOGS_EXPORTER, OTEL_TRACES_EXPORTER with
+CLAUDE_CODE_ENHANCED_TELEMETRY_BETA, OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_ENDPOINT, headers,
+TLS, export intervals, temporality). Each user is one simulated session with its own session.id and
+user.id: metrics every metric interval from its start (--ct-interval overrides
+OTEL_METRIC_EXPORT_INTERVAL), events (and spans) an interval after the first one pending, and at the end
+of its activity the events, spans, then metrics still pending; then a fresh session takes its place.
 
-Every export is a Locust request: type OTLP/grpc or OTLP/http, name metrics or logs, failed when the
-collector did not accept it. With --ct-totals-out FILE, the master (or the single process) asks every
-worker for the totals of what the collector acknowledged when the test stops, and writes their sum to
-FILE once all of them have answered: what `claude-telemetry receive --expect-totals FILE` must see.
+Every export is a Locust request: type OTLP/grpc or OTLP/http, name metrics, logs or traces, failed when
+the collector did not accept it. With --ct-totals-out FILE, the master (or the single process) asks every
+worker for the totals of what the collector acknowledged when the test stops (counts, sums, and what the
+events and spans carry), and writes their sum to FILE once all of them have answered: what
+`claude-telemetry receive --expect-totals FILE` must see.
 """
 
 from __future__ import annotations
@@ -213,23 +215,24 @@ class Fleet:
     def templates_for(self, settings: Settings, config):
         """The activity of (preset, seed, profile), compiled once per process in a thread of the hub's
         pool, so heartbeats to the master go on meanwhile."""
-        key = (settings.preset, settings.seed, settings.profile)
+        tracing = config.traces.otlp_enabled
+        key = (settings.preset, settings.seed, settings.profile, tracing)
         build = self._builds.get(key)
         if build is None:
             from claude_telemetry_cli.load.activity import build_templates
 
             build = self._builds[key] = gevent.get_hub().threadpool.spawn(
-                build_templates, settings.preset, seed=settings.seed, options=config.emit
+                build_templates, settings.preset, seed=settings.seed, options=config.emit, tracing=tracing
             )
         return build
 
     def prepare(self, options) -> None:
         """At the start of a test: the options (on a worker, the master's), the senders, the activity."""
         from claude_telemetry_cli.contract import get_profile
+        from claude_telemetry_cli.load.acknowledged import AcknowledgedTotals
         from claude_telemetry_cli.load.session import SessionContext
         from claude_telemetry_cli.load.transport import build_sender
         from claude_telemetry_cli.otlp.encode import OtlpEncoder
-        from claude_telemetry_cli.records import TotalsBuilder
 
         self.idle.clear()
         self.error = None
@@ -244,6 +247,8 @@ class Fleet:
                 senders["metrics"] = build_sender(config.metrics, settings.export_timeout_s, stop=self._abort)
             if config.logs.otlp_enabled and profile.emits_events:
                 senders["logs"] = build_sender(config.logs, settings.export_timeout_s, stop=self._abort)
+            if config.traces.otlp_enabled:
+                senders["traces"] = build_sender(config.traces, settings.export_timeout_s, stop=self._abort)
             templates = self.templates_for(settings, config).get()
         except TelemetryError as exc:
             self.error = exc.message
@@ -269,10 +274,12 @@ class Fleet:
             metrics_on="metrics" in senders,
             logs_on="logs" in senders,
             track_totals=options is not None and bool(getattr(options, "ct_totals_out", None)),
+            traces_on="traces" in senders,
+            traces_interval_s=config.traces_export_interval_ms / 1000,
         )
         self.request_types = {s: _REQUEST_TYPES[getattr(config, s).protocol] for s in senders}
         if options is not None and getattr(options, "ct_totals_out", None):
-            self.totals = TotalsBuilder()
+            self.totals = AcknowledgedTotals()
         logger.info(
             "%d simulated session templates from the %s preset -> %s",
             len(templates),
@@ -288,13 +295,12 @@ class Fleet:
 
     def export(self, request) -> None:
         """Send one request; report it to Locust; count what was acknowledged."""
-        from claude_telemetry_cli.load.engine import add_acknowledged
-
         sender = self.senders[request.signal]
         outcome = sender.send(request.body)
         exception = None
         if outcome.ok:
-            add_acknowledged(self.totals, request)
+            if self.totals is not None:
+                self.totals.add(request)
         else:
             code = f"HTTP {outcome.code}" if outcome.code.isdigit() else outcome.code
             verb = "rejected" if outcome.rejected else "failed"
@@ -324,7 +330,7 @@ class Fleet:
         if self.error is not None:
             return {"error": self.error, "totals": None}
         if self.totals is None:  # this process ran no test that tracked them: it acknowledged nothing
-            return {"error": None, "totals": {"metrics": [], "events": {}}}
+            return {"error": None, "totals": {"metrics": [], "events": {}, "content": {}}}
         return {"error": None, "totals": self.totals.totals().to_json()}
 
     def close_senders(self) -> None:
@@ -558,11 +564,12 @@ def _write_totals(environment, path: Path, parts: list[dict]) -> None:
         _totals_not_written(environment, path, exc.strerror or str(exc))
         return
     logger.info(
-        "wrote the totals of %d process(es) to %s: %d series, %d events",
+        "wrote the totals of %d process(es) to %s: %d series, %d events, %d spans",
         len(parts),
         path,
         len(totals.metrics),
         sum(totals.events.values()),
+        sum(totals.spans.values()),
     )
 
 

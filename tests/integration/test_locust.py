@@ -14,13 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import Rotel, free_port
 from tests.support.cli import REPO, otlp_env
 
 pytestmark = pytest.mark.integration
 
 LOCUSTFILE = str(Path(REPO) / "claude_telemetry_cli" / "locust" / "locustfile.py")
 FAST = {"OTEL_LOGS_EXPORT_INTERVAL": "500"}
+TRACED = {
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
+    "OTEL_TRACES_EXPORT_INTERVAL": "500",
+}
 
 
 def _locust(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen:
@@ -51,7 +56,7 @@ def test_a_master_and_two_workers_deliver_exactly_the_totals_they_write(tmp_path
     totals = tmp_path / "totals.json"
     # Started first, as in a CI job: it waits for the totals file the master writes when the test stops.
     receiver = receivers(tmp_path, "--expect-totals", str(totals), "--timeout", "150s")
-    env = otlp_env(receiver.endpoint("http/protobuf"), "http/protobuf", **FAST)
+    env = otlp_env(receiver.endpoint("http/protobuf"), "http/protobuf", **FAST, **TRACED)
     port = free_port()
     started = time.monotonic()
     master = _locust(
@@ -106,7 +111,7 @@ def test_a_master_and_two_workers_deliver_exactly_the_totals_they_write(tmp_path
     assert time.monotonic() - started < 110  # it ends on its own, well after -t, but it ends
     # Locust's own statistics: every export a request, none failed.
     stats = _stats(tmp_path / "stats.json")
-    assert set(stats) == {"metrics", "logs"}, stats.keys()
+    assert set(stats) == {"metrics", "logs", "traces"}, stats.keys()
     for entry in stats.values():
         assert entry["method"] == "OTLP/http"
         assert entry["num_requests"] > 0 and entry["num_failures"] == 0, entry
@@ -114,12 +119,39 @@ def test_a_master_and_two_workers_deliver_exactly_the_totals_they_write(tmp_path
     # What arrived is exactly what the collector acknowledged to the two workers.
     assert rcode == 0, json.dumps(verdict.get("verdict"), indent=1)[:2000] + rerr
     assert verdict["ok"] is True
+    # ... down to what each event and span carries.
+    assert verdict["verdict"]["content_verified"] is True and verdict["verdict"]["spans_verified"] is True
     written = json.loads(totals.read_text())
     assert sum(written["events"].values()) > 0 and written["metrics"]
+    assert sum(written["spans"].values()) > 0
+    assert {key.split()[0] for key in written["content"]} == {"event", "span"}
     # 20 users, 20 sessions of their own: numbered apart across the users and across the workers.
     sessions = {m["attributes"]["session.id"] for m in written["metrics"]}
     assert len(sessions) >= 20
     assert verdict["received"]["sessions"] >= 20
+
+
+def test_without_totals_every_accepted_export_is_a_locust_success(tmp_path):
+    rotel = Rotel(None, exporters=["--exporter", "blackhole"])
+    try:
+        proc = _locust(
+            ["--headless", "-u", "5", "-r", "5", "-t", "4s", "--ct-interval", "1s", "--csv", "out"],
+            otlp_env(rotel.endpoint("grpc"), "grpc", **FAST, **TRACED),
+            tmp_path,
+            tmp_path / "locust.log",
+        )
+        try:
+            code = proc.wait(timeout=60)
+        finally:
+            _stop([proc])
+    finally:
+        rotel.stop()
+    log = (tmp_path / "locust.log").read_text()
+    assert code == 0, log[-3000:]
+    with (tmp_path / "out_stats.csv").open() as fh:
+        rows = {row["Name"]: row for row in csv.DictReader(fh)}
+    assert {"metrics", "logs", "traces"} <= rows.keys(), rows.keys()
+    assert int(rows["Aggregated"]["Request Count"]) > 0 and rows["Aggregated"]["Failure Count"] == "0"
 
 
 def test_a_collector_that_is_down_makes_every_export_a_locust_failure(tmp_path):

@@ -146,3 +146,33 @@ def test_each_ending_carries_its_exit_code():
         ExitCode.EXPORT_FAILED,
         ExitCode.INTERRUPTED,
     ]
+
+
+def _traced(isolated_env, **over):
+    env = {
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
+        **over,
+    }
+    return load_config(
+        env, home=isolated_env["home"], cwd=isolated_env["project"], managed_path=isolated_env["managed"]
+    )
+
+
+def test_spans_alone_are_something_to_send_and_follow_their_export_interval(isolated_env):
+    from claude_telemetry_cli.load import check_load_config
+
+    config = _traced(isolated_env, OTEL_TRACES_EXPORT_INTERVAL="750")
+    check_load_config(config, totals=True)
+    assert LoadSpec.from_options(LoadOptions(), config, templates=()).traces_interval_s == 0.75
+
+
+def test_a_traces_protocol_load_does_not_speak_is_one_usage_error(isolated_env):
+    from claude_telemetry_cli.load import check_load_config
+
+    config = _traced(isolated_env, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="http/json")
+    with pytest.raises(UsageError, match="the traces protocol is http/json"):
+        check_load_config(config)
