@@ -103,6 +103,12 @@ ids16, ids8 = st.binary(min_size=16, max_size=16), st.binary(min_size=8, max_siz
 numbers = st.floats(allow_nan=False, allow_infinity=False)
 
 
+def _integer_text(value: str) -> bool:
+    # str.isdigit() is true of digits int() refuses, such as '²'.
+    digits = value.removeprefix("-")
+    return digits.isascii() and digits.isdigit()
+
+
 @st.composite
 def metrics(draw):
     point = dict(attributes=draw(attributes), start_time_unix_nano=draw(nanos), time_unix_nano=draw(nanos))
@@ -224,9 +230,9 @@ def mutated(draw, data):
         if isinstance(node, dict) and form == "snake_case key":
             snake = "".join("_" + c.lower() if c.isupper() else c for c in key)
             node[snake] = node.pop(key)
-        elif form == "number for a string" and isinstance(value, str) and value.lstrip("-").isdigit():
+        elif form == "number for a string" and isinstance(value, str) and _integer_text(value):
             node[key] = int(value)
-        elif form == "float integer" and isinstance(value, str) and value.lstrip("-").isdigit():
+        elif form == "float integer" and isinstance(value, str) and _integer_text(value):
             node[key] = float(int(value))
         else:
             node[key] = draw(json_values)
