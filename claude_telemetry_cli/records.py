@@ -147,7 +147,17 @@ class Timeline:
         return max((s.end_at for s in self.sessions), default=0.0)
 
     def totals(self) -> Totals:
-        return Totals.from_records(self.records, self.spans)
+        resources = {info.index: info.resource for info in self.sessions}
+        records: dict[int, list[Record]] = {}
+        spans: dict[int, list[SpanRecord]] = {}
+        for r in self.records:
+            records.setdefault(r.session, []).append(r)
+        for span in self.spans:
+            spans.setdefault(span.session, []).append(span)
+        builder = TotalsBuilder()
+        for session in sorted(records.keys() | spans.keys()):
+            builder.add(records.get(session, ()), spans.get(session, ()), resources.get(session))
+        return builder.totals()
 
     # What replay() and the summaries read; scenario.spool.CompiledScenario offers the same, from disk.
 
@@ -187,8 +197,10 @@ class Totals:
     """Sum per metric name and attribute set, count per event name and per span name: what must arrive.
 
     `content` holds what the records carry (content.Content), keyed ("event", name), ("span", name) and
-    ("resource", signal) with signal "metrics" (one record per series), "logs" or "traces"; None when
-    the totals do not say (a totals file written before content was), and then only counts are verified.
+    ("resource", signal): the resource attributes every log record ("logs") and span ("traces") was
+    sent with, and each metric series ("metrics", one record per series and resource). None when the
+    totals do not say (a totals file written before content was), and then only counts are verified;
+    without a resource key (a file written before resources were kept), resources are not verified.
     """
 
     metrics: dict[tuple[str, tuple[tuple[str, AttrValue], ...]], float] = field(default_factory=dict)
@@ -315,6 +327,10 @@ class TotalsBuilder:
         self._spans: dict[str, int] = {}
         # What the records carry (Totals.content), unless told not to keep it.
         self._content: dict[tuple[str, str], Content] | None = {} if content else None
+        # The metric series each resource sent, for the ("resource", "metrics") content: a series is
+        # exported again and again, so what stays the same however often it is sent is which series
+        # came from which resource.
+        self._series: dict[Attributes, set[tuple[str, tuple]]] = {}
 
     def add_content(
         self, kind: str, name: str, attributes: Iterable[tuple[str, AttrValue]], n: int = 1
@@ -330,22 +346,42 @@ class TotalsBuilder:
         elif self._content is not None:
             merge_contents(self._content, content)
 
-    def add(self, records: Iterable[Record], spans: Iterable[SpanRecord] = ()) -> None:
+    def add(
+        self, records: Iterable[Record], spans: Iterable[SpanRecord] = (), resource: Attributes | None = None
+    ) -> None:
+        """The records and spans of one process, sent with `resource` (its resource attributes; None:
+        the resource is not checked)."""
         sums, events = self._sums, self._events
         content = self._content is not None
+        series = None
+        if content and resource is not None:
+            series = self._series.setdefault(_freeze_key(resource), set())
+        event_count = span_count = 0
         for r in records:
             if r.signal == METRIC:
-                sums.setdefault((r.name, _freeze_key(r.attributes)), []).append(float(r.value or 0.0))
+                key = (r.name, _freeze_key(r.attributes))
+                sums.setdefault(key, []).append(float(r.value or 0.0))
+                if series is not None:
+                    series.add(key)
             else:
                 events[r.name] = events.get(r.name, 0) + 1
+                event_count += 1
                 if content:
                     self.add_content("event", r.name, r.attributes)
         for span in spans:
             self._spans[span.name] = self._spans.get(span.name, 0) + 1
+            span_count += 1
             if content:
                 self.add_content(
                     "span", span.name, span_pairs(span.attributes, span.status, span.status_message)
                 )
+        # Every log record and span carries its process's resource: counted once per record, which
+        # holds however a collector regroups records into requests.
+        if content and resource is not None:
+            if event_count:
+                self.add_content("resource", "logs", resource, event_count)
+            if span_count:
+                self.add_content("resource", "traces", resource, span_count)
 
     def add_metric(self, name: str, attributes: Iterable[tuple[str, AttrValue]], value: float) -> None:
         values = self._sums.setdefault((name, _freeze_key(attributes)), [])
@@ -361,6 +397,11 @@ class TotalsBuilder:
 
     def totals(self) -> Totals:
         content = None if self._content is None else {k: c.copy() for k, c in self._content.items()}
+        if content is not None and any(self._series.values()):
+            metrics = content_of(content, ("resource", "metrics"))
+            for resource, series in self._series.items():
+                if series:
+                    metrics.add(resource, len(series))
         return Totals(
             {k: math.fsum(v) for k, v in self._sums.items()}, dict(self._events), dict(self._spans), content
         )
@@ -370,7 +411,11 @@ class TotalsBuilder:
         increments: merged into another builder, the totals come out the same to the last bit, in
         whatever order the parts were built (a compile split across processes)."""
         return TotalsPart(
-            {k: _exact_partials(v) for k, v in self._sums.items()}, self._events, self._spans, self._content
+            {k: _exact_partials(v) for k, v in self._sums.items()},
+            self._events,
+            self._spans,
+            self._content,
+            self._series,
         )
 
     def merge(self, part: TotalsPart) -> None:
@@ -382,6 +427,9 @@ class TotalsBuilder:
         for name, count in part.spans.items():
             spans[name] = spans.get(name, 0) + count
         self.merge_content(part.content)
+        if self._content is not None:
+            for resource, series in part.series.items():
+                self._series.setdefault(resource, set()).update(series)
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +440,7 @@ class TotalsPart:
     events: dict[str, int]
     spans: dict[str, int]
     content: dict[tuple[str, str], Content] | None = None
+    series: dict[Attributes, set[tuple[str, tuple]]] = field(default_factory=dict)
 
 
 def _exact_partials(values: list[float]) -> list[float]:

@@ -106,7 +106,9 @@ def delivered_totals(totals: Totals, config) -> Totals:
         return totals
     content = totals.content
     if content is not None and not config.logs.exporters:
-        content = {k: c for k, c in content.items() if k[0] != "event"}
+        content = {k: c for k, c in content.items() if k[0] != "event" and k != ("resource", "logs")}
+    if content is not None and not config.metrics.exporters:
+        content = {k: c for k, c in content.items() if k != ("resource", "metrics")}
     return Totals(
         totals.metrics if config.metrics.exporters else {},
         totals.events if config.logs.exporters else {},
@@ -211,12 +213,18 @@ def compare(expected: Totals, received: Totals) -> Verdict:
 
 
 def _content_mismatches(expected: Totals, received: Totals, spans_verified: bool) -> list[Mismatch]:
-    """What the events (and spans) of each name carry, where as many arrived as were expected: when
-    the counts differ, the count is the difference reported (which records are missing cannot be told)."""
+    """What the events (and spans) of each name carry, and the resources logs, spans and metric series
+    were sent with, where as many arrived as were expected: when the counts differ, the count is the
+    difference reported (which records are missing cannot be told)."""
     out: list[Mismatch] = []
     got = received.content or {}
     counts = {"event": (expected.events, received.events), "span": (expected.spans, received.spans)}
     for (kind, name), want in sorted((expected.content or {}).items()):
+        if kind == "resource":
+            out.extend(
+                _resource_mismatches(name, want, got.get((kind, name)), expected, received, spans_verified)
+            )
+            continue
         if kind not in counts or (kind == "span" and not spans_verified):
             continue
         want_counts, got_counts = counts[kind]
@@ -331,6 +339,35 @@ def _metric_line(mismatches: list[Mismatch], expected_series: int | None) -> str
         else:
             parts.append(f"{extra} extra series" + (", none expected" if expected_series == 0 else ""))
     return "; ".join([*attributes, ", ".join(parts)] if parts else attributes)
+
+
+def _resource_mismatches(
+    signal: str, want, have, expected: Totals, received: Totals, spans_verified: bool
+) -> list[Mismatch]:
+    """The resource attributes of one signal, compared record by record (log records, spans) or series
+    by series (metrics) where as many arrived as were expected."""
+    where = f"resource {signal}"
+    got = have.count if have is not None else 0
+    if signal == "logs":
+        n = sum(expected.events.values())
+        comparable = sum(received.events.values()) == n
+    elif signal == "traces":
+        n = sum(expected.spans.values())
+        comparable = spans_verified and sum(received.spans.values()) == n
+    elif signal == "metrics":
+        n = want.count
+        # Only the same series tell whether their resources are the same.
+        comparable = expected.metrics.keys() == received.metrics.keys()
+        if comparable and got != n:
+            # Every series arrived, but from more (or fewer) resources than it was sent from: resource
+            # attributes altered on some requests and not on others, or made alike.
+            note = f"series per resource: expected {n}, received {got} (resource attributes altered)"
+            return [Mismatch("content", where, note=note)]
+    else:
+        return []
+    if not comparable or want.count != n or have is None or got != n:
+        return []
+    return [Mismatch("content", where, note=d.describe()) for d in differences(want, have)]
 
 
 def _short(value: object) -> str:

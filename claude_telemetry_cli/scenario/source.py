@@ -134,7 +134,7 @@ class _Job:
             if self.tracing:
                 records, spans = session_spans(info, records, seed=self.header.seed)
             if builder is not None:
-                builder.add(records, spans)
+                builder.add(records, spans, info.resource)
             blob = spooled(info, records, spans) if self.keep_records else None
             sessions.append((info, blob, len(records), len(spans)))
         return _Batch(sessions, builder.exact_part() if builder is not None else None)

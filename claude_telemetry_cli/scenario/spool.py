@@ -52,7 +52,7 @@ class CompiledScenario:
 
     def add(self, info: SessionInfo, records: list[Record], spans: list[SpanRecord]) -> None:
         if self._totals is not None:
-            self._totals.add(records, spans)
+            self._totals.add(records, spans, info.resource)
         blob = spooled(info, records, spans) if self._file is not None else None
         self.add_spooled(info, blob, len(records), len(spans))
 

@@ -310,7 +310,11 @@ def test_metrics_and_logs_arrive_with_exact_values(server, reception, protocol):
     received = reception.totals()
     assert dataclasses.replace(received, content=None) == expected_totals()
     # What each event carried arrived too, whatever the protocol.
-    assert {name: c.count for (_, name), c in received.content.items()} == expected_totals().events
+    events = {name: c.count for (kind, name), c in received.content.items() if kind == "event"}
+    assert events == expected_totals().events
+    # And the resource they were sent with: once per event, once per series.
+    assert received.content[("resource", "logs")].count == 4
+    assert received.content[("resource", "metrics")].count == len(expected_totals().metrics)
     assert reception.requests == {("metrics", protocol): 1, ("logs", protocol): 1}
     assert reception.errors == {}
     snap = reception.snapshot()
