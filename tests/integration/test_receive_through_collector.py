@@ -19,8 +19,9 @@ PROCESSOR_VARIABLES = {
     "traces": "ROTEL_OTLP_WITH_TRACE_PROCESSOR",
     "metrics": "ROTEL_OTLP_WITH_METRICS_PROCESSOR",
 }
-# A verdict that fails waits this long for what never comes: generous next to the seconds quickstart takes.
-VERDICT_TIMEOUT = "30s"
+# A verdict that fails is given once nothing more has arrived for IDLE (rotel forwards within a second);
+# the timeout is the outer bound, generous next to the seconds quickstart takes.
+VERDICT_TIMEOUT, IDLE = "60s", "5s"
 TRACING = {"CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1", "OTEL_TRACES_EXPORTER": "otlp"}
 
 
@@ -28,7 +29,9 @@ def _verdict(tmp_path, receivers, *, rewrite=None, signals=(), **extra):
     """Run quickstart through rotel into `receive --expect quickstart`, both configured alike (`extra`);
     rotel rewrites attributes (tests/support/rotel_rewrite.py) on the `signals` named."""
     config = otlp_env("http://127.0.0.1:1", **extra)
-    receiver = receivers(tmp_path, "--expect", "quickstart", "--timeout", VERDICT_TIMEOUT, env=config)
+    receiver = receivers(
+        tmp_path, "--expect", "quickstart", "--timeout", VERDICT_TIMEOUT, "--idle", IDLE, env=config
+    )
     processors = {PROCESSOR_VARIABLES[signal]: PROCESSOR for signal in signals}
     rotel = Rotel(
         receiver.endpoint("grpc"),
