@@ -8,7 +8,8 @@ round and round. So each row is prepared once as a Shape (its attribute pairs bu
 sum of their hashes), the rows of one request form a Batch shared by every request that sends them, and
 acknowledging a request costs a count per batch, an identity tally per name, and one hash per record that
 carries an identity (none in throughput mode). The Contents are made up when the totals are asked for:
-each batch's records added once, as many times over as it was acknowledged.
+each batch's records added once, as many times over as it was acknowledged. The resource a log record or
+span was sent under is counted per record, as the receiver counts it (metric resources are not kept).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ __all__ = ["AcknowledgedTotals", "Batch", "Carried", "Shape", "event_shape", "re
 SESSION_ID, USER_ID = "session.id", "user.id"
 _MASK = (1 << 64) - 1
 
-ContentKey = tuple[str, str]  # ("event" | "span", name)
+ContentKey = tuple[str, str]  # ("event" | "span", name), or ("resource", signal)
+_RESOURCE_OF = {"event": ("resource", "logs"), "span": ("resource", "traces")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,8 @@ class Carried:
     batch: Batch
     session_id: str = ""
     user_id: str = ""
+    # The resources the records were sent under: (resource attributes, how many records) per resource.
+    resources: tuple[tuple[tuple, int], ...] = ()
 
 
 class AcknowledgedContent:
@@ -117,6 +121,8 @@ class AcknowledgedContent:
         self._batches: dict[int, list] = {}  # id(batch) -> [batch, times acknowledged]
         self._digests: dict[ContentKey, int] = {}  # of the records with an identity
         self._identity: dict[ContentKey, dict[str, AttributeTally]] = {}
+        # (("resource", signal), resource attributes) -> records sent under it, as the receiver counts them.
+        self._resources: dict[tuple[ContentKey, tuple], int] = {}
 
     def add(self, carried: Carried, times: int = 1) -> None:
         """The records `carried`, acknowledged `times` times."""
@@ -126,6 +132,11 @@ class AcknowledgedContent:
             self._batches[id(batch)] = [batch, times]  # holds the batch: its id is not reused meanwhile
         else:
             entry[1] += times
+        if carried.resources:
+            signal = _RESOURCE_OF[batch.shapes[0].key[0]]
+            resources = self._resources
+            for pairs, n in carried.resources:
+                resources[signal, pairs] = resources.get((signal, pairs), 0) + n * times
         if not batch.identified:
             return
         sid, uid = carried.session_id, carried.user_id
@@ -162,6 +173,8 @@ class AcknowledgedContent:
                     c.attributes[attribute] = tally.copy()
                 else:
                     mine.merge(tally, attribute)
+        for (key, pairs), n in self._resources.items():
+            content_of(out, key).add(pairs, n)
         return out
 
 
@@ -200,7 +213,10 @@ class AcknowledgedTotals:
         totals = self._builder.totals()
         content = self._content.contents()
         for (kind, name), c in content.items():
-            (totals.add_event if kind == "event" else totals.add_span)(name, c.count)
+            if kind == "event":
+                totals.add_event(name, c.count)
+            elif kind == "span":
+                totals.add_span(name, c.count)
         totals.content = content
         return totals
 

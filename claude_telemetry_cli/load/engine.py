@@ -203,6 +203,8 @@ class ThroughputEngine:
     started: int = 0
     active: int = 0
     lag_max_s: float = 0.0
+    # Each pool session's encoded resource -> its attributes, for the totals of what was acknowledged.
+    _resource_attributes: dict = field(default_factory=dict, repr=False)
 
     def build_pool(self) -> list[Request]:
         """Each pool session's whole activity: its points summed per series (one delta each), its events,
@@ -218,6 +220,7 @@ class ThroughputEngine:
             template = pick_template(self.templates, self.seed, number)
             sid, uid = session_identity(self.seed, number, len(template.user_id))
             resource = self.encoder.resource(template.resource)
+            self._resource_attributes[resource] = template.resource
             sums: dict[tuple[str, Attributes], float] = {}
             for _, name, value, attributes in template.metrics:
                 sums[(name, attributes)] = sums.get((name, attributes), 0.0) + value
@@ -255,6 +258,10 @@ class ThroughputEngine:
         self.started = self.active = self.pool_sessions
         return pool
 
+    def _resources_of(self, groups) -> tuple[tuple[tuple, int], ...]:
+        """The resource attributes of a request's groups, each with its number of records."""
+        return tuple((self._resource_attributes[resource], len(items)) for resource, _, items in groups)
+
     def _metrics(self, groups) -> Request:
         points = [p for _, _, ps in groups for p in ps]
         items = [(p.name, p.attributes, p.value) for p in points] if self.track_totals else None
@@ -267,7 +274,10 @@ class ThroughputEngine:
         carried = None
         if self.track_totals:
             # The identity is in the attributes already: each pool request is sent as it is, again and again.
-            carried = Carried(Batch([event_shape(e.name, e.attributes, identity=False) for e in events]))
+            carried = Carried(
+                Batch([event_shape(e.name, e.attributes, identity=False) for e in events]),
+                resources=self._resources_of(groups),
+            )
         return Request("logs", self.encoder.logs_request(groups), events=len(events), carried=carried)
 
     def _traces(self, groups) -> Request:
@@ -299,7 +309,7 @@ class ThroughputEngine:
                 span_shape(s.span.name, s.attributes, s.span.status, s.span.status_message, identity=False)
                 for s in spans
             ]
-            carried = Carried(Batch(shapes))
+            carried = Carried(Batch(shapes), resources=self._resources_of(groups))
         return Request("traces", body, spans=len(spans), carried=carried)
 
     def run(

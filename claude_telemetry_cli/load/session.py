@@ -400,7 +400,8 @@ class SessionPlayer:
             out.append(Request("traces", self._own(body), spans=len(chunk), carried=carried))
 
     def _carried(self, kind: str, first: int, end: int) -> Carried:
-        return Carried(self.prepared.batch(kind, first, end), self.session_id, self.user_id)
+        resources = ((self.prepared.template.resource, end - first),)
+        return Carried(self.prepared.batch(kind, first, end), self.session_id, self.user_id, resources)
 
     def _own(self, body: bytes) -> bytes:
         """The request with this session's identity in place of the template's (same lengths)."""

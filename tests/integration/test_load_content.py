@@ -57,7 +57,11 @@ def test_what_the_events_and_spans_carry_arrives_exactly_behind_the_collector(
     totals = json.loads(sent.read_text())
     assert sum(totals["events"].values()) == data["events"]["acknowledged"]
     assert sum(totals["spans"].values()) == data["spans"]["acknowledged"]
-    assert {key.split()[0] for key in totals["content"]} == {"event", "span"}
+    assert {key for key in totals["content"] if key.startswith("resource")} == {
+        "resource logs",
+        "resource traces",
+    }
+    assert {key.split()[0] for key in totals["content"]} == {"event", "span", "resource"}
     assert code == 0, json.dumps(result.get("verdict"), indent=1)[:3000] + err
     verdict = result["verdict"]
     assert verdict["ok"] is True

@@ -124,7 +124,11 @@ def test_a_master_and_two_workers_deliver_exactly_the_totals_they_write(tmp_path
     written = json.loads(totals.read_text())
     assert sum(written["events"].values()) > 0 and written["metrics"]
     assert sum(written["spans"].values()) > 0
-    assert {key.split()[0] for key in written["content"]} == {"event", "span"}
+    assert {key for key in written["content"] if key.startswith("resource")} == {
+        "resource logs",
+        "resource traces",
+    }
+    assert {key.split()[0] for key in written["content"]} == {"event", "span", "resource"}
     # 20 users, 20 sessions of their own: numbered apart across the users and across the workers.
     sessions = {m["attributes"]["session.id"] for m in written["metrics"]}
     assert len(sessions) >= 20
