@@ -1,0 +1,191 @@
+"""A verified load test end to end: is the receiver the bottleneck?
+
+    python benchmarks/verified_load.py [--seconds S] [--protocol P] [--receiver-workers N]
+
+Two runs of `load --throughput --workers 1 --duration S` (metrics, events and spans: traces on), in one
+run of this script:
+
+  1. into rotel (a Rust OpenTelemetry collector) with its blackhole exporter: the load's own rate;
+  2. into rotel forwarding everything over OTLP/gRPC to `claude-telemetry receive --expect-totals F`,
+     with `load --totals-out F`: the rate of a verified load test, and the receiver's verdict.
+
+It prints both rates (points, events and spans per second acknowledged), their ratio (target >= 0.8:
+the receiver behind the collector does not slow the load down), how long after the load ended the
+verdict came, and the verdict itself: it must be exact, with content (what each event and span
+carried) verified. Exit 1 when the verdict is not exact.
+
+The machine's cores are shared by the load, rotel and the receiver: the ratio, measured in the same
+run, is what to compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.receiver import wait_for_port  # noqa: E402
+from benchmarks.rotel_blackhole import free_port, start_rotel_ports  # noqa: E402
+
+
+def _env(endpoint: str, protocol: str) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "CLAUDE_CODE_"))},
+        "PYTHONPATH": str(ROOT),
+        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
+        "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_LOGS_EXPORTER": "otlp",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+    }
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "claude_telemetry_cli", *args]
+
+
+def run_load(endpoint: str, protocol: str, seconds: float, *extra: str) -> dict:
+    command = _cli("load", "--json", "--throughput", "--workers", "1", "--duration", f"{seconds:g}s", *extra)
+    proc = subprocess.run(
+        command, env=_env(endpoint, protocol), capture_output=True, text=True, timeout=seconds + 600
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"load failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
+    return json.loads(proc.stdout)
+
+
+def rates(data: dict) -> dict[str, float]:
+    """Records acknowledged per second: points, events, spans, and all of them."""
+    seconds = max(data["seconds"], 1e-9)
+    out = {
+        kind: data[kind]["acknowledged"] / seconds for kind in ("points", "events", "spans") if kind in data
+    }
+    out["records"] = sum(out.values())
+    return out
+
+
+def start_forwarding_rotel(forward_to: str) -> tuple[subprocess.Popen, int, int]:
+    import rotel
+
+    binary = pathlib.Path(rotel.__file__).parent / "rotel-agent"
+    grpc_port, http_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "start",
+            "--otlp-grpc-endpoint",
+            f"127.0.0.1:{grpc_port}",
+            "--otlp-http-endpoint",
+            f"127.0.0.1:{http_port}",
+            "--exporter",
+            "otlp",
+            "--otlp-exporter-endpoint",
+            forward_to,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(grpc_port, proc)
+    wait_for_port(http_port, proc)
+    return proc, grpc_port, http_port
+
+
+def verified(
+    protocol: str, seconds: float, workers: int | None, directory: pathlib.Path
+) -> tuple[dict, dict, float]:
+    """The load's report, the receiver's --json, and seconds from the load's end to the verdict."""
+    totals = directory / "sent.json"
+    grpc_port, http_port = free_port(), free_port()
+    receiver = subprocess.Popen(
+        _cli(
+            "receive",
+            "--json",
+            "--grpc-port",
+            str(grpc_port),
+            "--http-port",
+            str(http_port),
+            "--expect-totals",
+            str(totals),
+            "--timeout",
+            f"{seconds + 600:g}s",
+            "--idle",
+            "20s",
+            *(["--workers", str(workers)] if workers else []),
+        ),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    rotel = None
+    try:
+        wait_for_port(grpc_port, receiver)
+        rotel, rotel_grpc, rotel_http = start_forwarding_rotel(f"http://127.0.0.1:{grpc_port}")
+        endpoint = f"http://127.0.0.1:{rotel_grpc if protocol == 'grpc' else rotel_http}"
+        data = run_load(endpoint, protocol, seconds, "--totals-out", str(totals))
+        ended = time.perf_counter()
+        out, err = receiver.communicate(timeout=seconds + 600)
+        lag = time.perf_counter() - ended
+    finally:
+        receiver.kill()
+        if rotel is not None:
+            rotel.kill()
+            rotel.wait()
+    if not out.strip():
+        raise SystemExit(
+            f"the receiver printed no verdict (exit {receiver.returncode}): {err.strip()[-800:]}"
+        )
+    return data, json.loads(out), lag
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--protocol", default="grpc", choices=["grpc", "http/protobuf"])
+    parser.add_argument("--receiver-workers", type=int, default=None, help="receive --workers (its default)")
+    opts = parser.parse_args()
+
+    proc, grpc_port, http_port = start_rotel_ports()
+    try:
+        port = grpc_port if opts.protocol == "grpc" else http_port
+        alone = rates(run_load(f"http://127.0.0.1:{port}", opts.protocol, opts.seconds))
+    finally:
+        proc.kill()
+        proc.wait()
+    with tempfile.TemporaryDirectory() as tmp:
+        data, received, lag = verified(opts.protocol, opts.seconds, opts.receiver_workers, pathlib.Path(tmp))
+    behind = rates(data)
+    verdict = received.get("verdict") or {}
+    print(f"load --throughput, {opts.seconds:g}s, {opts.protocol}, metrics + events + spans")
+    for kind in alone:
+        a, b = alone[kind], behind.get(kind, 0.0)
+        print(f"  {kind:<7} into rotel's blackhole {a:>10,.0f}/s   behind rotel -> receive {b:>10,.0f}/s")
+    ratio = behind["records"] / alone["records"]
+    print(f"verified load / load into blackhole = {ratio:.2f}  (target >= 0.80)")
+    print(
+        f"verdict: {'exact' if received.get('ok') else 'NOT exact'}"
+        f" ({verdict.get('expected', {}).get('series', 0):,} series,"
+        f" {verdict.get('expected', {}).get('events', 0):,} events,"
+        f" {verdict.get('expected', {}).get('spans', 0):,} spans;"
+        f" content verified: {verdict.get('content_verified')}), {lag:.1f}s after the load ended"
+    )
+    if not received.get("ok"):
+        for line in (verdict.get("summary") or [])[:10]:
+            print(f"  {line}")
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
