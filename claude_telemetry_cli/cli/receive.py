@@ -274,9 +274,7 @@ def receive(
         if verdict is not None:
             output.verdict(out, verdict, seconds=outcome.seconds)
     if outcome.failure:
-        raise VerificationFailed(
-            f"{outcome.failure}; the request was refused, not counted, and receiving stopped"
-        )
+        raise VerificationFailed(outcome.failure)
     if outcome.interrupted:
         raise Interrupted()  # the summary says what arrived until then
     if verdict is not None and not verdict.ok:

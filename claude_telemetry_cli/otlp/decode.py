@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import struct
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import NamedTuple
 
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, NumberDataPoint
+from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 Pairs = tuple[tuple[str, object], ...]
@@ -207,3 +215,266 @@ def decode_traces(request: ExportTraceServiceRequest | bytes) -> list[DecodedSpa
                     )
                 )
     return out
+
+
+# ---------------------------------------------------------------------------------------------- tallying
+
+# A receiver tallying a metrics request needs far less than decode_metrics builds: per point, its series
+# and value. A series' attributes arrive byte for byte the same in every export, so they are decoded once
+# and looked up by their bytes afterwards. Protobuf's parser is handed a copy of the schema in which a
+# Sum's and a Gauge's data points are bytes: each point comes undecoded, and the point's times and value,
+# three fixed-size fields written before its attributes (the SDKs) or after them (prost, our encoder),
+# are read in place. A point laid out otherwise is decoded in full.
+
+
+class Series:
+    """One series of one metric, as Totals keys it; compared and hashed by identity (the cache hands out
+    one per series)."""
+
+    __slots__ = ("key", "attributes", "session")
+
+    def __init__(self, name: str, attributes: Pairs) -> None:
+        self.attributes = tuple(sorted(attributes, key=_BY_KEY))
+        self.key = (name, self.attributes)  # a Totals.metrics key
+        self.session: str | None = None  # its session.id
+        for k, v in self.attributes:
+            if k == "session.id":
+                self.session = str(v) or None
+                break
+
+
+class MetricPoints(NamedTuple):
+    """The number points of one Metric message, in arrival order."""
+
+    name: str
+    temporality: str
+    series: list[Series]
+    values: list[float]
+    starts: list[int] | None  # each point's start and time, for cumulative points only
+    times: list[int] | None
+
+
+@dataclass(slots=True)
+class MetricBatch:
+    """A metrics request decoded for tallying (decode_metric_batch)."""
+
+    metrics: list[MetricPoints] = field(default_factory=list)
+    points: int = 0
+
+
+_BY_KEY = itemgetter(0)
+_CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+# start_time_unix_nano (2), time_unix_nano (3), then as_double (4) or as_int (6): tag and 8 bytes each.
+_TIMES_SIZE = 27
+_START, _TIME, _DOUBLE, _INT = 0x11, 0x19, 0x21, 0x31
+_TIMES_DOUBLE = struct.Struct("<xQxQxd")
+_TIMES_INT = struct.Struct("<xQxQxq")
+
+
+def _points_as_bytes():
+    """ExportMetricsServiceRequest with Sum's and Gauge's data_points read as bytes: the same wire
+    format, every other field decoded (and checked) as the full schema does."""
+    pool = descriptor_pool.DescriptorPool()
+    for module in (common_pb2, resource_pb2, metrics_pb2, metrics_service_pb2):
+        proto = descriptor_pb2.FileDescriptorProto()
+        module.DESCRIPTOR.CopyToProto(proto)
+        for message in proto.message_type:
+            if message.name in ("Sum", "Gauge"):
+                for f in message.field:
+                    if f.name == "data_points":
+                        f.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+                        f.ClearField("type_name")
+        pool.Add(proto)
+    name = ExportMetricsServiceRequest.DESCRIPTOR.full_name
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
+
+
+_LeanMetricsRequest = _points_as_bytes()
+
+
+class _SeriesCache:
+    """One Series per metric name and attributes, found by the bytes of a point but its times and value.
+    Forgotten all at once past LIMIT: memory stays bounded whatever the number of series (past it,
+    series are decoded again as they come)."""
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, dict[bytes, Series]] = {}
+        self.by_key: dict[tuple, Series] = {}
+        self.size = 0
+
+    def of(self, name: str) -> dict[bytes, Series]:
+        known = self.by_name.get(name)
+        if known is None:
+            known = self.by_name[name] = {}
+        return known
+
+    def series(self, name: str, attributes: Pairs) -> Series:
+        """The Series of `name` and `attributes` (in any order)."""
+        series = Series(name, attributes)
+        known = self.by_key.get(series.key)
+        if known is not None:
+            return known
+        self._make_room()
+        self.by_key[series.key] = series
+        self.size += 1
+        return series
+
+    def add(self, known: dict[bytes, Series], name: str, rest: bytes) -> Series | None:
+        """The series of a point whose times and value are cut off, leaving `rest`; None if `rest` holds a
+        time or value too (then only the full decoding tells which counts). Raises what protobuf raises
+        for bytes that do not decode."""
+        if not _without_times(rest):
+            return None
+        series = self.series(name, pairs(NumberDataPoint.FromString(rest).attributes))
+        self._make_room()
+        known[rest] = series
+        self.size += 1
+        return series
+
+    def _make_room(self) -> None:
+        if self.size >= self.LIMIT:
+            # Server threads decode side by side: a name may be added meanwhile.
+            for known in list(self.by_name.values()):
+                known.clear()
+            self.by_key.clear()
+            self.size = 0
+
+
+_series = _SeriesCache()
+
+
+def _without_times(rest: bytes) -> bool:
+    """Whether `rest` is whole protobuf fields, none of them a point's times or value."""
+    at, end = 0, len(rest)
+    while at < end:
+        tag, at = _varint(rest, at)
+        if tag is None:
+            return False
+        number, wire = tag >> 3, tag & 7
+        if number in (2, 3, 4, 6):
+            return False
+        if wire == 0:
+            _, at = _varint(rest, at)
+            if _ is None:
+                return False
+        elif wire == 1:
+            at += 8
+        elif wire == 5:
+            at += 4
+        elif wire == 2:
+            size, at = _varint(rest, at)
+            if size is None:
+                return False
+            at += size
+        else:
+            return False
+    return at == end
+
+
+def _varint(data: bytes, at: int) -> tuple[int | None, int]:
+    value = shift = 0
+    while at < len(data) and shift < 64:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7
+    return None, at
+
+
+def decode_metric_batch(request: ExportMetricsServiceRequest | bytes) -> MetricBatch:
+    """The number points of a metrics request as Tally.add_batch takes them: the same points, series and
+    values as decode_metrics. Raises what ExportMetricsServiceRequest.FromString raises for a body that
+    does not decode."""
+    if not isinstance(request, (bytes, bytearray)):
+        request = request.SerializeToString()
+    try:
+        return _lean_batch(_LeanMetricsRequest.FromString(request))
+    except Exception:
+        # Whatever the lean reading refused, the full one words (or, should it decode after all, reads).
+        return _full_batch(ExportMetricsServiceRequest.FromString(bytes(request)))
+
+
+def _lean_batch(request) -> MetricBatch:
+    batch = MetricBatch()
+    for rm in request.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                if kind == "sum":
+                    data = m.sum
+                    temporality = _TEMPORALITY.get(data.aggregation_temporality, "unspecified")
+                elif kind == "gauge":
+                    data, temporality = m.gauge, "unspecified"
+                else:
+                    continue  # histograms and summaries carry no number points
+                points = _number_points(m.name, temporality, data.data_points)
+                batch.points += len(points.series)
+                batch.metrics.append(points)
+    return batch
+
+
+def _number_points(name: str, temporality: str, encoded) -> MetricPoints:
+    cache = _series
+    known = cache.of(name)
+    get = known.get
+    series: list[Series] = []
+    values: list[float] = []
+    add_series, add_value = series.append, values.append
+    times_double, times_int = _TIMES_DOUBLE.unpack_from, _TIMES_INT.unpack_from
+    cumulative = temporality == "cumulative"
+    starts: list[int] = []
+    times: list[int] = []
+    for point in encoded:
+        s = None
+        if len(point) >= _TIMES_SIZE:
+            # The times and value first (the SDKs), or last (prost, our encoder).
+            at = 0 if point[0] == _START and point[9] == _TIME else len(point) - _TIMES_SIZE
+            tag = point[at + 18]
+            if point[at] == _START and point[at + 9] == _TIME and (tag == _DOUBLE or tag == _INT):
+                rest = point[_TIMES_SIZE:] if at == 0 else point[:at]
+                s = get(rest)
+                if s is None:
+                    s = cache.add(known, name, rest)
+        if s is None:
+            s, start, time, value = _decoded_point(name, point)
+        elif tag == _DOUBLE:
+            start, time, value = times_double(point, at)
+        else:
+            start, time, value = times_int(point, at)
+            value = float(value)
+        add_series(s)
+        add_value(value)
+        if cumulative:
+            starts.append(start)
+            times.append(time)
+    if cumulative:
+        return MetricPoints(name, temporality, series, values, starts, times)
+    return MetricPoints(name, temporality, series, values, None, None)
+
+
+def _decoded_point(name: str, point: bytes) -> tuple[Series, int, int, float]:
+    p = NumberDataPoint.FromString(point)
+    value = float(p.as_int) if p.WhichOneof("value") == "as_int" else p.as_double
+    return _series.series(name, pairs(p.attributes)), p.start_time_unix_nano, p.time_unix_nano, value
+
+
+def _full_batch(request: ExportMetricsServiceRequest) -> MetricBatch:
+    batch = MetricBatch()
+    for p in decode_metrics(request):
+        cumulative = p.temporality == "cumulative"
+        batch.metrics.append(
+            MetricPoints(
+                p.name,
+                p.temporality,
+                [_series.series(p.name, p.attributes)],
+                [p.value],
+                [p.start_ns] if cumulative else None,
+                [p.time_ns] if cumulative else None,
+            )
+        )
+        batch.points += 1
+    return batch

@@ -137,9 +137,9 @@ def _one_line(text: str) -> str:
     return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 3] + "..."
 
 
-def _decode_protobuf(signal: _Signal, body: bytes):
+def _decode_protobuf(reception: Reception, signal: _Signal, body: bytes):
     try:
-        return signal.request.FromString(body)
+        return reception.decode(signal.request, body)
     except Exception as e:  # DecodeError and its relatives: the body is at fault, whatever the exception
         raise _Refused(400, "invalid protobuf", f"invalid protobuf {signal.name} request: {e}") from None
 
@@ -353,7 +353,7 @@ class _GrpcExport:
                         self.owner.reception.reject("grpc", "too large or cancelled")
                     return None
                 try:
-                    request = self.signal.request.FromString(raw)
+                    request = self.owner.reception.decode(self.signal.request, raw)
                 except Exception as e:  # DecodeError and relatives: the message is at fault
                     message = _one_line(f"invalid protobuf {self.signal.name} request: {e}")
                     refused = grpc.StatusCode.INVALID_ARGUMENT, "invalid protobuf", message
@@ -636,7 +636,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 request = _decode_json(signal, body)
                 reply, content_type = b"{}", "application/json"
             else:
-                request = _decode_protobuf(signal, body)
+                request = _decode_protobuf(owner.reception, signal, body)
                 reply, content_type = signal.response, "application/x-protobuf"
             del body
             try:

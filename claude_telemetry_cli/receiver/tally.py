@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from claude_telemetry_cli.content import Content, content_of, span_pairs
-from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint, DecodedSpan
+from claude_telemetry_cli.content import Content, merge_contents, span_pairs
+from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint, DecodedSpan, MetricBatch, Series
 from claude_telemetry_cli.records import Totals
+
+
+@dataclass
+class TallyPart:
+    """What a Tally counted since its last take(): a worker process's share, merged by the one that
+    judges (Tally.merge)."""
+
+    delta: dict[tuple, float]  # Totals.metrics key -> sum of the delta points
+    series: dict[Series, float]  # the same, of the points of add_batch
+    cumulative: dict[tuple, tuple[int, float]]  # (name, attributes, start) -> (time, value) of the latest
+    cumulative_series: dict[tuple[Series, int], tuple[int, float]]  # the same, of add_batch
+    events: dict[str, int]
+    spans: dict[str, int]
+    content: dict[tuple[str, str], Content]
+    points: int
+    event_count: int
+    span_count: int
 
 
 class Tally:
@@ -15,18 +33,37 @@ class Tally:
 
     def __init__(self) -> None:
         self._delta = Totals()
+        # Delta sums of add_batch, per Series (hashed by identity, unlike a Totals key of many tuples).
+        self._by_series: dict[Series, float] = {}
         self._cumulative: dict[tuple, tuple[int, float]] = {}
+        self._cumulative_by_series: dict[tuple[Series, int], tuple[int, float]] = {}
         self.events = Totals()
         self.points = 0
         self.event_count = 0
         self.span_count = 0
         # What the events and spans carry, per ("event" | "span", name).
         self.content: dict[tuple[str, str], Content] = {}
+        # The values to count exactly (expect()), per content key: seeded as each Content is created.
+        self._expected: dict[tuple[str, str], Content] = {}
 
     def expect(self, expected: Totals) -> None:
         """Count exactly every value `expected` counts exactly, so a difference is told record by record."""
         for key, c in (expected.content or {}).items():
-            content_of(self.content, key).expect(c)
+            self._expected[key] = c
+            known = self.content.get(key)
+            if known is None:
+                self._content(key)
+            else:
+                known.expect(c)
+
+    def _content(self, key: tuple[str, str]) -> Content:
+        c = self.content.get(key)
+        if c is None:
+            c = self.content[key] = Content()
+            seed = self._expected.get(key)
+            if seed is not None:
+                c.expect(seed)
+        return c
 
     def add_points(self, points: Iterable[DecodedPoint]) -> None:
         for p in points:
@@ -39,28 +76,106 @@ class Tally:
             else:
                 self._delta.add_metric(p.name, p.attributes, p.value)
 
+    def add_batch(self, batch: MetricBatch) -> None:
+        """The points of otlp.decode.decode_metric_batch: the same totals as add_points of decode_metrics,
+        without a Python object or a sort per point."""
+        self.points += batch.points
+        sums = self._by_series
+        get = sums.get
+        for m in batch.metrics:
+            if m.starts is None:
+                for s, v in zip(m.series, m.values, strict=True):
+                    sums[s] = get(s, 0.0) + v
+                continue
+            cumulative = self._cumulative_by_series
+            for s, v, start, t in zip(m.series, m.values, m.starts, m.times, strict=True):
+                key = (s, start)
+                seen = cumulative.get(key)
+                if seen is None or t >= seen[0]:
+                    cumulative[key] = (t, v)
+
     def add_events(self, events: Iterable[DecodedEvent]) -> None:
         for e in events:
             self.event_count += 1
             name = e.name
             self.events.add_event(name)
-            content_of(self.content, ("event", name)).add(e.attributes)
+            self._content(("event", name)).add(e.attributes)
 
     def add_spans(self, spans: Iterable[DecodedSpan]) -> None:
         for s in spans:
             self.span_count += 1
             self.events.add_span(s.name)
-            content_of(self.content, ("span", s.name)).add(
-                span_pairs(s.attributes, s.status, s.status_message)
-            )
+            self._content(("span", s.name)).add(span_pairs(s.attributes, s.status, s.status_message))
+
+    def _delta_sums(self) -> dict[tuple, float]:
+        out = dict(self._delta.metrics)
+        for series, value in self._by_series.items():
+            key = series.key  # sorted already
+            out[key] = out.get(key, 0.0) + value
+        return out
 
     def totals(self) -> Totals:
         out = Totals(
-            dict(self._delta.metrics),
+            self._delta_sums(),
             dict(self.events.events),
             dict(self.events.spans),
             {k: c.copy() for k, c in self.content.items() if c.count},
         )
-        for (name, key, _start), (_t, value) in self._cumulative.items():
-            out.add_metric(name, key, value)
+        latest = dict(self._cumulative)
+        for (series, start), seen in self._cumulative_by_series.items():
+            key = (series.key[0], series.attributes, start)
+            known = latest.get(key)
+            if known is None or seen[0] >= known[0]:
+                latest[key] = seen
+        metrics = out.metrics
+        for (name, attributes, _start), (_t, value) in latest.items():
+            key = (name, attributes)  # sorted already
+            metrics[key] = metrics.get(key, 0.0) + value
         return out
+
+    def take(self) -> TallyPart:
+        """Everything counted so far, which this Tally then forgets (what it expects, it keeps)."""
+        part = TallyPart(
+            self._delta.metrics,
+            self._by_series,
+            self._cumulative,
+            self._cumulative_by_series,
+            self.events.events,
+            self.events.spans,
+            {k: c for k, c in self.content.items() if c.count},
+            self.points,
+            self.event_count,
+            self.span_count,
+        )
+        self._delta, self._by_series, self.events = Totals(), {}, Totals()
+        self._cumulative, self._cumulative_by_series = {}, {}
+        self.content = {}
+        self.points = self.event_count = self.span_count = 0
+        return part
+
+    def merge(self, part: TallyPart) -> None:
+        """Count what another Tally took (take()) as if it had arrived here."""
+        delta = self._delta.metrics
+        for key, value in part.delta.items():
+            delta[key] = delta.get(key, 0.0) + value
+        sums = self._by_series
+        for series, value in part.series.items():
+            sums[series] = sums.get(series, 0.0) + value
+        for mine, theirs in (
+            (self._cumulative, part.cumulative),
+            (self._cumulative_by_series, part.cumulative_series),
+        ):
+            for key, latest in theirs.items():
+                seen = mine.get(key)
+                if seen is None or latest[0] >= seen[0]:
+                    mine[key] = latest
+        for name, n in part.events.items():
+            self.events.add_event(name, n)
+        for name, n in part.spans.items():
+            self.events.add_span(name, n)
+        for key in part.content:
+            self._content(key)  # seeded with what is expected before the part's records join it
+        merge_contents(self.content, part.content)
+        self.points += part.points
+        self.event_count += part.event_count
+        self.span_count += part.span_count
