@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import email.parser
+import email.utils
 import hmac
+import http.client
 import io
 import json
+import re
 import socket
 import socketserver
 import ssl
@@ -17,6 +21,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -404,6 +409,74 @@ def _internal_error(e: Exception):
 # ---------------------------------------------------------------------------------------------- HTTP
 
 
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+_MAX_HEADER_LINE = 65536  # http.client's limits, which http.server answers 431 past
+_MAX_HEADERS = 100
+# What the email package reads as a "Name: value" header line (its headerRE), with a name.
+_PLAIN_HEADER = re.compile(rb"[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n\Z")
+
+
+class _Headers:
+    """A request's headers, read as http.server's email.message.Message reads them: names compared
+    without case, get() the first value."""
+
+    __slots__ = ("_items", "_first")
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+        self._first: dict[str, str] = {}
+        for name, value in items:
+            self._first.setdefault(name.lower(), value)
+
+    def get(self, name: str, default=None):
+        return self._first.get(name.lower(), default)
+
+    def get_all(self, name: str, default=None):
+        name = name.lower()
+        found = [v for k, v in self._items if k.lower() == name]
+        return found or default
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._first
+
+
+def _read_headers(rfile):
+    """http.client.parse_headers, with its limits, for headers of the plain form; the others (folded
+    lines, lines that are not headers) are parsed as it parses them."""
+    lines = []
+    while True:
+        line = rfile.readline(_MAX_HEADER_LINE + 1)
+        if len(line) > _MAX_HEADER_LINE:
+            raise http.client.LineTooLong("header line")
+        lines.append(line)
+        if len(lines) > _MAX_HEADERS:
+            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+        if line in (b"\r\n", b"\n", b""):
+            break
+    items = []
+    for line in lines[:-1]:
+        if _PLAIN_HEADER.match(line) is None:
+            return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(
+                b"".join(lines).decode("iso-8859-1")
+            )
+        name, _, value = line.decode("iso-8859-1").partition(":")
+        items.append((name, value.lstrip(" \t").rstrip("\r\n")))
+    return _Headers(items)
+
+
+_date = [0, ""]
+
+
+def _http_date() -> str:
+    now = int(time.time())
+    if _date[0] != now:
+        _date[:] = [now, email.utils.formatdate(now, usegmt=True)]
+    return _date[1]
+
+
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     # Many senders connecting at once (a load test, Locust workers) would overflow the default backlog
@@ -501,7 +574,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
     server_version = "claude-telemetry"
     sys_version = ""
     timeout = _HTTP_IDLE_TIMEOUT_S
-    disable_nagle_algorithm = True  # headers and body go out in two writes: no delayed-ACK stall
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def log_message(self, format, *args) -> None:
@@ -521,6 +594,70 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             if not self._counted:
                 self.server.owner.reception.reject("http", "too slow")
+
+    def parse_request(self) -> bool:
+        """http.server's parse_request, answering alike, but for its header parser (the email package's,
+        the larger part of a request's cost): headers of the plain "Name: value" form are read here, any
+        other form is left to it."""
+        self.command = None
+        self.request_version = version = self.default_request_version
+        self.close_connection = True
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.requestline = requestline
+        words = requestline.split()
+        if not words:
+            return False
+        if len(words) >= 3:
+            version = words[-1]
+            try:
+                if not version.startswith("HTTP/"):
+                    raise ValueError
+                base_version_number = version.split("/", 1)[1]
+                numbers = base_version_number.split(".")
+                if len(numbers) != 2 or not all(n.isdigit() and len(n) <= 10 for n in numbers):
+                    raise ValueError
+                version_number = int(numbers[0]), int(numbers[1])
+            except (ValueError, IndexError):
+                self.send_error(400, f"Bad request version ({version!r})")
+                return False
+            if version_number >= (1, 1):
+                self.close_connection = False
+            if version_number >= (2, 0):
+                self.send_error(505, f"Invalid HTTP version ({base_version_number})")
+                return False
+            self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(400, f"Bad request syntax ({requestline!r})")
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
+            self.close_connection = True
+            if command != "GET":
+                self.send_error(400, f"Bad HTTP/0.9 request type ({command!r})")
+                return False
+        self.command, self.path = command, path
+        if self.path.startswith("//"):
+            self.path = "/" + self.path.lstrip("/")
+        try:
+            self.headers = _read_headers(self.rfile)
+        except http.client.LineTooLong as err:
+            self.send_error(431, "Line too long", str(err))
+            return False
+        except http.client.HTTPException as err:
+            self.send_error(431, "Too many headers", str(err))
+            return False
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive":
+            self.close_connection = False
+        if (
+            self.headers.get("Expect", "").lower() == "100-continue"
+            and self.request_version >= "HTTP/1.1"
+            and not self.handle_expect_100()
+        ):
+            return False
+        return True
 
     def __getattr__(self, name: str):
         # Every method, known or invented, gets an OTLP answer (405), not http.server's 501.
@@ -688,16 +825,19 @@ class _HttpHandler(BaseHTTPRequestHandler):
         self._held -= n
 
     def _write(self, status: int, body: bytes, content_type: str, *, close: bool = False, extra=()) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        # One write for the head and the body: one system call, and no delayed-ACK stall between two.
+        head = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nServer: claude-telemetry\r\n"
+            f"Date: {_http_date()}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        ]
         for name, value in extra:
-            self.send_header(name, value)
+            head.append(f"{name}: {value}\r\n")
         if close:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+            head.append("Connection: close\r\n")
+            self.close_connection = True
+        head.append("\r\n")
+        response = "".join(head).encode("latin-1")
+        self.wfile.write(response + body if self.command != "HEAD" else response)
 
     def _linger(self) -> None:
         """Drain what the client is still sending, briefly: closing a socket with unread data resets the
