@@ -492,6 +492,8 @@ class _HttpServer(ThreadingHTTPServer):
         super().__init__(address, _HttpHandler)
 
     def server_bind(self) -> None:
+        if self.owner.share_ports:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup we have no use for.
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
@@ -877,7 +879,10 @@ class OtlpServer:
         message_timeout_s: float = MESSAGE_TIMEOUT_S,
         grpc: bool = True,
         http: bool = True,
+        share_ports: bool = False,
     ) -> None:
+        """`share_ports`: listen beside other processes on the same ports (SO_REUSEPORT), as each of a
+        WorkerPool's workers does; the pool has made sure the ports are its own."""
         if (tls_cert is None) != (tls_key is None):
             missing = "--tls-key" if tls_key is None else "--tls-cert"
             raise ConfigError(f"{missing}: required with {'--tls-cert' if tls_key is None else '--tls-key'}")
@@ -898,6 +903,7 @@ class OtlpServer:
         self.tls_cert, self.tls_key, self.client_ca = tls_cert, tls_key, client_ca
         self.max_request_bytes = max_request_bytes
         self._want_grpc, self._want_http = grpc, http
+        self.share_ports = share_ports
         self._requested_ports = (grpc_port, http_port)
         # Header names are case-insensitive (and gRPC metadata keys lowercase); values compare exactly.
         self._required = tuple((name.strip().lower(), value.encode()) for name, value in require_headers)
@@ -936,6 +942,10 @@ class OtlpServer:
         return f"{self._scheme}://{_hostport(_client_host(self.host), self.http_port)}"
 
     # ------------------------------------------------------------------ life cycle
+
+    def check(self) -> None:
+        """Raise ConfigError if the TLS files cannot be used, as start() would."""
+        self._tls()
 
     def start(self) -> OtlpServer:
         if self._grpc_loop is not None or self._http_server is not None:
@@ -1011,7 +1021,7 @@ class OtlpServer:
     def _start_grpc(self, credentials) -> None:
         port = self._requested_ports[0]
         address = _hostport(self.host, port)
-        if port:
+        if port and not self.share_ports:
             # grpc would log its bind failure to stderr and tell us nothing about the cause: ask the OS.
             self._probe_bind(port)
         loop = asyncio.new_event_loop()
@@ -1029,7 +1039,7 @@ class OtlpServer:
             options=[
                 ("grpc.max_receive_message_length", core_limit),
                 # grpc's default SO_REUSEPORT would let a second receiver share a taken port silently.
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", 1 if self.share_ports else 0),
             ],
         )
         server.add_generic_rpc_handlers(
