@@ -57,6 +57,8 @@ class WorkerPool:
     ) -> None:
         if not 2 <= workers <= MAX_WORKERS:
             raise ConfigError(f"--workers: between 1 and {MAX_WORKERS}, not {workers}")
+        if not hasattr(socket, "SO_REUSEPORT"):
+            raise ConfigError("--workers: processes cannot share a port on this system; use --workers 1")
         # The options are checked here, as a single server checks them, before any process starts.
         self._model = OtlpServer(reception, host=host, grpc_port=grpc_port, http_port=http_port, **options)
         self.reception = reception
@@ -247,6 +249,8 @@ class _Worker:
                         self.send(("dumped", message[1], e.message))
                 elif kind == "stopped":
                     self.stopped = True
+                elif kind == "failed":
+                    self.pool._lost(self, f"failed ({message[1]})")
         except (EOFError, OSError):
             pass
         if not self.stopped:
@@ -375,7 +379,18 @@ class _SeriesNumbers:
 
 def _report(reception: Reception, send, numbers: _SeriesNumbers, stopping: threading.Event) -> None:
     """Send what arrived, at most every REPORT_INTERVAL_S: at once after a quiet spell, and in batches
-    under a steady stream."""
+    under a steady stream. A worker that cannot report ends: a tally that stopped short must not pass
+    for a whole one."""
+    try:
+        _report_until(reception, send, numbers, stopping)
+    except Exception as e:
+        try:
+            send(("failed", f"cannot report: {type(e).__name__}: {e}"))
+        finally:
+            os._exit(70)
+
+
+def _report_until(reception: Reception, send, numbers: _SeriesNumbers, stopping: threading.Event) -> None:
     generation = -1
     last = 0.0
     while not stopping.is_set():

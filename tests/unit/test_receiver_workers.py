@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import socket
+import threading
 
 import grpc
 import pytest
@@ -184,3 +185,29 @@ def test_bad_tls_files_are_refused_before_any_worker_starts(reception, tmp_path)
     with pytest.raises(ConfigError, match="--tls-cert"):
         pool.start()
     assert pool.pids == []
+
+
+def test_a_worker_that_cannot_report_says_why_and_ends(monkeypatch):
+    """Its parent then fails the verdict: a tally that stopped short never passes for a whole one."""
+    from claude_telemetry_cli.receiver import workers
+
+    class Ended(Exception):
+        pass
+
+    def end(code):
+        raise Ended(code)
+
+    monkeypatch.setattr(workers.os, "_exit", end)
+    reception = Reception()
+    reception.accept_metrics(metrics_request([("a", (), 1)]), "grpc")
+    told = []
+
+    def send(message):
+        if message[0] == "part":
+            raise TypeError("cannot pickle")
+        told.append(message)
+
+    with pytest.raises(Ended) as info:
+        workers._report(reception, send, _SeriesNumbers(), threading.Event())
+    assert info.value.args == (70,)
+    assert told == [("failed", "cannot report: TypeError: cannot pickle")]
