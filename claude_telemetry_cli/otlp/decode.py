@@ -8,12 +8,14 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1 import common_pb2
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, NumberDataPoint
 from opentelemetry.proto.resource.v1 import resource_pb2
@@ -83,11 +85,14 @@ class DecodedEvent:
     @property
     def name(self) -> str:
         """Event name without the `claude_code.` prefix, from event.name or the body."""
-        for k, v in self.attributes:
-            if k == "event.name":
-                return str(v)
-        body = str(self.body or "")
-        return body.removeprefix("claude_code.")
+        return event_name(self.attributes, self.body)
+
+
+def event_name(attributes: Pairs, body: object) -> str:
+    for k, v in attributes:
+        if k == "event.name":
+            return str(v)
+    return str(body or "").removeprefix("claude_code.")
 
 
 @dataclass(frozen=True)
@@ -271,25 +276,27 @@ _TIMES_DOUBLE = struct.Struct("<xQxQxd")
 _TIMES_INT = struct.Struct("<xQxQxq")
 
 
-def _points_as_bytes():
-    """ExportMetricsServiceRequest with Sum's and Gauge's data_points read as bytes: the same wire
-    format, every other field decoded (and checked) as the full schema does."""
+def _read_as_bytes(request: type, modules, fields: set[tuple[str, str]]):
+    """`request` with each of `fields` ((message, field) names) read as bytes: the same wire format,
+    every other field decoded (and checked) as the full schema does."""
     pool = descriptor_pool.DescriptorPool()
-    for module in (common_pb2, resource_pb2, metrics_pb2, metrics_service_pb2):
+    for module in (common_pb2, resource_pb2, *modules):
         proto = descriptor_pb2.FileDescriptorProto()
         module.DESCRIPTOR.CopyToProto(proto)
         for message in proto.message_type:
-            if message.name in ("Sum", "Gauge"):
-                for f in message.field:
-                    if f.name == "data_points":
-                        f.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
-                        f.ClearField("type_name")
+            for f in message.field:
+                if (message.name, f.name) in fields:
+                    f.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+                    f.ClearField("type_name")
         pool.Add(proto)
-    name = ExportMetricsServiceRequest.DESCRIPTOR.full_name
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(request.DESCRIPTOR.full_name))
 
 
-_LeanMetricsRequest = _points_as_bytes()
+_LeanMetricsRequest = _read_as_bytes(
+    ExportMetricsServiceRequest,
+    (metrics_pb2, metrics_service_pb2),
+    {("Sum", "data_points"), ("Gauge", "data_points")},
+)
 
 
 class _SeriesCache:
@@ -477,4 +484,85 @@ def _full_batch(request: ExportMetricsServiceRequest) -> MetricBatch:
             )
         )
         batch.points += 1
+    return batch
+
+
+# Events: each attribute (a KeyValue) is decoded once and looked up by its bytes afterwards; the values
+# that vary from event to event (timestamps, ids) are decoded each time, and long ones are not kept.
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """A logs request decoded for tallying (decode_event_batch): each event's name and attributes."""
+
+    events: list[tuple[str, Pairs]] = field(default_factory=list)
+    sessions: set[str] = field(default_factory=set)
+
+
+_LeanLogsRequest = _read_as_bytes(
+    ExportLogsServiceRequest, (logs_pb2, logs_service_pb2), {("LogRecord", "attributes")}
+)
+
+
+class _Pairs(dict):
+    """(key, value) by the bytes of a KeyValue; forgotten all at once past LIMIT."""
+
+    LIMIT = 50_000
+    LONGEST = 256  # bytes: a longer attribute (a prompt) is decoded each time, never kept
+
+    def __missing__(self, encoded: bytes) -> tuple[str, object]:
+        pair = pairs((KeyValue.FromString(encoded),))[0]
+        if len(encoded) <= self.LONGEST:
+            if len(self) >= self.LIMIT:
+                self.clear()
+            self[encoded] = pair
+        return pair
+
+
+_pairs = _Pairs()
+
+
+def decode_event_batch(request: ExportLogsServiceRequest | bytes) -> EventBatch:
+    """The events of a logs request as Tally.add_event_batch takes them: the same names and attributes as
+    decode_logs. Raises what ExportLogsServiceRequest.FromString raises for a body that does not decode."""
+    if not isinstance(request, (bytes, bytearray)):
+        request = request.SerializeToString()
+    try:
+        return _lean_events(_LeanLogsRequest.FromString(request))
+    except Exception:
+        # Whatever the lean reading refused, the full one words (or, should it decode after all, reads).
+        return _full_events(ExportLogsServiceRequest.FromString(bytes(request)))
+
+
+def _lean_events(request) -> EventBatch:
+    batch = EventBatch()
+    events, sessions = batch.events, batch.sessions
+    pair = _pairs.__getitem__
+    for rl in request.resource_logs:
+        for sl in rl.scope_logs:
+            for record in sl.log_records:
+                attributes = tuple(map(pair, record.attributes))
+                name = session = None
+                for k, v in attributes:
+                    if k == "event.name" and name is None:
+                        name = str(v)
+                    elif k == "session.id" and session is None:
+                        session = str(v)
+                if name is None:
+                    name = event_name((), any_value(record.body))
+                events.append((name, attributes))
+                if session:
+                    sessions.add(session)
+    return batch
+
+
+def _full_events(request: ExportLogsServiceRequest) -> EventBatch:
+    batch = EventBatch()
+    for e in decode_logs(request):
+        batch.events.append((e.name, e.attributes))
+        for k, v in e.attributes:
+            if k == "session.id":
+                if str(v):
+                    batch.sessions.add(str(v))
+                break
     return batch

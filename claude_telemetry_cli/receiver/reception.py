@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from claude_telemetry_cli.clock import Clock, RealClock
@@ -21,7 +22,9 @@ from claude_telemetry_cli.otlp.decode import (
     DecodedEvent,
     DecodedPoint,
     DecodedSpan,
+    EventBatch,
     MetricBatch,
+    decode_event_batch,
     decode_logs,
     decode_metric_batch,
     decode_metrics,
@@ -88,8 +91,11 @@ class Reception:
     def decode(self, request_type: type, raw: bytes):
         """A request's body decoded into what its accept_* method takes; raises what
         `request_type.FromString` raises for a body that does not decode."""
-        if request_type is ExportMetricsServiceRequest and self._dump is None and not self.keep_decoded:
-            return decode_metric_batch(raw)
+        if self._dump is None and not self.keep_decoded:
+            if request_type is ExportMetricsServiceRequest:
+                return decode_metric_batch(raw)
+            if request_type is ExportLogsServiceRequest:
+                return decode_event_batch(raw)
         return request_type.FromString(raw)
 
     def accept_metrics(self, request, protocol: str) -> None:
@@ -128,6 +134,18 @@ class Reception:
             self._arrived()
 
     def accept_logs(self, request, protocol: str) -> None:
+        """A logs request (ExportLogsServiceRequest, its bytes, or what decode() made of them)."""
+        if not self.keep_decoded:
+            batch = request if isinstance(request, EventBatch) else decode_event_batch(request)
+            if self._dump is not None:
+                self._write_dump("logs", protocol, request)
+            with self._lock:
+                self.tally.add_event_batch(batch)
+                self.requests["logs", protocol] += 1
+                self.events_by_name.update(name for name, _ in batch.events)
+                self.sessions |= batch.sessions
+                self._arrived()
+            return
         events = decode_logs(request)
         self._write_dump("logs", protocol, request)
         with self._lock:

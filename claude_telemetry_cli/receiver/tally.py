@@ -6,7 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from claude_telemetry_cli.content import Content, merge_contents, span_pairs
-from claude_telemetry_cli.otlp.decode import DecodedEvent, DecodedPoint, DecodedSpan, MetricBatch, Series
+from claude_telemetry_cli.otlp.decode import (
+    DecodedEvent,
+    DecodedPoint,
+    DecodedSpan,
+    EventBatch,
+    MetricBatch,
+    Series,
+)
 from claude_telemetry_cli.records import Totals
 
 
@@ -100,6 +107,18 @@ class Tally:
             name = e.name
             self.events.add_event(name)
             self._content(("event", name)).add(e.attributes)
+
+    def add_event_batch(self, batch: EventBatch) -> None:
+        """The events of otlp.decode.decode_event_batch: the same totals as add_events of decode_logs."""
+        self.event_count += len(batch.events)
+        counts = self.events.events
+        content = self.content
+        for name, attributes in batch.events:
+            counts[name] = counts.get(name, 0) + 1
+            c = content.get(("event", name))
+            if c is None:
+                c = self._content(("event", name))
+            c.add(attributes)
 
     def add_spans(self, spans: Iterable[DecodedSpan]) -> None:
         for s in spans:

@@ -1,5 +1,5 @@
 """The receiver's fast tallying path counts exactly what the full decoding counts, for any layout of the
-points and any body, and a tally split across worker processes merges back into the same totals."""
+points, any events and any body; a tally taken in parts merges back, expected values counted exactly."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     AggregationTemporality,
     Exemplar,
@@ -140,6 +142,17 @@ def _points_last(request: ExportMetricsServiceRequest) -> bytes:
     return out
 
 
+def _mutated(encoded: bytes, at: int, how: str, junk: bytes) -> bytes:
+    raw = bytearray(encoded)
+    at = at % (len(raw) + 1)
+    if how == "truncate":
+        return bytes(raw[:at])
+    if how == "flip" and at < len(raw):
+        raw[at] ^= junk[0] if junk else 0xFF
+        return bytes(raw)
+    return bytes(raw[:at] + junk + raw[at:])
+
+
 def _same_totals(a: Totals, b: Totals) -> bool:
     return a.metrics.keys() == b.metrics.keys() and all(
         math.isclose(v, b.metrics[k], rel_tol=1e-12, abs_tol=1e-12) for k, v in a.metrics.items()
@@ -177,15 +190,7 @@ def test_the_fast_path_counts_what_the_full_decoding_counts(sent, points_last):
     requests, st.integers(0, 10_000), st.sampled_from(["truncate", "flip", "insert"]), st.binary(max_size=4)
 )
 def test_any_body_is_refused_or_counted_as_the_full_decoding_would(request, at, how, junk):
-    raw = bytearray(request.SerializeToString())
-    at = at % (len(raw) + 1)
-    if how == "truncate":
-        body = bytes(raw[:at])
-    elif how == "flip" and at < len(raw):
-        raw[at] ^= junk[0] if junk else 0xFF
-        body = bytes(raw)
-    else:
-        body = bytes(raw[:at] + junk + raw[at:])
+    body = _mutated(request.SerializeToString(), at, how, junk)
     try:
         expected = ExportMetricsServiceRequest.FromString(body)
     except DecodeError as e:
@@ -286,3 +291,95 @@ def test_expected_values_stay_exact_in_worker_parts_past_the_cap():
     parent.merge(worker.take_part())
     received = parent.totals().content["event", "tool_result"].attributes["tool_name"]
     assert {tool: received.values.get(("string", tool)) for tool in tools} == dict.fromkeys(tools, 1)
+
+
+# ------------------------------------------------------------------ events
+
+
+@st.composite
+def log_records(draw):
+    attributes = draw(
+        st.lists(
+            st.tuples(st.sampled_from(["event.name", "session.id", "tool_name", "prompt"]), values),
+            max_size=5,
+        )
+    )
+    if draw(st.booleans()):
+        attributes.append(("prompt", draw(st.text(min_size=200, max_size=400))))  # long: never kept
+    body = draw(
+        st.one_of(
+            st.none(), st.sampled_from(["claude_code.user_prompt", "api_request", ""]), st.integers(0, 2)
+        )
+    )
+    record = LogRecord(attributes=[KeyValue(key=k, value=_any(v)) for k, v in attributes], time_unix_nano=5)
+    if body is not None:
+        record.body.CopyFrom(_any(body))
+    return record
+
+
+log_requests = st.lists(st.lists(log_records(), max_size=4), min_size=1, max_size=2).map(
+    lambda groups: ExportLogsServiceRequest(
+        resource_logs=[ResourceLogs(scope_logs=[ScopeLogs(log_records=records)]) for records in groups]
+    )
+)
+
+
+def _received_logs(bodies, *, full: bool) -> Reception:
+    reception = Reception(keep_decoded=full)
+    for body in bodies:
+        reception.accept_logs(ExportLogsServiceRequest.FromString(body) if full else body, "grpc")
+    return reception
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(log_requests, min_size=1, max_size=3))
+def test_events_are_counted_as_the_full_decoding_counts_them(sent):
+    bodies = [r.SerializeToString() for r in sent]
+    fast, full = _received_logs(bodies, full=False), _received_logs(bodies, full=True)
+    assert fast.totals().equals(full.totals(), content=True)
+    assert fast.totals().content.keys() == full.totals().content.keys()
+    assert _snapshot(fast) == _snapshot(full)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    log_requests,
+    st.integers(0, 10_000),
+    st.sampled_from(["truncate", "flip", "insert"]),
+    st.binary(max_size=4),
+)
+def test_any_logs_body_is_refused_or_counted_as_the_full_decoding_would(request, at, how, junk):
+    body = _mutated(request.SerializeToString(), at, how, junk)
+    try:
+        expected = ExportLogsServiceRequest.FromString(body)
+    except DecodeError as e:
+        with pytest.raises(DecodeError) as refused:
+            decode.decode_event_batch(body)
+        assert str(refused.value) == str(e)
+        return
+    fast, full = Reception(), Reception(keep_decoded=True)
+    fast.accept_logs(decode.decode_event_batch(body), "grpc")
+    full.accept_logs(expected, "grpc")
+    assert fast.totals().equals(full.totals(), content=True)
+    assert _snapshot(fast) == _snapshot(full)
+
+
+def test_each_attribute_of_the_events_is_decoded_once(monkeypatch):
+    monkeypatch.setattr(decode, "_pairs", decode._Pairs())
+
+    def refuse(*_):
+        raise AssertionError("decoded in full")
+
+    monkeypatch.setattr(decode, "_full_events", refuse)
+    monkeypatch.setattr(decode, "decode_logs", refuse)
+    decoded = []
+    real = decode.KeyValue.FromString
+    monkeypatch.setattr(
+        decode, "KeyValue", type("K", (), {"FromString": lambda b: decoded.append(b) or real(b)})
+    )
+    request = logs_request(["user_prompt", "api_request", "api_request"])
+    reception = Reception()
+    for _ in range(5):
+        reception.accept_logs(request.SerializeToString(), "grpc")
+    assert len(decoded) == 3  # event.name twice, session.id once
+    assert reception.totals().events == {"user_prompt": 5, "api_request": 10}
