@@ -51,6 +51,10 @@ MESSAGE_TIMEOUT_S = 30.0
 _GRPC_CORE_LIMIT_FACTOR = 2
 _GRPC_END_WAIT_S = 0.5
 _HTTP_IDLE_TIMEOUT_S = 30.0  # an idle keep-alive connection is closed after this
+# A read whose request deadline is at most this much nearer than the idle timeout waits the idle timeout
+# (the deadline is checked again before the next read): a request may overrun its deadline by this much.
+_DEADLINE_SLACK_S = 0.5
+_READ_BUFFER = 32 * 1024
 _HANDSHAKE_TIMEOUT_S = 10.0
 _LINGER_S = 2.0  # how long an unread request body is drained before the connection is closed
 # A body is read (and a gzip body inflated) this much at a time, each piece counted as it arrives.
@@ -545,9 +549,16 @@ class _RequestReader(io.RawIOBase):
         self.sock, self.idle_s, self.request_s = sock, idle_s, request_s
         self.deadline: float | None = None
         self.expired = False
+        self._timeout = sock.gettimeout()
 
     def readable(self) -> bool:
         return True
+
+    def set_timeout(self, timeout: float) -> None:
+        # Each change is a system call: most reads of a request keep the idle timeout.
+        if timeout != self._timeout:
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
 
     def readinto(self, buffer) -> int:
         timeout = self.idle_s
@@ -556,15 +567,14 @@ class _RequestReader(io.RawIOBase):
             if left <= 0:
                 self.expired = True
                 raise TimeoutError("request not complete in time")
-            timeout = min(timeout, left)
-        self.sock.settimeout(timeout)
+            if left < self.idle_s - _DEADLINE_SLACK_S:
+                timeout = left
+        self.set_timeout(timeout)
         try:
             n = self.sock.recv_into(buffer)
         except TimeoutError:
             self.expired = self.deadline is not None and time.monotonic() >= self.deadline
             raise
-        finally:
-            self.sock.settimeout(self.idle_s)  # what answers are written with
         if n and self.deadline is None:
             self.deadline = time.monotonic() + self.request_s
         return n
@@ -585,7 +595,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self._reader = _RequestReader(self.connection, self.timeout, self.server.owner.message_timeout_s)
-        self.rfile = io.BufferedReader(self._reader)
+        # Large enough for a usual request's head and body to come in one read.
+        self.rfile = io.BufferedReader(self._reader, buffer_size=_READ_BUFFER)
 
     def handle_one_request(self) -> None:
         self._reader.deadline, self._reader.expired = None, False
@@ -839,6 +850,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         head.append("\r\n")
         response = "".join(head).encode("latin-1")
+        self._reader.set_timeout(self._reader.idle_s)  # what answers are written with
         self.wfile.write(response + body if self.command != "HEAD" else response)
 
     def _linger(self) -> None:
