@@ -56,7 +56,7 @@ class WorkerPool:
         **options,
     ) -> None:
         if not 2 <= workers <= MAX_WORKERS:
-            raise ConfigError(f"--workers: between 1 and {MAX_WORKERS}, not {workers}")
+            raise ValueError(f"a WorkerPool runs 2 to {MAX_WORKERS} workers, not {workers}")
         if not hasattr(socket, "SO_REUSEPORT"):
             raise ConfigError("--workers: processes cannot share a port on this system; use --workers 1")
         # The options are checked here, as a single server checks them, before any process starts.
@@ -65,14 +65,14 @@ class WorkerPool:
         self.workers = workers
         self.host = host
         self._options = dict(options, host=host)
-        self._requested = (grpc_port if options.get("grpc", True) else None, http_port)
-        if not options.get("http", True):
-            self._requested = (self._requested[0], None)
+        self._requested = (
+            grpc_port if options.get("grpc", True) else None,
+            http_port if options.get("http", True) else None,
+        )
         self.grpc_port: int | None = None
         self.http_port: int | None = None
         self._workers: list[_Worker] = []
         self._expected: dict | None = None
-        self._stopping = False
         reception.on_expect(self._forward_expected)
 
     # ------------------------------------------------------------------ endpoints, as OtlpServer's
@@ -114,9 +114,8 @@ class WorkerPool:
                 ports.append(reservation.getsockname()[1])
             self.grpc_port, self.http_port = ports
             options = dict(self._options, grpc_port=self.grpc_port or 0, http_port=self.http_port or 0)
-            self._workers = [
-                _Worker(self, i + 1, options, dump=self.reception.dumps) for i in range(self.workers)
-            ]
+            for i in range(self.workers):
+                self._workers.append(_Worker(self, i + 1, options, dump=self.reception.dumps))
             deadline = time.monotonic() + _START_TIMEOUT_S
             for w in self._workers:
                 w.wait_ready(deadline)
@@ -125,7 +124,7 @@ class WorkerPool:
             self.grpc_port = self.http_port = None
             raise
         finally:
-            # Every worker listens now: the ports are held by their sockets.
+            # From now on the workers' own sockets hold the ports (or, if they failed, nothing needs them).
             for reservation in reserved:
                 reservation.close()
         for w in self._workers:
@@ -134,7 +133,6 @@ class WorkerPool:
 
     def stop(self, grace: float = 1.0) -> None:
         """Stop every worker (requests in progress get `grace` seconds), with its last report merged."""
-        self._stopping = True
         for w in self._workers:
             w.send(("stop", grace))
         deadline = time.monotonic() + max(grace, 0) + _STOP_MARGIN_S
