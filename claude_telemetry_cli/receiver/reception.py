@@ -1,7 +1,8 @@
 """What a receiver has accepted so far: tally, counts per name and protocol, errors, and the dump.
 
 Servers (gRPC and HTTP threads) call accept_*/reject concurrently; readers take snapshots. A request
-is accepted whole or not at all: with a dump, it is counted only once its line is written.
+is accepted whole or not at all: with a dump, it is counted only once its line is written. A worker
+process's Reception hands what it counted to the one that judges (take_part, merge).
 """
 
 from __future__ import annotations
