@@ -50,10 +50,12 @@ def _gone_within(pids, timeout: float) -> bool:
 
 
 def _workers_of(receiver, n: int) -> list[int]:
-    deadline = time.monotonic() + 30
-    while len(pids := _children(receiver.proc.pid)) < n:
-        assert time.monotonic() < deadline, f"{len(pids)} workers of {n}"
-        time.sleep(0.05)
+    """The receiver's workers, once every one of them listens (it says so on stderr; the ports answer
+    as soon as one does)."""
+    while not (line := receiver.proc.stderr.readline()).startswith("receiving OTLP"):
+        assert line, "the receiver ended before it started receiving"
+    pids = _children(receiver.proc.pid)
+    assert len(pids) == n
     return pids
 
 
