@@ -1,13 +1,14 @@
 """Receiver throughput: data points per second accepted by our OtlpServer + Reception, as a ratio to rotel.
 
-    python benchmarks/receiver.py [--requests N] [--threads N] [--repeat N]
+    python benchmarks/receiver.py [--requests N] [--threads N] [--repeat N] [--workers N]
 
 A fixed stream of realistic Claude Code metric requests (20 sessions, each request one session's export:
 claude_code.token.usage and cost.usage per model and query source, plus the other counters, ~40 points
 with Claude Code's attribute sets) is sent by --threads client threads over keep-alive connections, to:
 
   - our OtlpServer feeding a Reception (decode, tally per series), in its own process, as
-    `claude-telemetry` runs it;
+    `claude-telemetry receive` runs it; with --workers N, in N worker processes sharing the ports,
+    as `receive --workers N` runs it (a run ends once every point is tallied by the parent);
   - rotel (a Rust OpenTelemetry collector) with its blackhole exporter: receive, decode and drop.
 
 Both are measured in the same run, over gRPC and HTTP/protobuf, each figure the best of --repeat.
@@ -228,17 +229,26 @@ def send_all(protocol: str, port: int, bodies: list[bytes], threads: int) -> flo
 # ---------------------------------------------------------------------------------------------- servers
 
 
-def serve() -> None:
-    """--serve: our receiver in this process, ports on the first line; stdin: `points`, `reset`, EOF."""
+def serve(workers: int) -> None:
+    """--serve: our receiver in this process (and its workers), ports on the first line; stdin:
+    `points N` (the points tallied, once they are N or 30 s passed), `reset`, EOF."""
     from claude_telemetry_cli.receiver.reception import Reception
     from claude_telemetry_cli.receiver.server import OtlpServer
+    from claude_telemetry_cli.receiver.workers import WorkerPool
 
     reception = Reception()
-    server = OtlpServer(reception, grpc_port=0, http_port=0).start()
+    if workers > 1:
+        server = WorkerPool(reception, workers=workers, grpc_port=0, http_port=0).start()
+    else:
+        server = OtlpServer(reception, grpc_port=0, http_port=0).start()
     print(server.grpc_port, server.http_port, flush=True)
     for line in sys.stdin:
-        command = line.strip()
+        command, *args = line.split()
         if command == "points":
+            # Workers report what they tallied within a fraction of a second.
+            deadline, generation = time.monotonic() + 30, -1
+            while reception.snapshot()["points"] < int(args[0]) and time.monotonic() < deadline:
+                generation = reception.wait_for_change(generation, 0.1)
             print(reception.snapshot()["points"], flush=True)
         elif command == "reset":
             reception.reset()
@@ -249,9 +259,14 @@ def serve() -> None:
 class Ours:
     name = "OtlpServer + Reception"
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int) -> None:
+        if workers > 1:
+            self.name = f"receive --workers {workers}"
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, __file__, "--serve", "--workers", str(workers)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         grpc_port, http_port = self.proc.stdout.readline().split()
         self.ports = {"grpc": int(grpc_port), "http/protobuf": int(http_port)}
@@ -307,10 +322,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="receiver processes, as `receive --workers` (default 1)"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve()
+        serve(args.workers)
         return
 
     bodies, points = build_requests(args.requests)
@@ -318,9 +336,9 @@ def main() -> None:
     print(
         f"receiver throughput: {args.requests} metric requests ({points / args.requests:.0f} points, "
         f"{size / 1024:.1f} KiB each; {SESSIONS} sessions) sent by {args.threads} client threads, "
-        f"best of {args.repeat}"
+        f"best of {args.repeat}; receiver workers: {args.workers}"
     )
-    ours, rotel = Ours(), Rotel()
+    ours, rotel = Ours(args.workers), Rotel()
     best: dict[tuple[str, str], float] = {}
     try:
         for protocol in ("grpc", "http/protobuf"):
@@ -329,7 +347,7 @@ def main() -> None:
                     if server is ours:
                         ours.ask("reset")
                     elapsed = send_all(protocol, server.ports[protocol], bodies, args.threads)
-                    if server is ours and int(ours.ask("points")) != points:
+                    if server is ours and int(ours.ask(f"points {points}")) != points:
                         raise SystemExit("OtlpServer did not tally every point sent")
                     key = (protocol, server.name)
                     best[key] = min(best.get(key, float("inf")), elapsed)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import struct
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import NamedTuple
 
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, NumberDataPoint
+from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 Pairs = tuple[tuple[str, object], ...]
@@ -75,11 +85,14 @@ class DecodedEvent:
     @property
     def name(self) -> str:
         """Event name without the `claude_code.` prefix, from event.name or the body."""
-        for k, v in self.attributes:
-            if k == "event.name":
-                return str(v)
-        body = str(self.body or "")
-        return body.removeprefix("claude_code.")
+        return event_name(self.attributes, self.body)
+
+
+def event_name(attributes: Pairs, body: object) -> str:
+    for k, v in attributes:
+        if k == "event.name":
+            return str(v)
+    return str(body or "").removeprefix("claude_code.")
 
 
 @dataclass(frozen=True)
@@ -207,3 +220,361 @@ def decode_traces(request: ExportTraceServiceRequest | bytes) -> list[DecodedSpa
                     )
                 )
     return out
+
+
+# ---------------------------------------------------------------------------------------------- tallying
+
+# A receiver tallying a metrics request needs far less than decode_metrics builds: per point, its series
+# and value. A series' attributes arrive byte for byte the same in every export, so they are decoded once
+# and looked up by their bytes afterwards. Protobuf's parser is handed a copy of the schema in which a
+# Sum's and a Gauge's data points are bytes: each point comes undecoded, and the point's times and value,
+# three fixed-size fields written before its attributes (the SDKs) or after them (prost, our encoder),
+# are read in place. A point laid out otherwise is decoded in full.
+
+
+class Series:
+    """One series of one metric, as Totals keys it; compared and hashed by identity (the cache hands out
+    one per series)."""
+
+    __slots__ = ("key", "attributes", "session")
+
+    def __init__(self, name: str, attributes: Pairs) -> None:
+        self.attributes = tuple(sorted(attributes, key=_BY_KEY))
+        self.key = (name, self.attributes)  # a Totals.metrics key
+        self.session: str | None = None  # its session.id
+        for k, v in self.attributes:
+            if k == "session.id":
+                self.session = str(v) or None
+                break
+
+
+class MetricPoints(NamedTuple):
+    """The number points of one Metric message, in arrival order."""
+
+    name: str
+    temporality: str
+    series: list[Series]
+    values: list[float]
+    starts: list[int] | None  # each point's start and time, for cumulative points only
+    times: list[int] | None
+    resource: Pairs = ()  # of the ResourceMetrics it came in: one tuple shared by its metrics
+
+
+@dataclass(slots=True)
+class MetricBatch:
+    """A metrics request decoded for tallying (decode_metric_batch)."""
+
+    metrics: list[MetricPoints] = field(default_factory=list)
+    points: int = 0
+
+
+_BY_KEY = itemgetter(0)
+_CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
+# start_time_unix_nano (2), time_unix_nano (3), then as_double (4) or as_int (6): tag and 8 bytes each.
+_TIMES_SIZE = 27
+_START, _TIME, _DOUBLE, _INT = 0x11, 0x19, 0x21, 0x31
+_TIMES_DOUBLE = struct.Struct("<xQxQxd")
+_TIMES_INT = struct.Struct("<xQxQxq")
+
+
+def _read_as_bytes(request: type, modules, fields: set[tuple[str, str]]):
+    """`request` with each of `fields` ((message, field) names) read as bytes: the same wire format,
+    every other field decoded (and checked) as the full schema does."""
+    pool = descriptor_pool.DescriptorPool()
+    for module in (common_pb2, resource_pb2, *modules):
+        proto = descriptor_pb2.FileDescriptorProto()
+        module.DESCRIPTOR.CopyToProto(proto)
+        for message in proto.message_type:
+            for f in message.field:
+                if (message.name, f.name) in fields:
+                    f.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+                    f.ClearField("type_name")
+        pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(request.DESCRIPTOR.full_name))
+
+
+_LeanMetricsRequest = _read_as_bytes(
+    ExportMetricsServiceRequest,
+    (metrics_pb2, metrics_service_pb2),
+    {("Sum", "data_points"), ("Gauge", "data_points")},
+)
+
+
+class _SeriesCache:
+    """One Series per metric name and attributes, found by the bytes of a point but its times and value.
+    Forgotten all at once past LIMIT: memory stays bounded whatever the number of series (past it,
+    series are decoded again as they come)."""
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, dict[bytes, Series]] = {}
+        self.by_key: dict[tuple, Series] = {}
+        self.size = 0
+
+    def of(self, name: str) -> dict[bytes, Series]:
+        known = self.by_name.get(name)
+        if known is None:
+            known = self.by_name[name] = {}
+        return known
+
+    def series(self, name: str, attributes: Pairs) -> Series:
+        """The Series of `name` and `attributes` (in any order)."""
+        series = Series(name, attributes)
+        known = self.by_key.get(series.key)
+        if known is not None:
+            return known
+        self._make_room()
+        self.by_key[series.key] = series
+        self.size += 1
+        return series
+
+    def add(self, known: dict[bytes, Series], name: str, rest: bytes) -> Series | None:
+        """The series of a point whose times and value are cut off, leaving `rest`; None if `rest` holds a
+        time or value too (then only the full decoding tells which counts). Raises what protobuf raises
+        for bytes that do not decode."""
+        if not _without_times(rest):
+            return None
+        series = self.series(name, pairs(NumberDataPoint.FromString(rest).attributes))
+        self._make_room()
+        known[rest] = series
+        self.size += 1
+        return series
+
+    def _make_room(self) -> None:
+        if self.size >= self.LIMIT:
+            # Server threads decode side by side: a name may be added meanwhile.
+            for known in list(self.by_name.values()):
+                known.clear()
+            self.by_key.clear()
+            self.size = 0
+
+
+_series = _SeriesCache()
+
+
+def _without_times(rest: bytes) -> bool:
+    """Whether `rest` is whole protobuf fields, none of them a point's times or value."""
+    at, end = 0, len(rest)
+    while at < end:
+        tag, at = _varint(rest, at)
+        if tag is None:
+            return False
+        number, wire = tag >> 3, tag & 7
+        if number in (2, 3, 4, 6):
+            return False
+        if wire == 0:
+            _, at = _varint(rest, at)
+            if _ is None:
+                return False
+        elif wire == 1:
+            at += 8
+        elif wire == 5:
+            at += 4
+        elif wire == 2:
+            size, at = _varint(rest, at)
+            if size is None:
+                return False
+            at += size
+        else:
+            return False
+    return at == end
+
+
+def _varint(data: bytes, at: int) -> tuple[int | None, int]:
+    value = shift = 0
+    while at < len(data) and shift < 64:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7
+    return None, at
+
+
+def decode_metric_batch(request: ExportMetricsServiceRequest | bytes) -> MetricBatch:
+    """The number points of a metrics request as Tally.add_batch takes them: the same points, series and
+    values as decode_metrics. Raises what ExportMetricsServiceRequest.FromString raises for a body that
+    does not decode."""
+    if not isinstance(request, (bytes, bytearray)):
+        request = request.SerializeToString()
+    try:
+        return _lean_batch(_LeanMetricsRequest.FromString(request))
+    except Exception:
+        # Whatever the lean reading refused, the full one words (or, should it decode after all, reads).
+        return _full_batch(ExportMetricsServiceRequest.FromString(bytes(request)))
+
+
+def _lean_batch(request) -> MetricBatch:
+    batch = MetricBatch()
+    for rm in request.resource_metrics:
+        resource = pairs(rm.resource.attributes)
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                if kind == "sum":
+                    data = m.sum
+                    temporality = _TEMPORALITY.get(data.aggregation_temporality, "unspecified")
+                elif kind == "gauge":
+                    data, temporality = m.gauge, "unspecified"
+                else:
+                    continue  # histograms and summaries carry no number points
+                points = _number_points(m.name, temporality, data.data_points, resource)
+                batch.points += len(points.series)
+                batch.metrics.append(points)
+    return batch
+
+
+def _number_points(name: str, temporality: str, encoded, resource: Pairs = ()) -> MetricPoints:
+    cache = _series
+    known = cache.of(name)
+    get = known.get
+    series: list[Series] = []
+    values: list[float] = []
+    add_series, add_value = series.append, values.append
+    times_double, times_int = _TIMES_DOUBLE.unpack_from, _TIMES_INT.unpack_from
+    cumulative = temporality == "cumulative"
+    starts: list[int] = []
+    times: list[int] = []
+    for point in encoded:
+        s = None
+        if len(point) >= _TIMES_SIZE:
+            # The times and value first (the SDKs), or last (prost, our encoder).
+            at = 0 if point[0] == _START and point[9] == _TIME else len(point) - _TIMES_SIZE
+            tag = point[at + 18]
+            if point[at] == _START and point[at + 9] == _TIME and (tag == _DOUBLE or tag == _INT):
+                rest = point[_TIMES_SIZE:] if at == 0 else point[:at]
+                s = get(rest)
+                if s is None:
+                    s = cache.add(known, name, rest)
+        if s is None:
+            s, start, time, value = _decoded_point(name, point)
+        elif tag == _DOUBLE:
+            start, time, value = times_double(point, at)
+        else:
+            start, time, value = times_int(point, at)
+            value = float(value)
+        add_series(s)
+        add_value(value)
+        if cumulative:
+            starts.append(start)
+            times.append(time)
+    if cumulative:
+        return MetricPoints(name, temporality, series, values, starts, times, resource)
+    return MetricPoints(name, temporality, series, values, None, None, resource)
+
+
+def _decoded_point(name: str, point: bytes) -> tuple[Series, int, int, float]:
+    p = NumberDataPoint.FromString(point)
+    value = float(p.as_int) if p.WhichOneof("value") == "as_int" else p.as_double
+    return _series.series(name, pairs(p.attributes)), p.start_time_unix_nano, p.time_unix_nano, value
+
+
+def _full_batch(request: ExportMetricsServiceRequest) -> MetricBatch:
+    batch = MetricBatch()
+    for p in decode_metrics(request):
+        cumulative = p.temporality == "cumulative"
+        batch.metrics.append(
+            MetricPoints(
+                p.name,
+                p.temporality,
+                [_series.series(p.name, p.attributes)],
+                [p.value],
+                [p.start_ns] if cumulative else None,
+                [p.time_ns] if cumulative else None,
+                p.resource,
+            )
+        )
+        batch.points += 1
+    return batch
+
+
+# Events: each attribute (a KeyValue) is decoded once and looked up by its bytes afterwards; the values
+# that vary from event to event (timestamps, ids) are decoded each time, and long ones are not kept.
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """A logs request decoded for tallying (decode_event_batch): each event's name and attributes."""
+
+    events: list[tuple[str, Pairs]] = field(default_factory=list)
+    sessions: set[str] = field(default_factory=set)
+    # The resources the events came under, in order: (resource attributes, how many events).
+    resources: list[tuple[Pairs, int]] = field(default_factory=list)
+
+
+_LeanLogsRequest = _read_as_bytes(
+    ExportLogsServiceRequest, (logs_pb2, logs_service_pb2), {("LogRecord", "attributes")}
+)
+
+
+class _Pairs(dict):
+    """(key, value) by the bytes of a KeyValue; forgotten all at once past LIMIT."""
+
+    LIMIT = 50_000
+    LONGEST = 256  # bytes: a longer attribute (a prompt) is decoded each time, never kept
+
+    def __missing__(self, encoded: bytes) -> tuple[str, object]:
+        pair = pairs((KeyValue.FromString(encoded),))[0]
+        if len(encoded) <= self.LONGEST:
+            if len(self) >= self.LIMIT:
+                self.clear()
+            self[encoded] = pair
+        return pair
+
+
+_pairs = _Pairs()
+
+
+def decode_event_batch(request: ExportLogsServiceRequest | bytes) -> EventBatch:
+    """The events of a logs request as Tally.add_event_batch takes them: the same names and attributes as
+    decode_logs. Raises what ExportLogsServiceRequest.FromString raises for a body that does not decode."""
+    if not isinstance(request, (bytes, bytearray)):
+        request = request.SerializeToString()
+    try:
+        return _lean_events(_LeanLogsRequest.FromString(request))
+    except Exception:
+        # Whatever the lean reading refused, the full one words (or, should it decode after all, reads).
+        return _full_events(ExportLogsServiceRequest.FromString(bytes(request)))
+
+
+def _lean_events(request) -> EventBatch:
+    batch = EventBatch()
+    events, sessions = batch.events, batch.sessions
+    pair = _pairs.__getitem__
+    for rl in request.resource_logs:
+        before = len(events)
+        for sl in rl.scope_logs:
+            for record in sl.log_records:
+                attributes = tuple(map(pair, record.attributes))
+                name = session = None
+                for k, v in attributes:
+                    if k == "event.name" and name is None:
+                        name = str(v)
+                    elif k == "session.id" and session is None:
+                        session = str(v)
+                if name is None:
+                    name = event_name((), any_value(record.body))
+                events.append((name, attributes))
+                if session:
+                    sessions.add(session)
+        if len(events) > before:
+            batch.resources.append((pairs(rl.resource.attributes), len(events) - before))
+    return batch
+
+
+def _full_events(request: ExportLogsServiceRequest) -> EventBatch:
+    batch = EventBatch()
+    for e in decode_logs(request):
+        batch.events.append((e.name, e.attributes))
+        if batch.resources and batch.resources[-1][0] is e.resource:
+            batch.resources[-1] = (e.resource, batch.resources[-1][1] + 1)
+        else:
+            batch.resources.append((e.resource, 1))
+        for k, v in e.attributes:
+            if k == "session.id":
+                if str(v):
+                    batch.sessions.add(str(v))
+                break
+    return batch

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import email.parser
+import email.utils
 import hmac
+import http.client
 import io
 import json
+import re
 import socket
 import socketserver
 import ssl
@@ -17,6 +21,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -46,6 +51,10 @@ MESSAGE_TIMEOUT_S = 30.0
 _GRPC_CORE_LIMIT_FACTOR = 2
 _GRPC_END_WAIT_S = 0.5
 _HTTP_IDLE_TIMEOUT_S = 30.0  # an idle keep-alive connection is closed after this
+# A read whose request deadline is at most this much nearer than the idle timeout waits the idle timeout
+# (the deadline is checked again before the next read): a request may overrun its deadline by this much.
+_DEADLINE_SLACK_S = 0.5
+_READ_BUFFER = 32 * 1024
 _HANDSHAKE_TIMEOUT_S = 10.0
 _LINGER_S = 2.0  # how long an unread request body is drained before the connection is closed
 # A body is read (and a gzip body inflated) this much at a time, each piece counted as it arrives.
@@ -137,9 +146,9 @@ def _one_line(text: str) -> str:
     return text if len(text) <= _MESSAGE_MAX else text[: _MESSAGE_MAX - 3] + "..."
 
 
-def _decode_protobuf(signal: _Signal, body: bytes):
+def _decode_protobuf(reception: Reception, signal: _Signal, body: bytes):
     try:
-        return signal.request.FromString(body)
+        return reception.decode(signal.request, body)
     except Exception as e:  # DecodeError and its relatives: the body is at fault, whatever the exception
         raise _Refused(400, "invalid protobuf", f"invalid protobuf {signal.name} request: {e}") from None
 
@@ -353,7 +362,7 @@ class _GrpcExport:
                         self.owner.reception.reject("grpc", "too large or cancelled")
                     return None
                 try:
-                    request = self.signal.request.FromString(raw)
+                    request = self.owner.reception.decode(self.signal.request, raw)
                 except Exception as e:  # DecodeError and relatives: the message is at fault
                     message = _one_line(f"invalid protobuf {self.signal.name} request: {e}")
                     refused = grpc.StatusCode.INVALID_ARGUMENT, "invalid protobuf", message
@@ -404,6 +413,74 @@ def _internal_error(e: Exception):
 # ---------------------------------------------------------------------------------------------- HTTP
 
 
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+_MAX_HEADER_LINE = 65536  # http.client's limits, which http.server answers 431 past
+_MAX_HEADERS = 100
+# What the email package reads as a "Name: value" header line (its headerRE), with a name.
+_PLAIN_HEADER = re.compile(rb"[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n\Z")
+
+
+class _Headers:
+    """A request's headers, read as http.server's email.message.Message reads them: names compared
+    without case, get() the first value."""
+
+    __slots__ = ("_items", "_first")
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+        self._first: dict[str, str] = {}
+        for name, value in items:
+            self._first.setdefault(name.lower(), value)
+
+    def get(self, name: str, default=None):
+        return self._first.get(name.lower(), default)
+
+    def get_all(self, name: str, default=None):
+        name = name.lower()
+        found = [v for k, v in self._items if k.lower() == name]
+        return found or default
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._first
+
+
+def _read_headers(rfile):
+    """http.client.parse_headers, with its limits, for headers of the plain form; the others (folded
+    lines, lines that are not headers) are parsed as it parses them."""
+    lines = []
+    while True:
+        line = rfile.readline(_MAX_HEADER_LINE + 1)
+        if len(line) > _MAX_HEADER_LINE:
+            raise http.client.LineTooLong("header line")
+        lines.append(line)
+        if len(lines) > _MAX_HEADERS:
+            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
+        if line in (b"\r\n", b"\n", b""):
+            break
+    items = []
+    for line in lines[:-1]:
+        if _PLAIN_HEADER.match(line) is None:
+            return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(
+                b"".join(lines).decode("iso-8859-1")
+            )
+        name, _, value = line.decode("iso-8859-1").partition(":")
+        items.append((name, value.lstrip(" \t").rstrip("\r\n")))
+    return _Headers(items)
+
+
+_date = [0, ""]
+
+
+def _http_date() -> str:
+    now = int(time.time())
+    if _date[0] != now:
+        _date[:] = [now, email.utils.formatdate(now, usegmt=True)]
+    return _date[1]
+
+
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     # Many senders connecting at once (a load test, Locust workers) would overflow the default backlog
@@ -419,6 +496,8 @@ class _HttpServer(ThreadingHTTPServer):
         super().__init__(address, _HttpHandler)
 
     def server_bind(self) -> None:
+        if self.owner.share_ports:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup we have no use for.
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
@@ -470,9 +549,16 @@ class _RequestReader(io.RawIOBase):
         self.sock, self.idle_s, self.request_s = sock, idle_s, request_s
         self.deadline: float | None = None
         self.expired = False
+        self._timeout = sock.gettimeout()
 
     def readable(self) -> bool:
         return True
+
+    def set_timeout(self, timeout: float) -> None:
+        # Each change is a system call: most reads of a request keep the idle timeout.
+        if timeout != self._timeout:
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
 
     def readinto(self, buffer) -> int:
         timeout = self.idle_s
@@ -481,15 +567,14 @@ class _RequestReader(io.RawIOBase):
             if left <= 0:
                 self.expired = True
                 raise TimeoutError("request not complete in time")
-            timeout = min(timeout, left)
-        self.sock.settimeout(timeout)
+            if left < self.idle_s - _DEADLINE_SLACK_S:
+                timeout = left
+        self.set_timeout(timeout)
         try:
             n = self.sock.recv_into(buffer)
         except TimeoutError:
             self.expired = self.deadline is not None and time.monotonic() >= self.deadline
             raise
-        finally:
-            self.sock.settimeout(self.idle_s)  # what answers are written with
         if n and self.deadline is None:
             self.deadline = time.monotonic() + self.request_s
         return n
@@ -501,7 +586,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
     server_version = "claude-telemetry"
     sys_version = ""
     timeout = _HTTP_IDLE_TIMEOUT_S
-    disable_nagle_algorithm = True  # headers and body go out in two writes: no delayed-ACK stall
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def log_message(self, format, *args) -> None:
@@ -510,7 +595,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self._reader = _RequestReader(self.connection, self.timeout, self.server.owner.message_timeout_s)
-        self.rfile = io.BufferedReader(self._reader)
+        # Large enough for a usual request's head and body to come in one read.
+        self.rfile = io.BufferedReader(self._reader, buffer_size=_READ_BUFFER)
 
     def handle_one_request(self) -> None:
         self._reader.deadline, self._reader.expired = None, False
@@ -521,6 +607,70 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             if not self._counted:
                 self.server.owner.reception.reject("http", "too slow")
+
+    def parse_request(self) -> bool:
+        """http.server's parse_request, answering alike, but for its header parser (the email package's,
+        the larger part of a request's cost): headers of the plain "Name: value" form are read here, any
+        other form is left to it."""
+        self.command = None
+        self.request_version = version = self.default_request_version
+        self.close_connection = True
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.requestline = requestline
+        words = requestline.split()
+        if not words:
+            return False
+        if len(words) >= 3:
+            version = words[-1]
+            try:
+                if not version.startswith("HTTP/"):
+                    raise ValueError
+                base_version_number = version.split("/", 1)[1]
+                numbers = base_version_number.split(".")
+                if len(numbers) != 2 or not all(n.isdigit() and len(n) <= 10 for n in numbers):
+                    raise ValueError
+                version_number = int(numbers[0]), int(numbers[1])
+            except (ValueError, IndexError):
+                self.send_error(400, f"Bad request version ({version!r})")
+                return False
+            if version_number >= (1, 1):
+                self.close_connection = False
+            if version_number >= (2, 0):
+                self.send_error(505, f"Invalid HTTP version ({base_version_number})")
+                return False
+            self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(400, f"Bad request syntax ({requestline!r})")
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
+            self.close_connection = True
+            if command != "GET":
+                self.send_error(400, f"Bad HTTP/0.9 request type ({command!r})")
+                return False
+        self.command, self.path = command, path
+        if self.path.startswith("//"):
+            self.path = "/" + self.path.lstrip("/")
+        try:
+            self.headers = _read_headers(self.rfile)
+        except http.client.LineTooLong as err:
+            self.send_error(431, "Line too long", str(err))
+            return False
+        except http.client.HTTPException as err:
+            self.send_error(431, "Too many headers", str(err))
+            return False
+        connection = self.headers.get("Connection", "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive":
+            self.close_connection = False
+        if (
+            self.headers.get("Expect", "").lower() == "100-continue"
+            and self.request_version >= "HTTP/1.1"
+            and not self.handle_expect_100()
+        ):
+            return False
+        return True
 
     def __getattr__(self, name: str):
         # Every method, known or invented, gets an OTLP answer (405), not http.server's 501.
@@ -636,7 +786,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 request = _decode_json(signal, body)
                 reply, content_type = b"{}", "application/json"
             else:
-                request = _decode_protobuf(signal, body)
+                request = _decode_protobuf(owner.reception, signal, body)
                 reply, content_type = signal.response, "application/x-protobuf"
             del body
             try:
@@ -688,16 +838,20 @@ class _HttpHandler(BaseHTTPRequestHandler):
         self._held -= n
 
     def _write(self, status: int, body: bytes, content_type: str, *, close: bool = False, extra=()) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        # One write for the head and the body: one system call, and no delayed-ACK stall between two.
+        head = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nServer: claude-telemetry\r\n"
+            f"Date: {_http_date()}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        ]
         for name, value in extra:
-            self.send_header(name, value)
+            head.append(f"{name}: {value}\r\n")
         if close:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+            head.append("Connection: close\r\n")
+            self.close_connection = True
+        head.append("\r\n")
+        response = "".join(head).encode("latin-1")
+        self._reader.set_timeout(self._reader.idle_s)  # what answers are written with
+        self.wfile.write(response + body if self.command != "HEAD" else response)
 
     def _linger(self) -> None:
         """Drain what the client is still sending, briefly: closing a socket with unread data resets the
@@ -737,7 +891,10 @@ class OtlpServer:
         message_timeout_s: float = MESSAGE_TIMEOUT_S,
         grpc: bool = True,
         http: bool = True,
+        share_ports: bool = False,
     ) -> None:
+        """`share_ports`: listen beside other processes on the same ports (SO_REUSEPORT), as each of a
+        WorkerPool's workers does; the pool has made sure the ports are its own."""
         if (tls_cert is None) != (tls_key is None):
             missing = "--tls-key" if tls_key is None else "--tls-cert"
             raise ConfigError(f"{missing}: required with {'--tls-cert' if tls_key is None else '--tls-key'}")
@@ -758,6 +915,7 @@ class OtlpServer:
         self.tls_cert, self.tls_key, self.client_ca = tls_cert, tls_key, client_ca
         self.max_request_bytes = max_request_bytes
         self._want_grpc, self._want_http = grpc, http
+        self.share_ports = share_ports
         self._requested_ports = (grpc_port, http_port)
         # Header names are case-insensitive (and gRPC metadata keys lowercase); values compare exactly.
         self._required = tuple((name.strip().lower(), value.encode()) for name, value in require_headers)
@@ -796,6 +954,10 @@ class OtlpServer:
         return f"{self._scheme}://{_hostport(_client_host(self.host), self.http_port)}"
 
     # ------------------------------------------------------------------ life cycle
+
+    def check(self) -> None:
+        """Raise ConfigError if the TLS files cannot be used, as start() would."""
+        self._tls()
 
     def start(self) -> OtlpServer:
         if self._grpc_loop is not None or self._http_server is not None:
@@ -871,7 +1033,7 @@ class OtlpServer:
     def _start_grpc(self, credentials) -> None:
         port = self._requested_ports[0]
         address = _hostport(self.host, port)
-        if port:
+        if port and not self.share_ports:
             # grpc would log its bind failure to stderr and tell us nothing about the cause: ask the OS.
             self._probe_bind(port)
         loop = asyncio.new_event_loop()
@@ -889,7 +1051,7 @@ class OtlpServer:
             options=[
                 ("grpc.max_receive_message_length", core_limit),
                 # grpc's default SO_REUSEPORT would let a second receiver share a taken port silently.
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", 1 if self.share_ports else 0),
             ],
         )
         server.add_generic_rpc_handlers(

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 
 from tests.conftest import free_port, wait_for_port
 from tests.support.cli import start_cli, telemetry_env
+
+# Set, every receiver the tests start runs this many worker processes (unless a test says otherwise).
+WORKERS = os.environ.get("TEST_RECEIVE_WORKERS")
 
 
 class Receiver:
     def __init__(self, tmp_path, *args: str, env=None, preexec_fn=None) -> None:
         self.grpc_port, self.http_port = free_port(), free_port()
+        if WORKERS and "--workers" not in args:
+            args = ("--workers", WORKERS, *args)
         self.proc = start_cli(
             [
                 "receive",

@@ -222,7 +222,10 @@ def test_a_dump_that_cannot_be_written_ends_the_wait_at_once():
 
     clock.call_at(2.0, arrive)
     result = watch(reception, expected=_totals(2.0), timeout_s=120.0, clock=clock)
-    assert result.failure == "--dump dump.jsonl: cannot write: no space left on device"
+    assert result.failure == (
+        "--dump dump.jsonl: cannot write: no space left on device;"
+        " the request was refused, not counted, and receiving stopped"
+    )
     assert not result.timed_out and clock.now() == 2.0
     assert result.verdict is not None and not result.verdict.ok
     assert reception.accepted == 0 and reception.requests == {}
