@@ -56,5 +56,6 @@ demo: install
 bench: install-dev
 	$(PYTHON) benchmarks/replay.py
 	$(PYTHON) benchmarks/receiver.py
+	$(PYTHON) benchmarks/verified_load.py
 	$(PYTHON) benchmarks/generate.py
 	$(PYTHON) benchmarks/load.py --fleet 2000,5000,10000
