@@ -264,6 +264,13 @@ def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def endpoint_url(host: str, port: int | None, *, tls: bool) -> str | None:
+    """The URL a client on this machine sends to, for a server listening on `host`:`port`."""
+    if port is None:
+        return None
+    return f"{'https' if tls else 'http'}://{_hostport(_client_host(host), port)}"
+
+
 def _client_host(host: str) -> str:
     """Where a client on this machine reaches a server bound to `host` (wildcards are not addresses)."""
     if host in ("", "0.0.0.0"):
@@ -938,20 +945,12 @@ class OtlpServer:
     # ------------------------------------------------------------------ endpoints
 
     @property
-    def _scheme(self) -> str:
-        return "https" if self.tls_cert is not None else "http"
-
-    @property
     def grpc_endpoint(self) -> str | None:
-        if self.grpc_port is None:
-            return None
-        return f"{self._scheme}://{_hostport(_client_host(self.host), self.grpc_port)}"
+        return endpoint_url(self.host, self.grpc_port, tls=self.tls_cert is not None)
 
     @property
     def http_endpoint(self) -> str | None:
-        if self.http_port is None:
-            return None
-        return f"{self._scheme}://{_hostport(_client_host(self.host), self.http_port)}"
+        return endpoint_url(self.host, self.http_port, tls=self.tls_cert is not None)
 
     # ------------------------------------------------------------------ life cycle
 

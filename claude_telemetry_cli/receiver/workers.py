@@ -32,7 +32,7 @@ from claude_telemetry_cli.errors import ConfigError
 from claude_telemetry_cli.otlp.decode import Series
 from claude_telemetry_cli.receiver.dump import DumpFailed
 from claude_telemetry_cli.receiver.reception import Reception, ReceptionPart
-from claude_telemetry_cli.receiver.server import OtlpServer, _bind_reason, _client_host, _hostport
+from claude_telemetry_cli.receiver.server import OtlpServer, _bind_reason, _hostport, endpoint_url
 from claude_telemetry_cli.records import Totals
 
 REPORT_INTERVAL_S = 0.1
@@ -78,20 +78,12 @@ class WorkerPool:
     # ------------------------------------------------------------------ endpoints, as OtlpServer's
 
     @property
-    def _scheme(self) -> str:
-        return "https" if self._options.get("tls_cert") is not None else "http"
-
-    @property
     def grpc_endpoint(self) -> str | None:
-        if self.grpc_port is None:
-            return None
-        return f"{self._scheme}://{_hostport(_client_host(self.host), self.grpc_port)}"
+        return endpoint_url(self.host, self.grpc_port, tls=self._options.get("tls_cert") is not None)
 
     @property
     def http_endpoint(self) -> str | None:
-        if self.http_port is None:
-            return None
-        return f"{self._scheme}://{_hostport(_client_host(self.host), self.http_port)}"
+        return endpoint_url(self.host, self.http_port, tls=self._options.get("tls_cert") is not None)
 
     @property
     def pids(self) -> list[int]:
