@@ -199,8 +199,7 @@ class Tally:
             keys |= self._resource_keys.get(resource, set())
             per_resource[resource] = len(keys)
         if per_resource:
-            seeded = self.content.get(("resource", "metrics"))
-            resources = seeded.copy() if seeded is not None else self._content(("resource", "metrics")).copy()
+            resources = self._content(("resource", "metrics")).copy()  # seeded with what is expected
             for resource, n in per_resource.items():
                 resources.add(resource, n)
             out.content[("resource", "metrics")] = resources
