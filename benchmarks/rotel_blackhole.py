@@ -22,12 +22,19 @@ def start_rotel() -> tuple[subprocess.Popen, int]:
     return proc, grpc_port
 
 
-def start_rotel_ports(cores: set[int] | None = None) -> tuple[subprocess.Popen, int, int]:
-    """rotel on free ports, on `cores` only if given: (process, gRPC port, HTTP port)."""
+def start_rotel_ports(
+    cores: set[int] | None = None, forward_to: str | None = None
+) -> tuple[subprocess.Popen, int, int]:
+    """rotel on free ports, on `cores` only if given: (process, gRPC port, HTTP port). It drops what it
+    receives, or with `forward_to` (a URL) sends it on over OTLP/gRPC."""
     import rotel
 
     binary = pathlib.Path(rotel.__file__).parent / "rotel-agent"
     grpc_port, http_port = free_port(), free_port()
+    if forward_to:
+        exporter = ["--exporter", "otlp", "--otlp-exporter-endpoint", forward_to]
+    else:
+        exporter = ["--exporter", "blackhole"]
     proc = subprocess.Popen(
         [
             str(binary),
@@ -36,8 +43,7 @@ def start_rotel_ports(cores: set[int] | None = None) -> tuple[subprocess.Popen, 
             f"127.0.0.1:{grpc_port}",
             "--otlp-http-endpoint",
             f"127.0.0.1:{http_port}",
-            "--exporter",
-            "blackhole",
+            *exporter,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -74,32 +74,6 @@ def rates(data: dict) -> dict[str, float]:
     return out
 
 
-def start_forwarding_rotel(forward_to: str) -> tuple[subprocess.Popen, int, int]:
-    import rotel
-
-    binary = pathlib.Path(rotel.__file__).parent / "rotel-agent"
-    grpc_port, http_port = free_port(), free_port()
-    proc = subprocess.Popen(
-        [
-            str(binary),
-            "start",
-            "--otlp-grpc-endpoint",
-            f"127.0.0.1:{grpc_port}",
-            "--otlp-http-endpoint",
-            f"127.0.0.1:{http_port}",
-            "--exporter",
-            "otlp",
-            "--otlp-exporter-endpoint",
-            forward_to,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for_port(grpc_port, proc)
-    wait_for_port(http_port, proc)
-    return proc, grpc_port, http_port
-
-
 def verified(
     protocol: str, seconds: float, workers: int | None, directory: pathlib.Path
 ) -> tuple[dict, dict, float]:
@@ -130,7 +104,7 @@ def verified(
     rotel = None
     try:
         wait_for_port(grpc_port, receiver)
-        rotel, rotel_grpc, rotel_http = start_forwarding_rotel(f"http://127.0.0.1:{grpc_port}")
+        rotel, rotel_grpc, rotel_http = start_rotel_ports(forward_to=f"http://127.0.0.1:{grpc_port}")
         endpoint = f"http://127.0.0.1:{rotel_grpc if protocol == 'grpc' else rotel_http}"
         data = run_load(endpoint, protocol, seconds, "--totals-out", str(totals))
         ended = time.perf_counter()
