@@ -79,9 +79,11 @@ def compile_sources(
     keep_records: bool = True,
     console: Console | None = None,
     totals: bool = True,
+    spooler=None,
 ) -> list:
     """The scenarios named on the command line, or the organisation --preset describes generated and
-    compiled directly (no file); exactly one of the two."""
+    compiled directly (no file); exactly one of the two. A preset's processes are kept as `spooler`
+    makes them (a scenario.spool.Spooler; default: their records)."""
     scenarios = list(scenarios or [])
     flags = dict(zip(("developers", "teams", "orgs", "days", "seed"), generated[1:6], strict=True))
     if generated.preset is None:
@@ -103,7 +105,7 @@ def compile_sources(
     from claude_telemetry_cli.scenario.source import compile_preset
 
     params = build_params(generated.preset, flags, generated.sets)
-    kwargs = {"tracing": config.tracing, "keep_records": keep_records, "totals": totals}
+    kwargs = {"tracing": config.tracing, "keep_records": keep_records, "totals": totals, "spooler": spooler}
     if console is None or not console.is_terminal:
         return [compile_preset(params, config.emit, **kwargs)]
     from claude_telemetry_cli.output import progress_bar

@@ -165,7 +165,7 @@ def run(
     if history:
         import time
 
-        from claude_telemetry_cli.history import check_history_config
+        from claude_telemetry_cli.history import HistorySpooler, check_history_config
         from claude_telemetry_cli.history.when import window_ends
 
         # Before compiling: a bad configuration or time costs nothing.
@@ -173,8 +173,14 @@ def run(
         check_history_config(config)
         generated = PresetArgs(preset, developers, teams, orgs, days, seed, set_)
         # History needs no totals: adding them up would hold every series of the period in memory.
+        # A preset's sessions are encoded for sending by the compile's workers.
         (timeline,) = compile_sources(
-            scenarios, generated, config, console=None if json_out else err, totals=False
+            scenarios,
+            generated,
+            config,
+            console=None if json_out else err,
+            totals=False,
+            spooler=HistorySpooler(contract.name),
         )
         _run_history(timeline, config, contract, start_at, end_at, export_timeout, json_out, err)
         return

@@ -10,13 +10,14 @@ import threading
 
 from claude_telemetry_cli.errors import UsageError
 from claude_telemetry_cli.history.send import HistoryResult, SignalTally, send_history
-from claude_telemetry_cli.history.stream import Export, HistoryPlan, scenario_exports
+from claude_telemetry_cli.history.stream import Export, HistoryPlan, HistorySpooler, scenario_exports
 from claude_telemetry_cli.history.when import HistoryWindow, format_instant, history_window, parse_when
 
 __all__ = [
     "Export",
     "HistoryPlan",
     "HistoryResult",
+    "HistorySpooler",
     "HistoryWindow",
     "SignalTally",
     "check_history_config",

@@ -30,7 +30,7 @@ from claude_telemetry_cli.load.activity import Template
 from claude_telemetry_cli.otlp.encode import LogRecordShape, OtlpEncoder
 from claude_telemetry_cli.records import Attributes
 
-__all__ = ["Request", "SessionContext", "SessionPlayer", "pick_template", "session_identity"]
+__all__ = ["Request", "SessionContext", "SessionPlayer", "pick_template", "prepare", "session_identity"]
 
 
 @dataclass(slots=True)
@@ -71,10 +71,13 @@ _key = operator.itemgetter(0)
 
 
 class _Prepared:
-    """A template encoded once."""
+    """A template encoded once. It pickles without the template (what a session's requests are made of,
+    not what its totals count), so sessions can be prepared where they are compiled."""
 
     __slots__ = (
         "template",
+        "duration",
+        "app_version",
         "resource",
         "series_names",
         "series_attributes",
@@ -88,7 +91,9 @@ class _Prepared:
     )
 
     def __init__(self, template: Template, encoder: OtlpEncoder) -> None:
-        self.template = template
+        self.template: Template | None = template
+        self.duration = template.duration
+        self.app_version = template.app_version
         self.resource = encoder.resource(template.resource)
         index: dict[tuple[str, Attributes], int] = {}
         self.series_names: list[str] = []
@@ -135,6 +140,21 @@ class _Prepared:
         self._shapes: dict[str, list[Shape]] | None = None
         self._batches: dict[tuple[str, int, int], Batch] = {}
 
+    _STATE = (
+        "duration",
+        "app_version",
+        "resource",
+        "series_names",
+        "series_heads",
+        "metric_rows",
+        "event_rows",
+        "span_rows",
+        "identity",
+    )
+
+    def __reduce__(self):
+        return _restore_prepared, tuple(getattr(self, name) for name in self._STATE)
+
     def batch(self, kind: str, first: int, end: int) -> Batch:
         """The records of event (or span) rows first..end-1, as the totals count them: shared by every
         session of this template that sends those rows, whatever its identity."""
@@ -142,6 +162,8 @@ class _Prepared:
         if found is None:
             if self._shapes is None:
                 template = self.template
+                if template is None:
+                    raise RuntimeError("a prepared session read back carries no totals")
                 self._shapes = {
                     "event": [event_shape(name, attributes) for _, name, attributes, _ in template.events],
                     "span": [
@@ -150,6 +172,23 @@ class _Prepared:
                 }
             found = self._batches[(kind, first, end)] = Batch(self._shapes[kind][first:end])
         return found
+
+
+def prepare(template: Template, encoder: OtlpEncoder) -> _Prepared:
+    """`template` encoded once by `encoder`, for SessionContext.replay_prepared(); it pickles compactly
+    (without what totals need), so it can be made in another process."""
+    return _Prepared(template, encoder)
+
+
+def _restore_prepared(*state) -> _Prepared:
+    prepared = _Prepared.__new__(_Prepared)
+    for name, value in zip(_Prepared._STATE, state, strict=True):
+        setattr(prepared, name, value)
+    prepared.template = None
+    prepared.series_attributes = []
+    prepared._shapes = None
+    prepared._batches = {}
+    return prepared
 
 
 @dataclass
@@ -196,8 +235,12 @@ class SessionContext:
     def replay(self, template: Template, number: int, start: float) -> SessionPlayer:
         """One recorded or compiled session as it was (its own ids), starting at clock value `start`;
         encoded for this player alone, as a scenario's sessions are each played once."""
-        prepared = _Prepared(template, self.encoder)
-        return SessionPlayer(self, prepared, number, (template.session_id, template.user_id), start)
+        return self.replay_prepared(_Prepared(template, self.encoder), number, start)
+
+    def replay_prepared(self, prepared: _Prepared, number: int, start: float) -> SessionPlayer:
+        """replay(), of a session prepared beforehand (prepare(), perhaps in another process)."""
+        sid, uid = prepared.identity
+        return SessionPlayer(self, prepared, number, (sid.decode(), uid.decode()), start)
 
 
 # Work due at one instant, in this order: records happen (events, then spans ending after the records
@@ -240,8 +283,7 @@ class SessionPlayer:
         self.session_id, self.user_id = identity
         self._identity = (self.session_id.encode(), self.user_id.encode())
         self.start = start
-        template = prepared.template
-        self.end = start + template.duration
+        self.end = start + prepared.duration
         self.ended = False
         self._metric_cursor = 0
         self._event_cursor = 0
@@ -252,17 +294,13 @@ class SessionPlayer:
         self._span_flush_due = False
         self._queue: list[tuple[float, int, int]] = []
         self._seq = 0
-        if ctx.metrics_on and template.metrics and start + ctx.metric_interval_s < self.end:
+        if ctx.metrics_on and prepared.metric_rows and start + ctx.metric_interval_s < self.end:
             self._push(start + ctx.metric_interval_s, _METRIC_TICK)
-        if ctx.logs_on and template.events:
-            self._push(start + template.events[0][0], _EVENT_PENDING)
-        if ctx.traces_on and template.spans:
-            self._push(start + template.spans[0].end_at, _SPAN_PENDING)
+        if ctx.logs_on and prepared.event_rows:
+            self._push(start + prepared.event_rows[0][0], _EVENT_PENDING)
+        if ctx.traces_on and prepared.span_rows:
+            self._push(start + prepared.span_rows[0][0], _SPAN_PENDING)
         self._push(self.end, _END)
-
-    @property
-    def template(self) -> Template:
-        return self.prepared.template
 
     @property
     def next_due(self) -> float | None:
@@ -351,7 +389,7 @@ class SessionPlayer:
         by_metric: dict[str, list[bytes]] = {}
         for series, value in reported.items():
             by_metric.setdefault(names[series], []).append(heads[series] + tail(start_ns, now_ns, value))
-        body = ctx.encoder.metrics_group(prepared.resource, prepared.template.app_version, by_metric)
+        body = ctx.encoder.metrics_group(prepared.resource, prepared.app_version, by_metric)
         items = None
         if ctx.track_totals:
             items = [
@@ -375,7 +413,7 @@ class SessionPlayer:
         self._event_cursor = i
         for n in range(0, len(records), MAX_LOG_BATCH):
             chunk = records[n : n + MAX_LOG_BATCH]
-            body = ctx.encoder.logs_group(prepared.resource, prepared.template.app_version, chunk)
+            body = ctx.encoder.logs_group(prepared.resource, prepared.app_version, chunk)
             carried = self._carried("event", first + n, first + n + len(chunk)) if ctx.track_totals else None
             out.append(Request("logs", self._own(body), events=len(chunk), carried=carried))
 
@@ -400,7 +438,9 @@ class SessionPlayer:
             out.append(Request("traces", self._own(body), spans=len(chunk), carried=carried))
 
     def _carried(self, kind: str, first: int, end: int) -> Carried:
-        resources = ((self.prepared.template.resource, end - first),)
+        template = self.prepared.template
+        assert template is not None  # totals are tracked of templates prepared here
+        resources = ((template.resource, end - first),)
         return Carried(self.prepared.batch(kind, first, end), self.session_id, self.user_id, resources)
 
     def _own(self, body: bytes) -> bytes:

@@ -369,8 +369,17 @@ class LogRecordShape:
             size += len(_TIMESTAMP_HEAD) + 24
         self._head = _varint(2 << 3 | 2) + _varint(size) + b"\x09"
 
+    def __reduce__(self):
+        return _restore_shape, (self._head, self._middle, self._tail, self._stamped)
+
     def encode(self, time_ns: int) -> bytes:
         stamp = _FIXED64.pack(time_ns)
         if self._stamped:
             return self._head + stamp + self._middle + timestamp_attribute(time_ns) + self._tail + stamp
         return self._head + stamp + self._middle + self._tail + stamp
+
+
+def _restore_shape(head: bytes, middle: bytes, tail: bytes, stamped: bool) -> LogRecordShape:
+    shape = LogRecordShape.__new__(LogRecordShape)
+    shape._head, shape._middle, shape._tail, shape._stamped = head, middle, tail, stamped
+    return shape

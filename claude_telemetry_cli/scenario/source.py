@@ -24,7 +24,7 @@ import yaml
 
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.records import SessionInfo, TotalsBuilder, TotalsPart
-from claude_telemetry_cli.scenario.spool import CompiledScenario, filling, spooled
+from claude_telemetry_cli.scenario.spool import CompiledScenario, Spooler, filling, spooled
 
 __all__ = ["compile_preset", "default_workers"]
 
@@ -55,20 +55,28 @@ def compile_preset(
     totals: bool = True,
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    spooler: Spooler | None = None,
 ) -> CompiledScenario:
     """Generate the organisation `params` describes (a validated GenerateParams) and compile it, one
     developer-day at a time; the same as compile_file() on the file `generate` writes.
 
     `tracing`, `keep_records` and `totals` as for compile_file(). `progress(days done, days)` is called
     as the period is generated. `workers`: processes compiling beside this one (0: compile here; None:
-    default_workers()).
+    default_workers()). `spooler`: what each process is kept as, made in the workers (default: its
+    records, for plays()).
     """
     from claude_telemetry_cli.scenario.generate import Stats, iter_chunks
 
     options = options or EmitOptions()
     chunks = iter_chunks(params, Stats(params), progress)
-    job = _Job(next(chunks), options, tracing, keep_records, totals)
-    out = CompiledScenario(job.header.name, options.profile, keep_records=keep_records, totals=totals)
+    job = _Job(next(chunks), options, tracing, keep_records, totals, spooler)
+    out = CompiledScenario(
+        job.header.name,
+        options.profile,
+        keep_records=keep_records,
+        totals=totals,
+        spool_format=spooler.format if spooler is not None else "records",
+    )
     if workers is None:
         workers = default_workers(params.developers * params.days)
     with filling(out):  # the young generations are collected after each batch
@@ -111,10 +119,19 @@ class _Batch:
 class _Job:
     """What compiling a batch needs, the same in this process and in each worker."""
 
-    def __init__(self, preamble: str, options: EmitOptions, tracing: bool, keep_records: bool, totals: bool):
+    def __init__(
+        self,
+        preamble: str,
+        options: EmitOptions,
+        tracing: bool,
+        keep_records: bool,
+        totals: bool,
+        spooler: Spooler | None = None,
+    ):
         from claude_telemetry_cli.scenario.loader import _Loader
 
-        self.args = (preamble, options, tracing, keep_records, totals)
+        self.args = (preamble, options, tracing, keep_records, totals, spooler)
+        self.spool = spooler if spooler is not None else spooled
         self.options, self.tracing, self.keep_records, self.totals = options, tracing, keep_records, totals
         self.loader = _Loader("<generated>")
         # The preamble ends with the `sessions:` key, which the sessions that follow fill in.
@@ -135,7 +152,7 @@ class _Job:
                 records, spans = session_spans(info, records, seed=self.header.seed)
             if builder is not None:
                 builder.add(records, spans, info.resource)
-            blob = spooled(info, records, spans) if self.keep_records else None
+            blob = self.spool(info, records, spans) if self.keep_records else None
             sessions.append((info, blob, len(records), len(spans)))
         return _Batch(sessions, builder.exact_part() if builder is not None else None)
 

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.records import (
@@ -28,13 +29,21 @@ from claude_telemetry_cli.records import (
     play_order,
 )
 
-__all__ = ["CompiledScenario", "compile_file", "filling", "spooled"]
+__all__ = ["CompiledScenario", "Spooler", "compile_file", "filling", "spooled"]
 
 
 class CompiledScenario:
     """What replay() needs of a scenario (like records.Timeline), with the records on disk."""
 
-    def __init__(self, name: str, profile: str, *, keep_records: bool = True, totals: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        profile: str,
+        *,
+        keep_records: bool = True,
+        totals: bool = True,
+        spool_format: str = "records",
+    ) -> None:
         self.name = name
         self.profile = profile
         self.session_count = 0
@@ -45,6 +54,8 @@ class CompiledScenario:
         self._index: list[tuple[tuple[float, int], int, int]] = []  # (play order, offset, size)
         self._file = tempfile.TemporaryFile(prefix="claude-telemetry-") if keep_records else None
         self._size = 0
+        # What each process's blob holds: "records" (spooled()), or what the Spooler that wrote it says.
+        self.spool_format = spool_format
 
     @property
     def has_spans(self) -> bool:
@@ -80,13 +91,20 @@ class CompiledScenario:
 
     def plays(self) -> Iterator[SessionPlay]:
         """Each process with its records and spans, in the order the processes start."""
+        if self.spool_format != "records":
+            raise RuntimeError(f"compiled into {self.spool_format}, not records")
+        for blob in self.blobs():
+            info, rows, spans = pickle.loads(blob)
+            yield SessionPlay(info, [Record(*row) for row in rows], spans)
+
+    def blobs(self) -> Iterator[bytes]:
+        """Each process's blob as it was spooled (see spool_format), in the order the processes start."""
         if self._file is None:
             raise RuntimeError("compiled without its records (keep_records=False)")
         self._file.flush()
         for _, offset, size in sorted(self._index):
             self._file.seek(offset)
-            info, rows, spans = pickle.loads(self._file.read(size))
-            yield SessionPlay(info, [Record(*row) for row in rows], spans)
+            yield self._file.read(size)
 
     def close(self) -> None:
         if self._file is not None:
@@ -98,6 +116,16 @@ class CompiledScenario:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class Spooler(Protocol):
+    """Turns a compiled process into the blob a CompiledScenario stores, in place of spooled(): what
+    its consumer would otherwise derive from the records, made where the records are compiled (in
+    worker processes, for a preset). Picklable, to be sent to those workers."""
+
+    format: str  # CompiledScenario.spool_format
+
+    def __call__(self, info: SessionInfo, records: list[Record], spans: list[SpanRecord]) -> bytes: ...
 
 
 def spooled(info: SessionInfo, records: list[Record], spans: list[SpanRecord]) -> bytes:

@@ -262,3 +262,33 @@ def test_what_history_reports_and_how_it_ends():
     result.aborted = "metrics: 400 sample too old"
     ending = result.ending()
     assert type(ending) is ExportError and ending.message == "metrics: 400 sample too old"
+
+
+@pytest.mark.parametrize("temporality", ["delta", "cumulative"])
+def test_sessions_prepared_by_the_compile_workers_send_the_same_requests(temporality):
+    from claude_telemetry_cli.history import HistorySpooler
+    from claude_telemetry_cli.options import EmitOptions
+    from claude_telemetry_cli.scenario.generate import build_params
+    from claude_telemetry_cli.scenario.source import compile_preset
+
+    params = build_params("incident", {"developers": 30, "days": 2, "seed": 4})
+    options = EmitOptions(log_user_prompts=True)
+    plan = HistoryPlan(1_700_000_000_000_000_000, 60.0, 5.0, 5.0, temporality, traces=True)
+    encoder = OtlpEncoder(get_profile("current"), temporality)
+    with (
+        compile_preset(params, options, tracing=True, totals=False, workers=0) as records,
+        compile_preset(
+            params, options, tracing=True, totals=False, workers=2, spooler=HistorySpooler("current")
+        ) as prepared,
+    ):
+        assert prepared.session_count > 64 and prepared.has_spans  # the workers share the batches
+        with pytest.raises(RuntimeError, match="not records"):
+            next(prepared.plays())
+        expected = _requests(scenario_exports(records, encoder, plan))
+        got = _requests(scenario_exports(prepared, encoder, plan))
+    assert {signal for _, signal, _ in expected} == {"metrics", "logs", "traces"}
+    assert got == expected
+
+
+def _requests(exports) -> list[tuple[float, str, bytes]]:
+    return [(e.at, e.request.signal, e.request.body) for e in exports]
