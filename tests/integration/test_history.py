@@ -118,6 +118,38 @@ def test_history_lands_at_its_own_times_with_exact_totals_through_a_collector(
     )
 
 
+def test_a_preset_large_enough_for_worker_processes_lands_exactly_through_a_collector(tmp_path, receivers):
+    # 400 developer-days: compiled (and encoded for sending) by worker processes, then sent as history.
+    preset = ["--preset", "enterprise", "--developers", "10", "--days", "40", "--seed", "3"]
+    extra = TRACING
+    expected = tmp_path / "expected.json"
+    # Counted under the sender's configuration: with traces on, the spans too.
+    sender = otlp_env("http://127.0.0.1:4318", "http/protobuf", **extra)
+    totals = run_cli(["scenarios", "totals", *preset, "--json"], sender, cwd=tmp_path)
+    assert totals.returncode == 0, totals.stderr
+    expected.write_text(totals.stdout)
+    receiver = receivers(
+        tmp_path, "--expect-totals", str(expected), "--timeout", "300s", env=telemetry_env(**extra)
+    )
+    rotel = Rotel(receiver.endpoint("grpc"))
+    try:
+        proc = run_cli(
+            ["run", *preset, "--end-at", "now", "--json"],
+            otlp_env(rotel.endpoint("http/protobuf"), "http/protobuf", **extra),
+            cwd=tmp_path,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        code, verdict, err = receiver.result(timeout=330)
+    finally:
+        rotel.stop()
+    assert code == 0, json.dumps(verdict.get("verdict"), indent=1)[:2000] + err
+    assert verdict["verdict"]["content_verified"] is True and verdict["verdict"]["spans_verified"] is True
+    summary = json.loads(proc.stdout)
+    assert summary["sessions"] > 400
+    assert {s["signal"] for s in summary["signals"]} == {"metrics", "logs", "traces"}
+
+
 class _RefusingCollector:
     """An OTLP/HTTP endpoint that refuses every request as too old, with a google.rpc.Status body, the
     way a backend with an ingestion window does (rotel accepts everything)."""
