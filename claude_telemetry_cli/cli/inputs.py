@@ -44,13 +44,20 @@ def compile_for(arg: str, config, *, keep_records: bool = True, console: Console
 
 
 def compile_with(
-    arg: str, emit, tracing: bool, *, keep_records: bool, console: Console | None, totals: bool = True
+    arg: str,
+    emit,
+    tracing: bool,
+    *,
+    keep_records: bool,
+    console: Console | None,
+    totals: bool = True,
+    spooler=None,
 ):
     from claude_telemetry_cli.scenario import resolve_scenario
     from claude_telemetry_cli.scenario.spool import compile_file
 
     path = resolve_scenario(arg)
-    kwargs = {"tracing": tracing, "keep_records": keep_records, "totals": totals}
+    kwargs = {"tracing": tracing, "keep_records": keep_records, "totals": totals, "spooler": spooler}
     if console is None or not console.is_terminal:
         return compile_file(path, emit, **kwargs)
     from claude_telemetry_cli.output import progress_bar
@@ -82,8 +89,8 @@ def compile_sources(
     spooler=None,
 ) -> list:
     """The scenarios named on the command line, or the organisation --preset describes generated and
-    compiled directly (no file); exactly one of the two. A preset's processes are kept as `spooler`
-    makes them (a scenario.spool.Spooler; default: their records)."""
+    compiled directly (no file); exactly one of the two. Each process is kept as `spooler` makes it
+    (a scenario.spool.Spooler; default: its records)."""
     scenarios = list(scenarios or [])
     flags = dict(zip(("developers", "teams", "orgs", "days", "seed"), generated[1:6], strict=True))
     if generated.preset is None:
@@ -95,7 +102,13 @@ def compile_sources(
             raise UsageError("give a scenario (a file or a bundled name) or --preset NAME")
         return [
             compile_with(
-                arg, config.emit, config.tracing, keep_records=keep_records, console=console, totals=totals
+                arg,
+                config.emit,
+                config.tracing,
+                keep_records=keep_records,
+                console=console,
+                totals=totals,
+                spooler=spooler,
             )
             for arg in scenarios
         ]

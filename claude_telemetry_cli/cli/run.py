@@ -173,7 +173,7 @@ def run(
         check_history_config(config)
         generated = PresetArgs(preset, developers, teams, orgs, days, seed, set_)
         # History needs no totals: adding them up would hold every series of the period in memory.
-        # A preset's sessions are encoded for sending by the compile's workers.
+        # Each session is encoded for sending as it is compiled (for a preset, by the compile's workers).
         (timeline,) = compile_sources(
             scenarios,
             generated,

@@ -75,7 +75,7 @@ def compile_preset(
         options.profile,
         keep_records=keep_records,
         totals=totals,
-        spool_format=spooler.format if spooler is not None else "records",
+        spooler=spooler,
     )
     if workers is None:
         workers = default_workers(params.developers * params.days)

@@ -42,7 +42,7 @@ class CompiledScenario:
         *,
         keep_records: bool = True,
         totals: bool = True,
-        spool_format: str = "records",
+        spooler: Spooler | None = None,
     ) -> None:
         self.name = name
         self.profile = profile
@@ -54,8 +54,9 @@ class CompiledScenario:
         self._index: list[tuple[tuple[float, int], int, int]] = []  # (play order, offset, size)
         self._file = tempfile.TemporaryFile(prefix="claude-telemetry-") if keep_records else None
         self._size = 0
-        # What each process's blob holds: "records" (spooled()), or what the Spooler that wrote it says.
-        self.spool_format = spool_format
+        # What each process's blob holds: its records (spooled()), or what `spooler` makes of them.
+        self._spool = spooler if spooler is not None else spooled
+        self.spool_format = spooler.format if spooler is not None else "records"
 
     @property
     def has_spans(self) -> bool:
@@ -64,11 +65,11 @@ class CompiledScenario:
     def add(self, info: SessionInfo, records: list[Record], spans: list[SpanRecord]) -> None:
         if self._totals is not None:
             self._totals.add(records, spans, info.resource)
-        blob = spooled(info, records, spans) if self._file is not None else None
+        blob = self._spool(info, records, spans) if self._file is not None else None
         self.add_spooled(info, blob, len(records), len(spans))
 
     def add_spooled(self, info: SessionInfo, blob: bytes | None, record_count: int, span_count: int) -> None:
-        """A process compiled elsewhere, its records as spooled() encoded them; its totals come with
+        """A process compiled elsewhere, kept as the spooler made it (spool_format); its totals come with
         merge_totals()."""
         self.session_count += 1
         self.record_count += record_count
@@ -143,13 +144,15 @@ def compile_file(
     keep_records: bool = True,
     totals: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    spooler: Spooler | None = None,
 ) -> CompiledScenario:
     """Read, validate and compile the scenario at `path`, one session at a time.
 
     With `tracing`, events inside an interaction carry its trace context and the spans are derived,
     their ids from the scenario's seed. `keep_records=False` keeps only the counts and totals (for
     `scenarios totals`); `totals=False` skips the totals too (for `scenarios validate`).
-    `progress(entries read, entries in the file)` is called as session entries are read.
+    `progress(entries read, entries in the file)` is called as session entries are read. `spooler`:
+    what each process is kept as (default: its records, for plays()).
     """
     # Imported here: the loader pulls in pydantic and the compiler its tables.
     from claude_telemetry_cli.scenario.compile import compile_sessions
@@ -161,7 +164,9 @@ def compile_file(
     entries = source.entries
     if progress is not None:
         entries = _counted(entries, source.count, progress)
-    out = CompiledScenario(source.header.name, options.profile, keep_records=keep_records, totals=totals)
+    out = CompiledScenario(
+        source.header.name, options.profile, keep_records=keep_records, totals=totals, spooler=spooler
+    )
     with filling(out):
         for info, records in compile_sessions(source.header, entries, options):
             spans: list[SpanRecord] = []

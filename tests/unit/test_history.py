@@ -292,3 +292,18 @@ def test_sessions_prepared_by_the_compile_workers_send_the_same_requests(tempora
 
 def _requests(exports) -> list[tuple[float, str, bytes]]:
     return [(e.at, e.request.signal, e.request.body) for e in exports]
+
+
+def test_a_scenario_file_encoded_for_history_as_it_compiles_sends_the_same_requests():
+    from claude_telemetry_cli.history import HistorySpooler
+
+    plan = HistoryPlan(1_700_000_000_000_000_000, 60.0, 5.0, 5.0, traces=True)
+    encoder = OtlpEncoder(get_profile("current"))
+    path = resolve_scenario("team-day")
+    with (
+        compile_file(path, tracing=True, totals=False) as records,
+        compile_file(path, tracing=True, totals=False, spooler=HistorySpooler("current")) as prepared,
+    ):
+        expected = _requests(scenario_exports(records, encoder, plan))
+        got = _requests(scenario_exports(prepared, encoder, plan))
+    assert len(expected) > 100 and got == expected
