@@ -20,13 +20,14 @@ _TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "path": "PATH
 
 def reflow(doc: str | None) -> str | None:
     """Join the lines of each prose paragraph, so the terminal wraps them at its width. A paragraph
-    whose lines are indented or bulleted (examples, lists) keeps its lines."""
+    whose lines are indented or bulleted ("- ": examples, lists) keeps its lines; a line that begins
+    with an option (--timeout) is prose."""
     if doc is None:
         return None
     paragraphs = []
     for paragraph in inspect.cleandoc(doc).split("\n\n"):
         lines = paragraph.split("\n")
-        if any(line.startswith((" ", "-", "\b")) for line in lines):
+        if any(line.startswith((" ", "- ", "\b")) for line in lines):
             paragraphs.append(paragraph)
         else:
             paragraphs.append(" ".join(line.strip() for line in lines))

@@ -83,3 +83,11 @@ def test_help_reads_plainly(command, columns):
     for before, line in zip(lines, lines[1:], strict=False):
         if before.startswith("   claude-telemetry") and not before.rstrip().endswith("\\"):
             assert not line.strip() or line.startswith("   "), f"example wrapped: {before!r}"
+    # Prose fills the width: a line ends early only where the next word would not have fit (a break
+    # kept from the source text would leave a short line in the middle of a paragraph).
+    head = lines[: next((n for n, line in enumerate(lines) if line.startswith("╭")), len(lines))]
+    for line, following in zip(head, head[1:], strict=False):
+        prose = re.match(r" \S", line) and re.match(r" \S", following)
+        if prose and not line.lstrip().startswith(("- ", "Usage:")):
+            width = len(line.strip()) + 1 + len(following.split()[0])
+            assert width > columns - 2, f"a paragraph broken short at {columns} columns: {line.strip()!r}"
