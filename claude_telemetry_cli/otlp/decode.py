@@ -321,11 +321,13 @@ class _SeriesCache:
     def series(self, name: str, attributes: Pairs) -> Series:
         """The Series of `name` and `attributes` (in any order)."""
         series = Series(name, attributes)
-        known = self.by_key.get(series.key)
+        # With the values' types: 0, 0.0 and False compare equal, but are different sessions.
+        key = (series.key, tuple(type(v) for _, v in series.attributes))
+        known = self.by_key.get(key)
         if known is not None:
             return known
         self._make_room()
-        self.by_key[series.key] = series
+        self.by_key[key] = series
         self.size += 1
         return series
 
