@@ -12,6 +12,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -19,7 +20,10 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, NumberDataPoint
 from opentelemetry.proto.resource.v1 import resource_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from claude_telemetry_cli.content import STATUS
 
 Pairs = tuple[tuple[str, object], ...]
 
@@ -277,9 +281,10 @@ _TIMES_DOUBLE = struct.Struct("<xQxQxd")
 _TIMES_INT = struct.Struct("<xQxQxq")
 
 
-def _read_as_bytes(request: type, modules, fields: set[tuple[str, str]]):
+def _read_as_bytes(request: type, modules, fields: set[tuple[str, str]], name: str | None = None):
     """`request` with each of `fields` ((message, field) names) read as bytes: the same wire format,
-    every other field decoded (and checked) as the full schema does."""
+    every other field decoded (and checked) as the full schema does. With `name` (a message's full
+    name), that message of the same schema instead."""
     pool = descriptor_pool.DescriptorPool()
     for module in (common_pb2, resource_pb2, *modules):
         proto = descriptor_pb2.FileDescriptorProto()
@@ -290,7 +295,7 @@ def _read_as_bytes(request: type, modules, fields: set[tuple[str, str]]):
                     f.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
                     f.ClearField("type_name")
         pool.Add(proto)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(request.DESCRIPTOR.full_name))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(name or request.DESCRIPTOR.full_name))
 
 
 _LeanMetricsRequest = _read_as_bytes(
@@ -498,16 +503,37 @@ def _full_batch(request: ExportMetricsServiceRequest) -> MetricBatch:
 
 @dataclass(slots=True)
 class EventBatch:
-    """A logs request decoded for tallying (decode_event_batch): each event's name and attributes."""
+    """A logs request decoded for tallying (decode_event_batch): each event's name, attributes and
+    content key (content_key())."""
 
-    events: list[tuple[str, Pairs]] = field(default_factory=list)
+    events: list[tuple[str, Pairs, tuple]] = field(default_factory=list)
     sessions: set[str] = field(default_factory=set)
     # The resources the events came under, in order: (resource attributes, how many events).
     resources: list[tuple[Pairs, int]] = field(default_factory=list)
 
 
+_VALUE = itemgetter(1)
+
+
+def content_key(kind: str, name: str, attributes: Pairs) -> tuple:
+    """What a record of `kind` ("event", "span") is tallied by: its Content's key, its attributes, and
+    their values' types (1, 1.0 and True compare equal, but are different values)."""
+    return ((kind, name), attributes, tuple(map(type, map(_VALUE, attributes))))
+
+
+# A log record, and a span, is read as bytes, and each distinct one is decoded once: a load test sends the
+# same records again and again. A record is decoded with its attributes as bytes, each attribute decoded
+# once and looked up by its bytes afterwards (the values that vary from record to record, timestamps and
+# ids, are decoded each time; long ones are not kept).
+
 _LeanLogsRequest = _read_as_bytes(
-    ExportLogsServiceRequest, (logs_pb2, logs_service_pb2), {("LogRecord", "attributes")}
+    ExportLogsServiceRequest, (logs_pb2, logs_service_pb2), {("ScopeLogs", "log_records")}
+)
+_LeanLogRecord = _read_as_bytes(
+    ExportLogsServiceRequest,
+    (logs_pb2, logs_service_pb2),
+    {("LogRecord", "attributes")},
+    name="opentelemetry.proto.logs.v1.LogRecord",
 )
 
 
@@ -529,6 +555,43 @@ class _Pairs(dict):
 _pairs = _Pairs()
 
 
+class _Records(dict):
+    """What a record's bytes decode to, by those bytes; forgotten all at once past LIMIT."""
+
+    LIMIT = 50_000  # a load test's pool of records fits
+    LONGEST = 2048  # bytes: a longer record (one with a prompt) is decoded each time, never kept
+
+    def __init__(self, decode) -> None:
+        super().__init__()
+        self._decode = decode
+
+    def __missing__(self, encoded: bytes):
+        decoded = self._decode(encoded)
+        if len(encoded) <= self.LONGEST:
+            if len(self) >= self.LIMIT:
+                self.clear()
+            self[encoded] = decoded
+        return decoded
+
+
+def _log_record(encoded: bytes) -> tuple[str, Pairs, tuple, str | None]:
+    """(name, attributes, content key, session.id) of one LogRecord's bytes."""
+    record = _LeanLogRecord.FromString(encoded)
+    attributes = tuple(map(_pairs.__getitem__, record.attributes))
+    name = session = None
+    for k, v in attributes:
+        if k == "event.name" and name is None:
+            name = str(v)
+        elif k == "session.id" and session is None:
+            session = str(v)
+    if name is None:
+        name = event_name((), any_value(record.body))
+    return name, attributes, content_key("event", name, attributes), session or None
+
+
+_log_records = _Records(_log_record)
+
+
 def decode_event_batch(request: ExportLogsServiceRequest | bytes) -> EventBatch:
     """The events of a logs request as Tally.add_event_batch takes them: the same names and attributes as
     decode_logs. Raises what ExportLogsServiceRequest.FromString raises for a body that does not decode."""
@@ -544,21 +607,12 @@ def decode_event_batch(request: ExportLogsServiceRequest | bytes) -> EventBatch:
 def _lean_events(request) -> EventBatch:
     batch = EventBatch()
     events, sessions = batch.events, batch.sessions
-    pair = _pairs.__getitem__
+    record = _log_records.__getitem__
     for rl in request.resource_logs:
         before = len(events)
         for sl in rl.scope_logs:
-            for record in sl.log_records:
-                attributes = tuple(map(pair, record.attributes))
-                name = session = None
-                for k, v in attributes:
-                    if k == "event.name" and name is None:
-                        name = str(v)
-                    elif k == "session.id" and session is None:
-                        session = str(v)
-                if name is None:
-                    name = event_name((), any_value(record.body))
-                events.append((name, attributes))
+            for name, attributes, key, session in map(record, sl.log_records):
+                events.append((name, attributes, key))
                 if session:
                     sessions.add(session)
         if len(events) > before:
@@ -569,7 +623,7 @@ def _lean_events(request) -> EventBatch:
 def _full_events(request: ExportLogsServiceRequest) -> EventBatch:
     batch = EventBatch()
     for e in decode_logs(request):
-        batch.events.append((e.name, e.attributes))
+        batch.events.append((e.name, e.attributes, content_key("event", e.name, e.attributes)))
         if batch.resources and batch.resources[-1][0] is e.resource:
             batch.resources[-1] = (e.resource, batch.resources[-1][1] + 1)
         else:
@@ -579,4 +633,96 @@ def _full_events(request: ExportLogsServiceRequest) -> EventBatch:
                 if str(v):
                     batch.sessions.add(str(v))
                 break
+    return batch
+
+
+# Spans, as events: each attribute decoded once and looked up by its bytes afterwards.
+
+
+@dataclass(slots=True)
+class SpanBatch:
+    """A traces request decoded for tallying (decode_span_batch): each span's name and content key
+    (content_key() of its attributes and, as one more, its status)."""
+
+    spans: list[tuple[str, tuple]] = field(default_factory=list)
+    sessions: set[str] = field(default_factory=set)
+    # The resources the spans came under, in order: (resource attributes, how many spans).
+    resources: list[tuple[Pairs, int]] = field(default_factory=list)
+
+
+_LeanTracesRequest = _read_as_bytes(
+    ExportTraceServiceRequest, (trace_pb2, trace_service_pb2), {("ScopeSpans", "spans")}
+)
+_LeanSpan = _read_as_bytes(
+    ExportTraceServiceRequest,
+    (trace_pb2, trace_service_pb2),
+    {("Span", "attributes")},
+    name="opentelemetry.proto.trace.v1.Span",
+)
+
+
+def _span_entry(name: str, attributes: Pairs, status: str, message: str) -> tuple[str, tuple]:
+    carried = (*attributes, (STATUS, f"{status}: {message}" if message else status))
+    return name, content_key("span", name, carried)
+
+
+def _span(encoded: bytes) -> tuple[str, tuple, str | None]:
+    """(name, content key, session.id) of one Span's bytes."""
+    span = _LeanSpan.FromString(encoded)
+    attributes = tuple(map(_pairs.__getitem__, span.attributes))
+    status = span.status
+    name, key = _span_entry(span.name, attributes, _STATUS.get(status.code, "unset"), status.message)
+    return name, key, _session(attributes)
+
+
+def _session(attributes: Pairs) -> str | None:
+    for k, v in attributes:
+        if k == "session.id":
+            return str(v) or None
+    return None
+
+
+_spans = _Records(_span)
+
+
+def decode_span_batch(request: ExportTraceServiceRequest | bytes) -> SpanBatch:
+    """The spans of a traces request as Tally.add_span_batch takes them: the same names, attributes and
+    statuses as decode_traces. Raises what ExportTraceServiceRequest.FromString raises for a body that
+    does not decode."""
+    if not isinstance(request, (bytes, bytearray)):
+        request = request.SerializeToString()
+    try:
+        return _lean_spans(_LeanTracesRequest.FromString(request))
+    except Exception:
+        # Whatever the lean reading refused, the full one words (or, should it decode after all, reads).
+        return _full_spans(ExportTraceServiceRequest.FromString(bytes(request)))
+
+
+def _lean_spans(request) -> SpanBatch:
+    batch = SpanBatch()
+    spans, sessions = batch.spans, batch.sessions
+    span = _spans.__getitem__
+    for rs in request.resource_spans:
+        before = len(spans)
+        for ss in rs.scope_spans:
+            for name, key, session in map(span, ss.spans):
+                spans.append((name, key))
+                if session:
+                    sessions.add(session)
+        if len(spans) > before:
+            batch.resources.append((pairs(rs.resource.attributes), len(spans) - before))
+    return batch
+
+
+def _full_spans(request: ExportTraceServiceRequest) -> SpanBatch:
+    batch = SpanBatch()
+    for s in decode_traces(request):
+        batch.spans.append(_span_entry(s.name, s.attributes, s.status, s.status_message))
+        if batch.resources and batch.resources[-1][0] is s.resource:
+            batch.resources[-1] = (s.resource, batch.resources[-1][1] + 1)
+        else:
+            batch.resources.append((s.resource, 1))
+        session = _session(s.attributes)
+        if session:
+            batch.sessions.add(session)
     return batch

@@ -17,6 +17,7 @@ from operator import attrgetter
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from claude_telemetry_cli.clock import Clock, RealClock
 from claude_telemetry_cli.otlp.decode import (
@@ -25,10 +26,12 @@ from claude_telemetry_cli.otlp.decode import (
     DecodedSpan,
     EventBatch,
     MetricBatch,
+    SpanBatch,
     decode_event_batch,
     decode_logs,
     decode_metric_batch,
     decode_metrics,
+    decode_span_batch,
     decode_traces,
 )
 from claude_telemetry_cli.receiver.dump import DumpFailed, DumpFile
@@ -97,6 +100,8 @@ class Reception:
                 return decode_metric_batch(raw)
             if request_type is ExportLogsServiceRequest:
                 return decode_event_batch(raw)
+            if request_type is ExportTraceServiceRequest:
+                return decode_span_batch(raw)
         return request_type.FromString(raw)
 
     def accept_metrics(self, request, protocol: str) -> None:
@@ -143,7 +148,7 @@ class Reception:
             with self._lock:
                 self.tally.add_event_batch(batch)
                 self.requests["logs", protocol] += 1
-                self.events_by_name.update(name for name, _ in batch.events)
+                self.events_by_name.update(name for name, _, _ in batch.events)
                 self.sessions |= batch.sessions
                 self._arrived()
             return
@@ -163,6 +168,18 @@ class Reception:
 
     def accept_traces(self, request, protocol: str) -> None:
         """Spans (Claude Code's beta tracing) are tallied per name; verified when spans are expected."""
+        if not self.keep_decoded:
+            batch = request if isinstance(request, SpanBatch) else decode_span_batch(request)
+            if self._dump is not None:
+                self._write_dump("traces", protocol, request)
+            with self._lock:
+                self.tally.add_span_batch(batch)
+                self.requests["traces", protocol] += 1
+                self.spans += len(batch.spans)
+                self.spans_by_name.update(name for name, _ in batch.spans)
+                self.sessions |= batch.sessions
+                self._arrived()
+            return
         spans = decode_traces(request)
         self._write_dump("traces", protocol, request)
         with self._lock:

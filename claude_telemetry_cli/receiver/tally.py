@@ -14,6 +14,8 @@ from claude_telemetry_cli.otlp.decode import (
     EventBatch,
     MetricBatch,
     Series,
+    SpanBatch,
+    content_key,
 )
 from claude_telemetry_cli.records import Totals
 
@@ -47,7 +49,14 @@ class Tally:
     Resource attributes are tallied as content ("resource", signal): once per log record and per
     span, and once per metric series and resource (however often the series is exported). Points
     and records of one request share its resource, so each resource is looked at once per request
-    (per metric), not once per record."""
+    (per metric), not once per record.
+
+    An event or span is first counted by what it carries, (name, attributes): a load test sends the
+    same records again and again, and a record that arrives n times is added to its Content once, n
+    times over, when the counts are read or PENDING distinct records are waiting (Content.add(..., n)
+    gives what n additions give, in the order the records first came)."""
+
+    PENDING = 20_000
 
     def __init__(self) -> None:
         self._delta = Totals()
@@ -59,28 +68,46 @@ class Tally:
         self.points = 0
         self.event_count = 0
         self.span_count = 0
-        # What the events, spans and logs' and traces' resources carry, per (kind, name).
-        self.content: dict[tuple[str, str], Content] = {}
+        # What the events, spans and logs' and traces' resources carry, per (kind, name): see content.
+        self._contents: dict[tuple[str, str], Content] = {}
         # Which series came from which resource: the metrics' resources, counted once per series.
         self._resource_series: dict[tuple, set[Series]] = {}
         self._resource_keys: dict[tuple, set[tuple]] = {}
         # The values to count exactly (expect()), per content key: seeded as each Content is created.
         self._expected: dict[tuple[str, str], Content] = {}
+        # content_key() -> how many records carried it, not yet added to their Content.
+        self._pending: dict[tuple, int] = {}
+
+    @property
+    def content(self) -> dict[tuple[str, str], Content]:
+        """What the events, spans and logs' and traces' resources carry, per (kind, name)."""
+        self._add_pending()
+        return self._contents
+
+    def _add_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        content = self._contents
+        for (key, attributes, _types), n in pending.items():
+            c = content.get(key)
+            if c is None:
+                c = self._content(key)
+            c.add(attributes, n)
 
     def expect(self, expected: Totals) -> None:
         """Count exactly every value `expected` counts exactly, so a difference is told record by record."""
+        self._add_pending()
         for key, c in (expected.content or {}).items():
             self._expected[key] = c
-            known = self.content.get(key)
+            known = self._contents.get(key)
             if known is None:
                 self._content(key)
             else:
                 known.expect(c)
 
     def _content(self, key: tuple[str, str]) -> Content:
-        c = self.content.get(key)
+        c = self._contents.get(key)
         if c is None:
-            c = self.content[key] = Content()
+            c = self._contents[key] = Content()
             seed = self._expected.get(key)
             if seed is not None:
                 c.expect(seed)
@@ -129,13 +156,12 @@ class Tally:
         """The events of otlp.decode.decode_event_batch: the same totals as add_events of decode_logs."""
         self.event_count += len(batch.events)
         counts = self.events.events
-        content = self.content
-        for name, attributes in batch.events:
+        pending = self._pending
+        for name, _, key in batch.events:
             counts[name] = counts.get(name, 0) + 1
-            c = content.get(("event", name))
-            if c is None:
-                c = self._content(("event", name))
-            c.add(attributes)
+            pending[key] = pending.get(key, 0) + 1
+        if len(pending) > self.PENDING:
+            self._add_pending()
         for resource, n in batch.resources:
             self._content(("resource", "logs")).add(resource, n)
 
@@ -145,7 +171,7 @@ class Tally:
             self.event_count += 1
             name = e.name
             self.events.add_event(name)
-            self._content(("event", name)).add(e.attributes)
+            self._later(("event", name), e.attributes)
             if e.resource is not resource:
                 self._add_resource("logs", resource, run)
                 resource, run = e.resource, 0
@@ -157,12 +183,32 @@ class Tally:
         for s in spans:
             self.span_count += 1
             self.events.add_span(s.name)
-            self._content(("span", s.name)).add(span_pairs(s.attributes, s.status, s.status_message))
+            self._later(("span", s.name), tuple(span_pairs(s.attributes, s.status, s.status_message)))
             if s.resource is not resource:
                 self._add_resource("traces", resource, run)
                 resource, run = s.resource, 0
             run += 1
         self._add_resource("traces", resource, run)
+
+    def add_span_batch(self, batch: SpanBatch) -> None:
+        """The spans of otlp.decode.decode_span_batch: the same totals as add_spans of decode_traces."""
+        self.span_count += len(batch.spans)
+        counts = self.events.spans
+        pending = self._pending
+        for name, key in batch.spans:
+            counts[name] = counts.get(name, 0) + 1
+            pending[key] = pending.get(key, 0) + 1
+        if len(pending) > self.PENDING:
+            self._add_pending()
+        for resource, n in batch.resources:
+            self._content(("resource", "traces")).add(resource, n)
+
+    def _later(self, key: tuple[str, str], attributes: tuple) -> None:
+        pending = self._pending
+        entry = content_key(*key, attributes)
+        pending[entry] = pending.get(entry, 0) + 1
+        if len(pending) > self.PENDING:
+            self._add_pending()
 
     def _add_resource(self, signal: str, resource, records: int) -> None:
         if records:
@@ -176,11 +222,12 @@ class Tally:
         return out
 
     def totals(self) -> Totals:
+        self._add_pending()
         out = Totals(
             self._delta_sums(),
             dict(self.events.events),
             dict(self.events.spans),
-            {k: c.copy() for k, c in self.content.items() if c.count},
+            {k: c.copy() for k, c in self._contents.items() if c.count},
         )
         latest = dict(self._cumulative)
         for (series, start), seen in self._cumulative_by_series.items():
@@ -207,6 +254,7 @@ class Tally:
 
     def take(self) -> TallyPart:
         """Everything counted so far, which this Tally then forgets (what it expects, it keeps)."""
+        self._add_pending()
         part = TallyPart(
             self._delta.metrics,
             self._by_series,
@@ -214,7 +262,7 @@ class Tally:
             self._cumulative_by_series,
             self.events.events,
             self.events.spans,
-            {k: c for k, c in self.content.items() if c.count},
+            {k: c for k, c in self._contents.items() if c.count},
             self._resource_series,
             self._resource_keys,
             self.points,
@@ -223,13 +271,14 @@ class Tally:
         )
         self._delta, self._by_series, self.events = Totals(), {}, Totals()
         self._cumulative, self._cumulative_by_series = {}, {}
-        self.content = {}
+        self._contents = {}
         self._resource_series, self._resource_keys = {}, {}
         self.points = self.event_count = self.span_count = 0
         return part
 
     def merge(self, part: TallyPart) -> None:
         """Count what another Tally took (take()) as if it had arrived here."""
+        self._add_pending()
         delta = self._delta.metrics
         for key, value in part.delta.items():
             delta[key] = delta.get(key, 0.0) + value
@@ -250,7 +299,7 @@ class Tally:
             self.events.add_span(name, n)
         for key in part.content:
             self._content(key)  # seeded with what is expected before the part's records join it
-        merge_contents(self.content, part.content)
+        merge_contents(self._contents, part.content)
         for mine, theirs in (
             (self._resource_series, part.resource_series),
             (self._resource_keys, part.resource_keys),

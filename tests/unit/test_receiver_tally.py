@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
@@ -25,6 +26,8 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     ScopeMetrics,
     Sum,
 )
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from claude_telemetry_cli.content import Content
 from claude_telemetry_cli.contract.profiles import get_profile
@@ -364,8 +367,12 @@ def test_any_logs_body_is_refused_or_counted_as_the_full_decoding_would(request,
     assert _snapshot(fast) == _snapshot(full)
 
 
-def test_each_attribute_of_the_events_is_decoded_once(monkeypatch):
+def test_each_attribute_and_each_record_of_the_events_is_decoded_once(monkeypatch):
     monkeypatch.setattr(decode, "_pairs", decode._Pairs())
+    records = []
+    monkeypatch.setattr(
+        decode, "_log_records", decode._Records(lambda b: records.append(b) or decode._log_record(b))
+    )
 
     def refuse(*_):
         raise AssertionError("decoded in full")
@@ -382,4 +389,109 @@ def test_each_attribute_of_the_events_is_decoded_once(monkeypatch):
     for _ in range(5):
         reception.accept_logs(request.SerializeToString(), "grpc")
     assert len(decoded) == 3  # event.name twice, session.id once
+    assert len(records) == 2  # the two api_request records are the same
     assert reception.totals().events == {"user_prompt": 5, "api_request": 10}
+
+
+@pytest.mark.parametrize("pending", [20_000, 2])
+def test_records_counted_by_what_they_carry_give_each_records_own_content(monkeypatch, pending):
+    """Repeated records are added to their Content n at a time: the same content, counts and verdict
+    details as one at a time, however the values' types mix (1, 1.0 and True compare equal)."""
+    from claude_telemetry_cli.content import Content
+    from claude_telemetry_cli.otlp.decode import EventBatch, content_key
+    from claude_telemetry_cli.receiver.tally import Tally
+
+    monkeypatch.setattr(Tally, "PENDING", pending)
+    carried = [
+        (("event.name", "api_request"), ("cost", 1)),
+        (("event.name", "api_request"), ("cost", True)),
+        (("event.name", "api_request"), ("cost", 1.0)),
+        (("event.name", "api_request"), ("cost", "1")),
+    ]
+    arrivals = [carried[n % 4] for n in (0, 1, 0, 2, 3, 0, 1, 2, 2, 3, 0)]
+    tally = Tally()
+    for attributes in arrivals:
+        entry = ("api_request", attributes, content_key("event", "api_request", attributes))
+        tally.add_event_batch(EventBatch(events=[entry]))
+    one_by_one = Content()
+    for attributes in arrivals:
+        one_by_one.add(attributes)
+    got = tally.totals().content[("event", "api_request")]
+    assert got == one_by_one
+    assert got.attributes["cost"].types == one_by_one.attributes["cost"].types
+    assert sorted(got.attributes["cost"].types.items()) == [
+        ("bool", 2),
+        ("double", 3),
+        ("int", 4),
+        ("string", 2),
+    ]
+
+
+# ------------------------------------------------------------------ spans
+
+
+@st.composite
+def spans(draw):
+    attributes = draw(
+        st.lists(st.tuples(st.sampled_from(["session.id", "tool_name", "span.type"]), values), max_size=4)
+    )
+    if draw(st.booleans()):
+        attributes.append(("input", draw(st.text(min_size=200, max_size=400))))  # long: never kept
+    span = Span(
+        name=draw(st.sampled_from(["claude_code.interaction", "claude_code.tool", ""])),
+        attributes=[KeyValue(key=k, value=_any(v)) for k, v in attributes],
+        start_time_unix_nano=5,
+        end_time_unix_nano=draw(st.sampled_from([6, 7])),
+    )
+    span.status.code = draw(st.sampled_from([0, 1, 2]))
+    span.status.message = draw(st.sampled_from(["", "boom"]))
+    return span
+
+
+trace_requests = st.lists(st.lists(spans(), max_size=4), min_size=1, max_size=2).map(
+    lambda groups: ExportTraceServiceRequest(
+        resource_spans=[
+            ResourceSpans(
+                resource=Resource(attributes=[KeyValue(key="service.name", value=_any(f"s{n}"))]),
+                scope_spans=[ScopeSpans(spans=group)],
+            )
+            for n, group in enumerate(groups)
+        ]
+    )
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(trace_requests, min_size=1, max_size=3))
+def test_spans_are_counted_as_the_full_decoding_counts_them(sent):
+    bodies = [r.SerializeToString() for r in sent] * 2  # the second time from the cache
+    fast, full = Reception(), Reception(keep_decoded=True)
+    for body in bodies:
+        fast.accept_traces(body, "grpc")
+        full.accept_traces(ExportTraceServiceRequest.FromString(body), "grpc")
+    assert fast.totals().equals(full.totals(), content=True)
+    assert fast.totals().content.keys() == full.totals().content.keys()
+    assert _snapshot(fast) == _snapshot(full)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    trace_requests,
+    st.integers(0, 10_000),
+    st.sampled_from(["truncate", "flip", "insert"]),
+    st.binary(max_size=4),
+)
+def test_any_traces_body_is_refused_or_counted_as_the_full_decoding_would(request, at, how, junk):
+    body = _mutated(request.SerializeToString(), at, how, junk)
+    try:
+        expected = ExportTraceServiceRequest.FromString(body)
+    except DecodeError as e:
+        with pytest.raises(DecodeError) as refused:
+            decode.decode_span_batch(body)
+        assert str(refused.value) == str(e)
+        return
+    fast, full = Reception(), Reception(keep_decoded=True)
+    fast.accept_traces(decode.decode_span_batch(body), "grpc")
+    full.accept_traces(expected, "grpc")
+    assert fast.totals().equals(full.totals(), content=True)
+    assert _snapshot(fast) == _snapshot(full)
