@@ -23,10 +23,10 @@ def start_rotel() -> tuple[subprocess.Popen, int]:
 
 
 def start_rotel_ports(
-    cores: set[int] | None = None, forward_to: str | None = None
+    cores: set[int] | None = None, forward_to: str | None = None, options: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen, int, int]:
     """rotel on free ports, on `cores` only if given: (process, gRPC port, HTTP port). It drops what it
-    receives, or with `forward_to` (a URL) sends it on over OTLP/gRPC."""
+    receives, or with `forward_to` (a URL) sends it on over OTLP/gRPC; `options`: more of its flags."""
     import rotel
 
     binary = pathlib.Path(rotel.__file__).parent / "rotel-agent"
@@ -44,6 +44,7 @@ def start_rotel_ports(
             "--otlp-http-endpoint",
             f"127.0.0.1:{http_port}",
             *exporter,
+            *options,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
