@@ -2,15 +2,18 @@
 
     python benchmarks/verified_load.py [--seconds S] [--protocol P] [--receiver-workers N]
 
-Two runs of `load --throughput --workers 1 --duration S` (metrics, events and spans: traces on), in one
+Three runs of `load --throughput --workers 1 --duration S` (metrics, events and spans: traces on), in one
 run of this script:
 
   1. into rotel (a Rust OpenTelemetry collector) with its blackhole exporter: the load's own rate;
-  2. into rotel forwarding everything over OTLP/gRPC to `claude-telemetry receive --expect-totals F`,
+  2. into rotel forwarding everything over OTLP/gRPC to another rotel with its blackhole exporter:
+     what the forwarding costs on the same cores, with nothing verified;
+  3. into rotel forwarding everything over OTLP/gRPC to `claude-telemetry receive --expect-totals F`,
      with `load --totals-out F`: the rate of a verified load test, and the receiver's verdict.
 
-It prints both rates (points, events and spans per second acknowledged), their ratio (target >= 0.8:
-the receiver behind the collector does not slow the load down), how long after the load ended the
+It prints the three rates (points, events and spans per second acknowledged), the verified rate's ratio
+to the first (target >= 0.8: the receiver behind the collector does not slow the load down) and to the
+second (the receiver against a collector in its place), how long after the load ended the
 verdict came, and the verdict itself: it must be exact, with content (what each event and span
 carried) verified. Exit 1 when the verdict is not exact.
 
@@ -147,6 +150,17 @@ def main() -> None:
     try:
         port = grpc_port if opts.protocol == "grpc" else http_port
         alone = rates(run_load(f"http://127.0.0.1:{port}", opts.protocol, opts.seconds))
+        # The same pipeline with a collector that does nothing where the receiver is: what forwarding
+        # itself costs on these cores.
+        front, front_grpc, front_http = start_rotel_ports(
+            forward_to=f"http://127.0.0.1:{grpc_port}", options=ROTEL
+        )
+        try:
+            port = front_grpc if opts.protocol == "grpc" else front_http
+            forwarded = rates(run_load(f"http://127.0.0.1:{port}", opts.protocol, opts.seconds))
+        finally:
+            front.kill()
+            front.wait()
     finally:
         proc.kill()
         proc.wait()
@@ -155,11 +169,16 @@ def main() -> None:
     behind = rates(data)
     verdict = received.get("verdict") or {}
     print(f"load --throughput, {opts.seconds:g}s, {opts.protocol}, metrics + events + spans")
+    print(f"  {'':<7} {'into a blackhole':>17} {'rotel -> blackhole':>19} {'rotel -> receive':>17}")
     for kind in alone:
-        a, b = alone[kind], behind.get(kind, 0.0)
-        print(f"  {kind:<7} into rotel's blackhole {a:>10,.0f}/s   behind rotel -> receive {b:>10,.0f}/s")
+        a, f, b = alone[kind], forwarded.get(kind, 0.0), behind.get(kind, 0.0)
+        print(f"  {kind:<7} {a:>15,.0f}/s {f:>17,.0f}/s {b:>15,.0f}/s")
     ratio = behind["records"] / alone["records"]
     print(f"verified load / load into blackhole = {ratio:.2f}  (target >= 0.80)")
+    print(
+        f"verified load / load forwarded to a blackhole = {behind['records'] / forwarded['records']:.2f}"
+        f"  (forwarded / into a blackhole = {forwarded['records'] / alone['records']:.2f})"
+    )
     print(
         f"verdict: {'exact' if received.get('ok') else 'NOT exact'}"
         f" ({verdict.get('expected', {}).get('series', 0):,} series,"

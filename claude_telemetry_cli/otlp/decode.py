@@ -518,7 +518,16 @@ _VALUE = itemgetter(1)
 def content_key(kind: str, name: str, attributes: Pairs) -> tuple:
     """What a record of `kind` ("event", "span") is tallied by: its Content's key, its attributes, and
     their values' types (1, 1.0 and True compare equal, but are different values)."""
-    return ((kind, name), attributes, tuple(map(type, map(_VALUE, attributes))))
+    types = tuple(map(type, map(_VALUE, attributes)))
+    # Records of one name mostly share their types: one tuple for all of them, not one each.
+    types = _TYPES.setdefault(types, types)
+    if len(_TYPES) > _TYPES_LIMIT:
+        _TYPES.clear()
+    return ((kind, name), attributes, types)
+
+
+_TYPES: dict[tuple, tuple] = {}
+_TYPES_LIMIT = 10_000
 
 
 # A log record, and a span, is read as bytes, and each distinct one is decoded once: a load test sends the

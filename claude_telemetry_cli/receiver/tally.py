@@ -56,7 +56,9 @@ class Tally:
     times over, when the counts are read or PENDING distinct records are waiting (Content.add(..., n)
     gives what n additions give, in the order the records first came)."""
 
-    PENDING = 20_000
+    # More than the distinct records of a load test's pool, which then each reach their Content once
+    # per read of the totals; a few tens of MB at most while records never repeat.
+    PENDING = 100_000
 
     def __init__(self) -> None:
         self._delta = Totals()
