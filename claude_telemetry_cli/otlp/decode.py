@@ -503,10 +503,10 @@ def _full_batch(request: ExportMetricsServiceRequest) -> MetricBatch:
 
 @dataclass(slots=True)
 class EventBatch:
-    """A logs request decoded for tallying (decode_event_batch): each event's name, attributes and
-    content key (content_key())."""
+    """A logs request decoded for tallying (decode_event_batch): each event's name, attributes, content
+    key (content_key()), and whether the same record came before (then it is likely to come again)."""
 
-    events: list[tuple[str, Pairs, tuple]] = field(default_factory=list)
+    events: list[tuple[str, Pairs, tuple, bool]] = field(default_factory=list)
     sessions: set[str] = field(default_factory=set)
     # The resources the events came under, in order: (resource attributes, how many events).
     resources: list[tuple[Pairs, int]] = field(default_factory=list)
@@ -565,7 +565,8 @@ _pairs = _Pairs()
 
 
 class _Records(dict):
-    """What a record's bytes decode to, by those bytes; forgotten all at once past LIMIT."""
+    """What a record's bytes decode to, by those bytes, with one more item: whether it was seen before
+    (True when taken from here, False when just decoded); forgotten all at once past LIMIT."""
 
     LIMIT = 50_000  # a load test's pool of records fits
     LONGEST = 2048  # bytes: a longer record (one with a prompt) is decoded each time, never kept
@@ -579,8 +580,8 @@ class _Records(dict):
         if len(encoded) <= self.LONGEST:
             if len(self) >= self.LIMIT:
                 self.clear()
-            self[encoded] = decoded
-        return decoded
+            self[encoded] = (*decoded, True)
+        return (*decoded, False)
 
 
 def _log_record(encoded: bytes) -> tuple[str, Pairs, tuple, str | None]:
@@ -620,8 +621,8 @@ def _lean_events(request) -> EventBatch:
     for rl in request.resource_logs:
         before = len(events)
         for sl in rl.scope_logs:
-            for name, attributes, key, session in map(record, sl.log_records):
-                events.append((name, attributes, key))
+            for name, attributes, key, session, again in map(record, sl.log_records):
+                events.append((name, attributes, key, again))
                 if session:
                     sessions.add(session)
         if len(events) > before:
@@ -632,7 +633,7 @@ def _lean_events(request) -> EventBatch:
 def _full_events(request: ExportLogsServiceRequest) -> EventBatch:
     batch = EventBatch()
     for e in decode_logs(request):
-        batch.events.append((e.name, e.attributes, content_key("event", e.name, e.attributes)))
+        batch.events.append((e.name, e.attributes, content_key("event", e.name, e.attributes), False))
         if batch.resources and batch.resources[-1][0] is e.resource:
             batch.resources[-1] = (e.resource, batch.resources[-1][1] + 1)
         else:
@@ -650,10 +651,10 @@ def _full_events(request: ExportLogsServiceRequest) -> EventBatch:
 
 @dataclass(slots=True)
 class SpanBatch:
-    """A traces request decoded for tallying (decode_span_batch): each span's name and content key
-    (content_key() of its attributes and, as one more, its status)."""
+    """A traces request decoded for tallying (decode_span_batch): each span's name, content key
+    (content_key() of its attributes and, as one more, its status), and whether it came before."""
 
-    spans: list[tuple[str, tuple]] = field(default_factory=list)
+    spans: list[tuple[str, tuple, bool]] = field(default_factory=list)
     sessions: set[str] = field(default_factory=set)
     # The resources the spans came under, in order: (resource attributes, how many spans).
     resources: list[tuple[Pairs, int]] = field(default_factory=list)
@@ -714,8 +715,8 @@ def _lean_spans(request) -> SpanBatch:
     for rs in request.resource_spans:
         before = len(spans)
         for ss in rs.scope_spans:
-            for name, key, session in map(span, ss.spans):
-                spans.append((name, key))
+            for name, key, session, again in map(span, ss.spans):
+                spans.append((name, key, again))
                 if session:
                     sessions.add(session)
         if len(spans) > before:
@@ -726,7 +727,7 @@ def _lean_spans(request) -> SpanBatch:
 def _full_spans(request: ExportTraceServiceRequest) -> SpanBatch:
     batch = SpanBatch()
     for s in decode_traces(request):
-        batch.spans.append(_span_entry(s.name, s.attributes, s.status, s.status_message))
+        batch.spans.append((*_span_entry(s.name, s.attributes, s.status, s.status_message), False))
         if batch.resources and batch.resources[-1][0] is s.resource:
             batch.resources[-1] = (s.resource, batch.resources[-1][1] + 1)
         else:

@@ -148,7 +148,7 @@ class Reception:
             with self._lock:
                 self.tally.add_event_batch(batch)
                 self.requests["logs", protocol] += 1
-                self.events_by_name.update(name for name, _, _ in batch.events)
+                self.events_by_name.update(name for name, *_ in batch.events)
                 self.sessions |= batch.sessions
                 self._arrived()
             return
@@ -176,7 +176,7 @@ class Reception:
                 self.tally.add_span_batch(batch)
                 self.requests["traces", protocol] += 1
                 self.spans += len(batch.spans)
-                self.spans_by_name.update(name for name, _ in batch.spans)
+                self.spans_by_name.update(name for name, *_ in batch.spans)
                 self.sessions |= batch.sessions
                 self._arrived()
             return

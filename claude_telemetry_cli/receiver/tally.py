@@ -15,7 +15,6 @@ from claude_telemetry_cli.otlp.decode import (
     MetricBatch,
     Series,
     SpanBatch,
-    content_key,
 )
 from claude_telemetry_cli.records import Totals
 
@@ -51,13 +50,13 @@ class Tally:
     and records of one request share its resource, so each resource is looked at once per request
     (per metric), not once per record.
 
-    An event or span is first counted by what it carries, (name, attributes): a load test sends the
-    same records again and again, and a record that arrives n times is added to its Content once, n
-    times over, when the counts are read or PENDING distinct records are waiting (Content.add(..., n)
-    gives what n additions give, in the order the records first came)."""
+    A load test sends the same records again and again. A record that came before is first counted
+    by what it carries (content_key()), and added to its Content once, n times over, when the counts
+    are read or PENDING distinct records are waiting (Content.add(..., n) gives what n additions give).
+    A record seen for the first time, as every record of a replay is, goes to its Content at once."""
 
     # More than the distinct records of a load test's pool, which then each reach their Content once
-    # per read of the totals; a few tens of MB at most while records never repeat.
+    # per read of the totals.
     PENDING = 100_000
 
     def __init__(self) -> None:
@@ -159,9 +158,16 @@ class Tally:
         self.event_count += len(batch.events)
         counts = self.events.events
         pending = self._pending
-        for name, _, key in batch.events:
+        content = self._contents
+        for name, _, key, again in batch.events:
             counts[name] = counts.get(name, 0) + 1
-            pending[key] = pending.get(key, 0) + 1
+            if again:
+                pending[key] = pending.get(key, 0) + 1
+                continue
+            c = content.get(key[0])
+            if c is None:
+                c = self._content(key[0])
+            c.add(key[1])
         if len(pending) > self.PENDING:
             self._add_pending()
         for resource, n in batch.resources:
@@ -173,7 +179,7 @@ class Tally:
             self.event_count += 1
             name = e.name
             self.events.add_event(name)
-            self._later(("event", name), e.attributes)
+            self._content(("event", name)).add(e.attributes)
             if e.resource is not resource:
                 self._add_resource("logs", resource, run)
                 resource, run = e.resource, 0
@@ -185,7 +191,7 @@ class Tally:
         for s in spans:
             self.span_count += 1
             self.events.add_span(s.name)
-            self._later(("span", s.name), tuple(span_pairs(s.attributes, s.status, s.status_message)))
+            self._content(("span", s.name)).add(span_pairs(s.attributes, s.status, s.status_message))
             if s.resource is not resource:
                 self._add_resource("traces", resource, run)
                 resource, run = s.resource, 0
@@ -197,20 +203,20 @@ class Tally:
         self.span_count += len(batch.spans)
         counts = self.events.spans
         pending = self._pending
-        for name, key in batch.spans:
+        content = self._contents
+        for name, key, again in batch.spans:
             counts[name] = counts.get(name, 0) + 1
-            pending[key] = pending.get(key, 0) + 1
+            if again:
+                pending[key] = pending.get(key, 0) + 1
+                continue
+            c = content.get(key[0])
+            if c is None:
+                c = self._content(key[0])
+            c.add(key[1])
         if len(pending) > self.PENDING:
             self._add_pending()
         for resource, n in batch.resources:
             self._content(("resource", "traces")).add(resource, n)
-
-    def _later(self, key: tuple[str, str], attributes: tuple) -> None:
-        pending = self._pending
-        entry = content_key(*key, attributes)
-        pending[entry] = pending.get(entry, 0) + 1
-        if len(pending) > self.PENDING:
-            self._add_pending()
 
     def _add_resource(self, signal: str, resource, records: int) -> None:
         if records:

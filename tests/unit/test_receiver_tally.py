@@ -409,9 +409,11 @@ def test_records_counted_by_what_they_carry_give_each_records_own_content(monkey
         (("event.name", "api_request"), ("cost", "1")),
     ]
     arrivals = [carried[n % 4] for n in (0, 1, 0, 2, 3, 0, 1, 2, 2, 3, 0)]
-    tally = Tally()
+    tally, seen = Tally(), set()
     for attributes in arrivals:
-        entry = ("api_request", attributes, content_key("event", "api_request", attributes))
+        again = attributes in seen  # as the decoder says of a record it has cached
+        seen.add(attributes)
+        entry = ("api_request", attributes, content_key("event", "api_request", attributes), again)
         tally.add_event_batch(EventBatch(events=[entry]))
     one_by_one = Content()
     for attributes in arrivals:
