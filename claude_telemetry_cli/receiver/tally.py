@@ -156,20 +156,7 @@ class Tally:
     def add_event_batch(self, batch: EventBatch) -> None:
         """The events of otlp.decode.decode_event_batch: the same totals as add_events of decode_logs."""
         self.event_count += len(batch.events)
-        counts = self.events.events
-        pending = self._pending
-        content = self._contents
-        for name, _, key, again in batch.events:
-            counts[name] = counts.get(name, 0) + 1
-            if again:
-                pending[key] = pending.get(key, 0) + 1
-                continue
-            c = content.get(key[0])
-            if c is None:
-                c = self._content(key[0])
-            c.add(key[1])
-        if len(pending) > self.PENDING:
-            self._add_pending()
+        self._add_records(self.events.events, ((name, key, again) for name, _, key, again in batch.events))
         for resource, n in batch.resources:
             self._content(("resource", "logs")).add(resource, n)
 
@@ -201,10 +188,16 @@ class Tally:
     def add_span_batch(self, batch: SpanBatch) -> None:
         """The spans of otlp.decode.decode_span_batch: the same totals as add_spans of decode_traces."""
         self.span_count += len(batch.spans)
-        counts = self.events.spans
+        self._add_records(self.events.spans, batch.spans)
+        for resource, n in batch.resources:
+            self._content(("resource", "traces")).add(resource, n)
+
+    def _add_records(self, counts: dict[str, int], records: Iterable[tuple[str, tuple, bool]]) -> None:
+        """(name, content_key(), seen before) of each record: counted by name; a record seen before
+        waits to be added with the others like it, a new one is added to its Content now."""
         pending = self._pending
         content = self._contents
-        for name, key, again in batch.spans:
+        for name, key, again in records:
             counts[name] = counts.get(name, 0) + 1
             if again:
                 pending[key] = pending.get(key, 0) + 1
@@ -215,8 +208,6 @@ class Tally:
             c.add(key[1])
         if len(pending) > self.PENDING:
             self._add_pending()
-        for resource, n in batch.resources:
-            self._content(("resource", "traces")).add(resource, n)
 
     def _add_resource(self, signal: str, resource, records: int) -> None:
         if records:
