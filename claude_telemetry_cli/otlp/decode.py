@@ -236,6 +236,14 @@ def decode_traces(request: ExportTraceServiceRequest | bytes) -> list[DecodedSpa
 # are read in place. A point laid out otherwise is decoded in full.
 
 
+def session_id(attributes: Pairs) -> str | None:
+    """The first session.id among `attributes`, as text; None when there is none or it is empty."""
+    for k, v in attributes:
+        if k == "session.id":
+            return str(v) or None
+    return None
+
+
 class Series:
     """One series of one metric, as Totals keys it; compared and hashed by identity (the cache hands out
     one per series)."""
@@ -245,11 +253,7 @@ class Series:
     def __init__(self, name: str, attributes: Pairs) -> None:
         self.attributes = tuple(sorted(attributes, key=_BY_KEY))
         self.key = (name, self.attributes)  # a Totals.metrics key
-        self.session: str | None = None  # its session.id
-        for k, v in self.attributes:
-            if k == "session.id":
-                self.session = str(v) or None
-                break
+        self.session = session_id(self.attributes)  # the first in sorted order: sorting is stable
 
 
 class MetricPoints(NamedTuple):
@@ -404,13 +408,19 @@ def decode_metric_batch(request: ExportMetricsServiceRequest | bytes) -> MetricB
     """The number points of a metrics request as Tally.add_batch takes them: the same points, series and
     values as decode_metrics. Raises what ExportMetricsServiceRequest.FromString raises for a body that
     does not decode."""
+    return _lean_or_full(request, _LeanMetricsRequest, _lean_batch, ExportMetricsServiceRequest, _full_batch)
+
+
+def _lean_or_full(request, lean_type: type, lean, full_type: type, full):
+    """`lean(lean_type.FromString(body))`; should that refuse the body, `full(full_type.FromString(body))`,
+    which raises what the full schema raises for a body that does not decode."""
     if not isinstance(request, (bytes, bytearray)):
         request = request.SerializeToString()
     try:
-        return _lean_batch(_LeanMetricsRequest.FromString(request))
+        return lean(lean_type.FromString(request))
     except Exception:
         # Whatever the lean reading refused, the full one words (or, should it decode after all, reads).
-        return _full_batch(ExportMetricsServiceRequest.FromString(bytes(request)))
+        return full(full_type.FromString(bytes(request)))
 
 
 def _lean_batch(request) -> MetricBatch:
@@ -605,13 +615,7 @@ _log_records = _Records(_log_record)
 def decode_event_batch(request: ExportLogsServiceRequest | bytes) -> EventBatch:
     """The events of a logs request as Tally.add_event_batch takes them: the same names and attributes as
     decode_logs. Raises what ExportLogsServiceRequest.FromString raises for a body that does not decode."""
-    if not isinstance(request, (bytes, bytearray)):
-        request = request.SerializeToString()
-    try:
-        return _lean_events(_LeanLogsRequest.FromString(request))
-    except Exception:
-        # Whatever the lean reading refused, the full one words (or, should it decode after all, reads).
-        return _full_events(ExportLogsServiceRequest.FromString(bytes(request)))
+    return _lean_or_full(request, _LeanLogsRequest, _lean_events, ExportLogsServiceRequest, _full_events)
 
 
 def _lean_events(request) -> EventBatch:
@@ -634,15 +638,10 @@ def _full_events(request: ExportLogsServiceRequest) -> EventBatch:
     batch = EventBatch()
     for e in decode_logs(request):
         batch.events.append((e.name, e.attributes, content_key("event", e.name, e.attributes), False))
-        if batch.resources and batch.resources[-1][0] is e.resource:
-            batch.resources[-1] = (e.resource, batch.resources[-1][1] + 1)
-        else:
-            batch.resources.append((e.resource, 1))
-        for k, v in e.attributes:
-            if k == "session.id":
-                if str(v):
-                    batch.sessions.add(str(v))
-                break
+        _one_more(batch.resources, e.resource)
+        session = session_id(e.attributes)
+        if session:
+            batch.sessions.add(session)
     return batch
 
 
@@ -682,14 +681,7 @@ def _span(encoded: bytes) -> tuple[str, tuple, str | None]:
     attributes = tuple(map(_pairs.__getitem__, span.attributes))
     status = span.status
     name, key = _span_entry(span.name, attributes, _STATUS.get(status.code, "unset"), status.message)
-    return name, key, _session(attributes)
-
-
-def _session(attributes: Pairs) -> str | None:
-    for k, v in attributes:
-        if k == "session.id":
-            return str(v) or None
-    return None
+    return name, key, session_id(attributes)
 
 
 _spans = _Records(_span)
@@ -699,13 +691,7 @@ def decode_span_batch(request: ExportTraceServiceRequest | bytes) -> SpanBatch:
     """The spans of a traces request as Tally.add_span_batch takes them: the same names, attributes and
     statuses as decode_traces. Raises what ExportTraceServiceRequest.FromString raises for a body that
     does not decode."""
-    if not isinstance(request, (bytes, bytearray)):
-        request = request.SerializeToString()
-    try:
-        return _lean_spans(_LeanTracesRequest.FromString(request))
-    except Exception:
-        # Whatever the lean reading refused, the full one words (or, should it decode after all, reads).
-        return _full_spans(ExportTraceServiceRequest.FromString(bytes(request)))
+    return _lean_or_full(request, _LeanTracesRequest, _lean_spans, ExportTraceServiceRequest, _full_spans)
 
 
 def _lean_spans(request) -> SpanBatch:
@@ -728,11 +714,16 @@ def _full_spans(request: ExportTraceServiceRequest) -> SpanBatch:
     batch = SpanBatch()
     for s in decode_traces(request):
         batch.spans.append((*_span_entry(s.name, s.attributes, s.status, s.status_message), False))
-        if batch.resources and batch.resources[-1][0] is s.resource:
-            batch.resources[-1] = (s.resource, batch.resources[-1][1] + 1)
-        else:
-            batch.resources.append((s.resource, 1))
-        session = _session(s.attributes)
+        _one_more(batch.resources, s.resource)
+        session = session_id(s.attributes)
         if session:
             batch.sessions.add(session)
     return batch
+
+
+def _one_more(resources: list[tuple[Pairs, int]], resource: Pairs) -> None:
+    """One more record under `resource`: (resource, how many) runs, in the order they came."""
+    if resources and resources[-1][0] is resource:
+        resources[-1] = (resource, resources[-1][1] + 1)
+    else:
+        resources.append((resource, 1))

@@ -33,6 +33,7 @@ from claude_telemetry_cli.otlp.decode import (
     decode_metrics,
     decode_span_batch,
     decode_traces,
+    session_id,
 )
 from claude_telemetry_cli.receiver.dump import DumpFailed, DumpFile
 from claude_telemetry_cli.receiver.tally import Tally, TallyPart
@@ -119,7 +120,7 @@ class Reception:
             self.requests["metrics", protocol] += 1
             for p in points:
                 self.points_by_name[p.name] += 1
-                sid = _session_id(p.attributes)
+                sid = session_id(p.attributes)
                 if sid:
                     self.sessions.add(sid)
             if self.keep_decoded:
@@ -159,7 +160,7 @@ class Reception:
             self.requests["logs", protocol] += 1
             for e in events:
                 self.events_by_name[e.name] += 1
-                sid = _session_id(e.attributes)
+                sid = session_id(e.attributes)
                 if sid:
                     self.sessions.add(sid)
             if self.keep_decoded:
@@ -188,7 +189,7 @@ class Reception:
             self.spans += len(spans)
             for s in spans:
                 self.spans_by_name[s.name] += 1
-                sid = _session_id(s.attributes)
+                sid = session_id(s.attributes)
                 if sid:
                     self.sessions.add(sid)
             if self.keep_decoded:
@@ -333,10 +334,3 @@ class Reception:
                 "events_by_name": dict(sorted(self.events_by_name.items())),
                 "spans_by_name": dict(sorted(self.spans_by_name.items())),
             }
-
-
-def _session_id(attributes) -> str | None:
-    for k, v in attributes:
-        if k == "session.id":
-            return str(v)
-    return None
