@@ -148,12 +148,7 @@ class Timeline:
 
     def totals(self) -> Totals:
         resources = {info.index: info.resource for info in self.sessions}
-        records: dict[int, list[Record]] = {}
-        spans: dict[int, list[SpanRecord]] = {}
-        for r in self.records:
-            records.setdefault(r.session, []).append(r)
-        for span in self.spans:
-            spans.setdefault(span.session, []).append(span)
+        records, spans = self._by_session()
         builder = TotalsBuilder()
         for session in sorted(records.keys() | spans.keys()):
             builder.add(records.get(session, ()), spans.get(session, ()), resources.get(session))
@@ -175,14 +170,19 @@ class Timeline:
 
     def plays(self) -> Iterator[SessionPlay]:
         """Each process with its own records and spans, in the order the processes start."""
+        records, spans = self._by_session()
+        for info in sorted(self.sessions, key=play_order):
+            yield SessionPlay(info, records.get(info.index, ()), spans.get(info.index, ()))
+
+    def _by_session(self) -> tuple[dict[int, list[Record]], dict[int, list[SpanRecord]]]:
+        """The records and the spans of each session (by index), in their order."""
         records: dict[int, list[Record]] = {}
         spans: dict[int, list[SpanRecord]] = {}
         for r in self.records:
             records.setdefault(r.session, []).append(r)
         for span in self.spans:
             spans.setdefault(span.session, []).append(span)
-        for info in sorted(self.sessions, key=play_order):
-            yield SessionPlay(info, records.get(info.index, ()), spans.get(info.index, ()))
+        return records, spans
 
 
 _BY_KEY = itemgetter(0)
