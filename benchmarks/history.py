@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.load import loop_calls, raw_floor_aio  # noqa: E402
 from benchmarks.replay import faithful, grpc_config, http_config  # noqa: E402
 from benchmarks.rotel_blackhole import start_rotel_ports  # noqa: E402
+from benchmarks.sender_env import sender_env  # noqa: E402
 
 CONCURRENCY = 64  # history's default in flight
 
@@ -161,14 +162,7 @@ def peak_rss(path: pathlib.Path, port: int) -> int:
 def month(endpoint: str, protocol: str) -> tuple[float, int]:
     """`run --preset enterprise --developers 500 --days 30 --seed 1 --end-at now` into rotel, on every
     core, as a user runs it (this process is pinned to the sender's cores; the run is not)."""
-    env = {
-        **os.environ,
-        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
-        "OTEL_METRICS_EXPORTER": "otlp",
-        "OTEL_LOGS_EXPORTER": "otlp",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
-        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
-    }
+    env = sender_env(endpoint, protocol)
     command = [sys.executable, "-m", "claude_telemetry_cli", "run", "--preset", "enterprise"]
     command += ["--developers", "500", "--days", "30", "--seed", "1", "--end-at", "now", "--json"]
     every_core = set(range(os.cpu_count() or 1))

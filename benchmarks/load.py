@@ -37,6 +37,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.rotel_blackhole import start_rotel_ports  # noqa: E402
+from benchmarks.sender_env import sender_env  # noqa: E402
 
 GRPC_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
 
@@ -160,16 +161,7 @@ def naive_sdk(port: int, items: list, seconds: float) -> float:
 
 
 def run_load(endpoint: str, args: list[str], *, events: bool, protocol: str = "grpc") -> dict:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-        "PYTHONPATH": str(ROOT),
-        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
-        "OTEL_METRICS_EXPORTER": "otlp",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
-        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
-    }
-    if events:
-        env["OTEL_LOGS_EXPORTER"] = "otlp"
+    env = sender_env(endpoint, protocol, logs=events)
     proc = subprocess.run(
         [sys.executable, "-m", "claude_telemetry_cli", "load", "--json", "--workers", "1", *args],
         env=env,

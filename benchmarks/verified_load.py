@@ -37,20 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.receiver import wait_for_port  # noqa: E402
 from benchmarks.rotel_blackhole import free_port, start_rotel_ports  # noqa: E402
-
-
-def _env(endpoint: str, protocol: str) -> dict[str, str]:
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "CLAUDE_CODE_"))},
-        "PYTHONPATH": str(ROOT),
-        "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
-        "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
-        "OTEL_METRICS_EXPORTER": "otlp",
-        "OTEL_LOGS_EXPORTER": "otlp",
-        "OTEL_TRACES_EXPORTER": "otlp",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
-        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
-    }
+from benchmarks.sender_env import sender_env  # noqa: E402
 
 
 def _cli(*args: str) -> list[str]:
@@ -60,7 +47,11 @@ def _cli(*args: str) -> list[str]:
 def run_load(endpoint: str, protocol: str, seconds: float, *extra: str) -> dict:
     command = _cli("load", "--json", "--throughput", "--workers", "1", "--duration", f"{seconds:g}s", *extra)
     proc = subprocess.run(
-        command, env=_env(endpoint, protocol), capture_output=True, text=True, timeout=seconds + 600
+        command,
+        env=sender_env(endpoint, protocol, traces=True),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 600,
     )
     if proc.returncode != 0:
         raise SystemExit(f"load failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
