@@ -71,8 +71,13 @@ class HistorySpooler:
 
             # The attributes are all a session's template encodes: the temporality plays no part.
             self._encoder = OtlpEncoder(get_profile(self.profile))
-        prepared = prepare(Template.from_compiled(info, records, spans), self._encoder)
+        prepared = _prepared(info, records, spans, self._encoder)
         return pickle.dumps((info, prepared), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _prepared(info: SessionInfo, records, spans, encoder: OtlpEncoder):
+    """A compiled process's template, encoded for replay()."""
+    return prepare(Template.from_compiled(info, list(records), spans), encoder)
 
 
 def _prepared_format(profile: str) -> str:
@@ -86,7 +91,7 @@ def _sessions(playable: Playable, encoder: OtlpEncoder) -> Iterator[tuple[Sessio
             yield pickle.loads(blob)
         return
     for play in playable.plays():
-        yield play.info, prepare(Template.from_compiled(play.info, list(play.records), play.spans), encoder)
+        yield play.info, _prepared(play.info, play.records, play.spans, encoder)
 
 
 def scenario_exports(playable: Playable, encoder: OtlpEncoder, plan: HistoryPlan) -> Iterator[Export]:
@@ -111,7 +116,7 @@ def scenario_exports(playable: Playable, encoder: OtlpEncoder, plan: HistoryPlan
         # A process joins when the merge reaches its start: the ones still to come wait on disk.
         while upcoming is not None and (not running or upcoming[0].start_at <= running[0][0]):
             info, prepared = upcoming
-            player = ctx.replay_prepared(prepared, info.index, info.start_at)
+            player = ctx.replay(prepared, info.index, info.start_at)
             heapq.heappush(running, (player.next_due, next(order), player))
             upcoming = next(sessions, None)
         due, _, player = heapq.heappop(running)

@@ -175,7 +175,7 @@ class _Prepared:
 
 
 def prepare(template: Template, encoder: OtlpEncoder) -> _Prepared:
-    """`template` encoded once by `encoder`, for SessionContext.replay_prepared(); it pickles compactly
+    """`template` encoded once by `encoder`, for SessionContext.replay(); it pickles compactly
     (without what totals need), so it can be made in another process."""
     return _Prepared(template, encoder)
 
@@ -232,13 +232,10 @@ class SessionContext:
             identity = session_identity(seed, number, len(template.user_id))
         return SessionPlayer(self, prepared, number, identity, start)
 
-    def replay(self, template: Template, number: int, start: float) -> SessionPlayer:
-        """One recorded or compiled session as it was (its own ids), starting at clock value `start`;
-        encoded for this player alone, as a scenario's sessions are each played once."""
-        return self.replay_prepared(_Prepared(template, self.encoder), number, start)
-
-    def replay_prepared(self, prepared: _Prepared, number: int, start: float) -> SessionPlayer:
-        """replay(), of a session prepared beforehand (prepare(), perhaps in another process)."""
+    def replay(self, prepared: _Prepared, number: int, start: float) -> SessionPlayer:
+        """One recorded or compiled session as it was (its own ids), starting at clock value `start`,
+        encoded for it alone (prepare(), perhaps in another process): a scenario's sessions are each
+        played once."""
         sid, uid = prepared.identity
         return SessionPlayer(self, prepared, number, (sid.decode(), uid.decode()), start)
 
