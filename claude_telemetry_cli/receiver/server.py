@@ -63,8 +63,10 @@ _GZIP_INPUT_CHUNK = 1024  # inflates to at most about 1 MiB: a bomb is stopped a
 # Request bodies held at once, unless told otherwise: four of the largest requests.
 _IN_FLIGHT_REQUESTS = 4
 _RETRY_AFTER_S = 1
-# A gRPC request this small is decoded on the event loop itself, without waiting for a turn.
-_GRPC_INLINE_BYTES = 64 * 1024
+# A request this small is decoded without waiting for a turn (over gRPC, on the event loop itself): its
+# decoded form is small, and the turn would cost more than decoding it.
+_SMALL_BODY_BYTES = 64 * 1024
+_NO_TURN = contextlib.nullcontext()
 _MESSAGE_MAX = 300
 
 
@@ -338,7 +340,7 @@ class _GrpcExport:
             # With RetryInfo, which tells senders that this RESOURCE_EXHAUSTED is worth retrying.
             context.set_trailing_metadata(_RETRY_INFO)
             return grpc.StatusCode.RESOURCE_EXHAUSTED, "busy", _busy(owner).message
-        if size <= _GRPC_INLINE_BYTES:
+        if size <= _SMALL_BODY_BYTES:
             # Decoded here, on the loop: for a small request the hand-over to a worker costs more.
             try:
                 return self._accept(raw)
@@ -488,7 +490,54 @@ def _http_date() -> str:
     return _date[1]
 
 
+def _response(
+    status: int, body: bytes, content_type: str, extra=(), *, close: bool = False, head_only: bool = False
+) -> bytes:
+    """An answer's bytes: written at once, one system call and no delayed-ACK stall between head and body."""
+    head = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nServer: claude-telemetry\r\n"
+        f"Date: {_http_date()}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+    ]
+    for name, value in extra:
+        head.append(f"{name}: {value}\r\n")
+    if close:
+        head.append("Connection: close\r\n")
+    head.append("\r\n")
+    response = "".join(head).encode("latin-1")
+    return response if head_only else response + body
+
+
+def _refusal(owner: OtlpServer, protocol: str, refused: _Refused) -> tuple[int, bytes, str, tuple]:
+    """A refused HTTP request counted; its answer's status, body, content type and extra headers."""
+    owner.reception.reject(protocol, refused.reason)
+    body, content_type = _status_body(refused.status, refused.message, protocol == "http/protobuf")
+    extra = {405: (("Allow", "POST"),), 429: (("Retry-After", str(_RETRY_AFTER_S)),)}.get(refused.status, ())
+    return refused.status, body, content_type, extra
+
+
+def _take(owner: OtlpServer, signal: _Signal, protocol: str, body) -> tuple[bytes, str]:
+    """A whole (inflated) HTTP body decoded and tallied: the success answer's body and content type.
+    Raises _Refused for a body that does not decode, or a dump that cannot be written."""
+    size = len(body)
+    with owner._decode_turns.turn(size) if size > _SMALL_BODY_BYTES else _NO_TURN:
+        if protocol == "http/json":
+            request = _decode_json(signal, body)
+            reply, content_type = b"{}", "application/json"
+        else:
+            request = _decode_protobuf(owner.reception, signal, body)
+            reply, content_type = signal.response, "application/x-protobuf"
+        try:
+            getattr(owner.reception, signal.accept)(request, protocol)
+        except DumpFailed as e:
+            raise _Refused(503, "dump not written", e.message) from None
+    return reply, content_type
+
+
 class _HttpServer(ThreadingHTTPServer):
+    """Plain HTTP connections are served by one loop (http_loop) while their requests are the usual kind,
+    and handed to a thread of their own (_HttpHandler) once one is not; TLS connections each have a
+    thread from the start."""
+
     daemon_threads = True
     # Many senders connecting at once (a load test, Locust workers) would overflow the default backlog
     # of 5 and wait for the kernel's SYN retry, a second each.
@@ -500,7 +549,26 @@ class _HttpServer(ThreadingHTTPServer):
         self.address_family = _family(address[0])
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        # Connections the loop hands to a thread: the bytes it read of them, and when the first came.
+        self.handed: dict[socket.socket, tuple[bytes, float | None]] = {}
         super().__init__(address, _HttpHandler)
+        self._loop = None
+        if context is None:
+            from claude_telemetry_cli.receiver.http_loop import PlainLoop
+
+            self._loop = PlainLoop(self)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        if self._loop is None:
+            super().serve_forever(poll_interval)
+        else:
+            self._loop.run(poll_interval)
+
+    def shutdown(self) -> None:
+        if self._loop is None:
+            super().shutdown()
+        else:
+            self._loop.stop()
 
     def server_bind(self) -> None:
         if self.owner.share_ports:
@@ -552,10 +620,12 @@ class _RequestReader(io.RawIOBase):
     would hold its connection forever. A request's first byte starts its clock; its headers and body
     must be in within `request_s`. Between requests only the idle timeout applies."""
 
-    def __init__(self, sock: socket.socket, idle_s: float, request_s: float) -> None:
+    def __init__(self, sock: socket.socket, idle_s: float, request_s: float, handed=(b"", None)) -> None:
+        """`handed`: bytes the connection's loop already read, and when the first of them came."""
         self.sock, self.idle_s, self.request_s = sock, idle_s, request_s
         self.deadline: float | None = None
         self.expired = False
+        self._prefix, self._prefix_started = memoryview(handed[0]), handed[1]
         self._timeout = sock.gettimeout()
 
     def readable(self) -> bool:
@@ -568,6 +638,14 @@ class _RequestReader(io.RawIOBase):
             self._timeout = timeout
 
     def readinto(self, buffer) -> int:
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            if self.deadline is None:
+                started, self._prefix_started = self._prefix_started, None
+                self.deadline = (started if started is not None else time.monotonic()) + self.request_s
+            return n
         timeout = self.idle_s
         if self.deadline is not None:
             left = self.deadline - time.monotonic()
@@ -601,7 +679,12 @@ class _HttpHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self._reader = _RequestReader(self.connection, self.timeout, self.server.owner.message_timeout_s)
+        self._reader = _RequestReader(
+            self.connection,
+            self.timeout,
+            self.server.owner.message_timeout_s,
+            self.server.handed.pop(self.connection, (b"", None)),
+        )
         # Large enough for a usual request's head and body to come in one read.
         self.rfile = io.BufferedReader(self._reader, buffer_size=_READ_BUFFER)
 
@@ -723,17 +806,10 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 )
             except Exception as e:
                 refused = _Refused(500, "internal error", f"internal error: {type(e).__name__}")
-            owner.reception.reject(self._protocol, refused.reason)
             self._counted = True
-            body, content_type = _status_body(
-                refused.status, refused.message, self._protocol == "http/protobuf"
-            )
             close = not self._body_read
-            extra = {405: (("Allow", "POST"),), 429: (("Retry-After", str(_RETRY_AFTER_S)),)}.get(
-                refused.status, ()
-            )
             try:
-                self._write(refused.status, body, content_type, close=close, extra=extra)
+                self._write(*_refusal(owner, self._protocol, refused), close=close)
             except OSError:
                 self.close_connection = True
                 return
@@ -788,19 +864,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
         if encoding in ("gzip", "x-gzip"):
             compressed, body = len(body), _gunzip(body, owner.max_request_bytes, self._hold)
             self._let_go(compressed)
-        with owner._decode_turns.turn(len(body)):
-            if self._protocol == "http/json":
-                request = _decode_json(signal, body)
-                reply, content_type = b"{}", "application/json"
-            else:
-                request = _decode_protobuf(owner.reception, signal, body)
-                reply, content_type = signal.response, "application/x-protobuf"
-            del body
-            try:
-                getattr(owner.reception, signal.accept)(request, self._protocol)
-            except DumpFailed as e:
-                raise _Refused(503, "dump not written", e.message) from None
-            del request
+        reply, content_type = _take(owner, signal, self._protocol, body)
+        del body
         try:
             self._write(200, reply, content_type)
         except OSError:
@@ -844,21 +909,12 @@ class _HttpHandler(BaseHTTPRequestHandler):
         self.server.owner._in_flight_bytes.give(n)
         self._held -= n
 
-    def _write(self, status: int, body: bytes, content_type: str, *, close: bool = False, extra=()) -> None:
-        # One write for the head and the body: one system call, and no delayed-ACK stall between two.
-        head = [
-            f"HTTP/1.1 {status} {_REASONS.get(status, '')}\r\nServer: claude-telemetry\r\n"
-            f"Date: {_http_date()}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-        ]
-        for name, value in extra:
-            head.append(f"{name}: {value}\r\n")
+    def _write(self, status: int, body: bytes, content_type: str, extra=(), *, close: bool = False) -> None:
         if close:
-            head.append("Connection: close\r\n")
             self.close_connection = True
-        head.append("\r\n")
-        response = "".join(head).encode("latin-1")
         self._reader.set_timeout(self._reader.idle_s)  # what answers are written with
-        self.wfile.write(response + body if self.command != "HEAD" else response)
+        head_only = self.command == "HEAD"
+        self.wfile.write(_response(status, body, content_type, extra, close=close, head_only=head_only))
 
     def _linger(self) -> None:
         """Drain what the client is still sending, briefly: closing a socket with unread data resets the
@@ -1129,4 +1185,5 @@ class OtlpServer:
     def _end_request(self) -> None:
         with self._idle:
             self._in_flight -= 1
-            self._idle.notify_all()
+            if self._stopping:  # stop() waits for the last
+                self._idle.notify_all()
