@@ -119,7 +119,11 @@ class PlainLoop:
         self._selector.unregister(conn.sock)
         conn.sock.setblocking(True)
         self.http_server.handed[conn.sock] = (bytes(conn.buffer), conn.started)
-        self.http_server.process_request(conn.sock, conn.address)
+        try:
+            self.http_server.process_request(conn.sock, conn.address)
+        except Exception:  # no thread to be had: the sender sees its connection closed
+            self.http_server.handed.pop(conn.sock, None)
+            conn.sock.close()
 
     def _let_go(self, conn: _Conn) -> None:
         if conn.held:
@@ -149,7 +153,7 @@ class PlainLoop:
             self._close(conn)
             return
         if not data:
-            if conn.buffer:
+            if conn.buffer and not conn.out:
                 self._hand_over(conn)  # a request cut short: counted as its thread counts one
             else:
                 self._close(conn)
