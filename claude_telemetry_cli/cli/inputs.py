@@ -59,11 +59,22 @@ def compile_with(
     path = resolve_scenario(arg)
     kwargs = {"tracing": tracing, "keep_records": keep_records, "totals": totals, "spooler": spooler}
     if console is None or not console.is_terminal:
-        return compile_file(path, emit, **kwargs)
+        return _warned(compile_file(path, emit, **kwargs))
     from claude_telemetry_cli.output import progress_bar
 
     with progress_bar(console, f"reading {path.name}", "sessions") as update:
-        return compile_file(path, emit, progress=update, **kwargs)
+        return _warned(compile_file(path, emit, progress=update, **kwargs))
+
+
+def _warned(compiled):
+    """A compiled scenario, once what its compile had to say is on stderr."""
+    if compiled.warnings:
+        from claude_telemetry_cli import output
+        from claude_telemetry_cli.cli.app import stderr_console
+
+        for warning in compiled.warnings:
+            output.warning(stderr_console(), warning)
+    return compiled
 
 
 class PresetArgs(NamedTuple):
@@ -120,8 +131,10 @@ def compile_sources(
     params = build_params(generated.preset, flags, generated.sets)
     kwargs = {"tracing": config.tracing, "keep_records": keep_records, "totals": totals, "spooler": spooler}
     if console is None or not console.is_terminal:
-        return [compile_preset(params, config.emit, **kwargs)]
+        return [_warned(compile_preset(params, config.emit, **kwargs))]
     from claude_telemetry_cli.output import progress_bar
 
     with progress_bar(console, f"generating {params.name}", "days", params.days) as update:
-        return [compile_preset(params, config.emit, progress=lambda done, _days: update(done), **kwargs)]
+        return [
+            _warned(compile_preset(params, config.emit, progress=lambda done, _days: update(done), **kwargs))
+        ]

@@ -12,7 +12,9 @@ ProfileOpt = Annotated[
     typer.Option(
         "--profile",
         metavar="PROFILE",
-        help="Telemetry contract: 'current' (Claude Code 2.1.331) or '2025-05'.",
+        help="Telemetry contract: 'current' (each session in the shape of its app_version's client, "
+        "the newest 2.1.331 by default), a client version ('2.1.331', '2.1.197': every session in "
+        "that shape) or '2025-05'. See `catalog`.",
     ),
 ]
 EnvOpt = Annotated[

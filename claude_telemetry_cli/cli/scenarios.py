@@ -74,11 +74,40 @@ def config(
 
 @app.command()
 @guarded
-def catalog(profile: ProfileOpt = "current", json_out: JsonOpt = False) -> None:
-    """List the telemetry contract: every metric, event and standard attribute a profile emits."""
-    from claude_telemetry_cli import output
-    from claude_telemetry_cli.contract import get_profile
+def catalog(
+    profile: ProfileOpt = "current",
+    diff: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--diff",
+            metavar="OLD NEW",
+            help="List what changes from profile OLD to profile NEW (e.g. --diff 2.1.197 current), "
+            "one line each, instead of the catalog.",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the telemetry contract: every metric, event and standard attribute a profile emits.
 
+    Profiles are named by the Claude Code release whose shape they reproduce: `current` (the newest,
+    2.1.331; 2.1.332 has its shape) and `2.1.197`, plus `2025-05` (the May 2025 monitoring page).
+    `--diff OLD NEW` lists the drift between two of them: what a dashboard built on one sees change
+    on the other.
+    """
+    from claude_telemetry_cli import output
+    from claude_telemetry_cli.contract import get_profile, profile_changes
+
+    if diff is not None:
+        old, new = get_profile(diff[0]), get_profile(diff[1])
+        changes = profile_changes(old, new)
+        if json_out:
+            output.print_json(stdout_console(), {"from": old.name, "to": new.name, "changes": changes})
+        else:
+            console = stdout_console()
+            console.print(f"{old.name} -> {new.name}: {len(changes) or 'no'} changes", highlight=False)
+            for line in changes:
+                console.print(f"  {line}", highlight=False, markup=False)
+        return
     data = get_profile(profile).to_json()
     if json_out:
         output.print_json(stdout_console(), data)

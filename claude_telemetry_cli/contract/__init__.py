@@ -28,8 +28,12 @@ from claude_telemetry_cli.contract.profiles import (
     SESSION_COUNT,
     TOKEN_TYPES,
     TOKEN_USAGE,
+    VERSION_PROFILES,
     get_profile,
     price_request,
+    profile_changes,
+    profile_for_version,
+    version_key,
 )
 
 __all__ = [
@@ -58,6 +62,10 @@ __all__ = [
     "SESSION_COUNT",
     "TOKEN_TYPES",
     "TOKEN_USAGE",
+    "VERSION_PROFILES",
     "get_profile",
     "price_request",
+    "profile_changes",
+    "profile_for_version",
+    "version_key",
 ]

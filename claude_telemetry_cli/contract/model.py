@@ -80,6 +80,10 @@ class Profile:
     standard_attributes: tuple[AttributeSpec, ...] = field(default=())
     emits_events: bool = True
     startup_events: bool = True  # managed_settings_resolved + plugin_loaded at session start
+    # The Claude Code release whose shape this is (None: a documentation page, no client version).
+    version: str | None = None
+    # Appended to the model on cost.usage and token.usage points (2.1.197: "[1m]").
+    usage_model_suffix: str = ""
 
     def metric(self, name: str) -> MetricSpec:
         return self.metrics[name]
@@ -88,12 +92,14 @@ class Profile:
         """The contract as `catalog --json` prints it: every metric, event and standard attribute."""
         return {
             "profile": self.name,
+            "version": self.version,
             "description": self.description,
             "metric_export_interval_ms": self.metric_export_interval_ms,
             "logs_export_interval_ms": self.logs_export_interval_ms,
             "metrics": [m.to_json() for m in self.metrics.values()],
             "events": [e.to_json() for e in self.events.values()],
             "standard_attributes": [a.to_json() for a in self.standard_attributes],
+            "usage_model_suffix": self.usage_model_suffix,
         }
 
 

@@ -1,6 +1,9 @@
-"""The two contract profiles: `current` (Claude Code 2.1.331 as observed) and `2025-05` (the seed page)."""
+"""The contract profiles: `current` (Claude Code 2.1.331 as observed), `2.1.197` (an older client), and
+`2025-05` (the seed page)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from claude_telemetry_cli.contract.model import AttributeSpec as A
 from claude_telemetry_cli.contract.model import EventSpec, MetricSpec, ModelPrice, Profile
@@ -667,16 +670,59 @@ _SEED_STANDARD = (
     A("user.account_uuid", "string", "unless OTEL_METRICS_INCLUDE_ACCOUNT_UUID=false"),
 )
 
+_CURRENT = Profile(
+    name="current",
+    description="Claude Code 2.1.331 and 2.1.332 as observed on the wire, and the 2026 monitoring page",
+    metrics=_metrics("", _CURRENT_DESCRIPTIONS, _ALL_METRICS, True),
+    events=CURRENT_EVENTS,
+    metric_export_interval_ms=60000,
+    logs_export_interval_ms=5000,
+    standard_attributes=_CURRENT_STANDARD,
+    version="2.1.331",
+)
+
+# What Claude Code 2.1.197 sends differently from 2.1.331, the same work captured from both: fewer
+# attributes, no start-up or retention_sweep events, and the model of cost and token points suffixed.
+_ATTRIBUTES_SINCE_2_1_197 = {
+    "user_prompt": ("prompt_text", "message.uuid"),
+    "api_request": ("cache_creation_5m_tokens", "cache_creation_1h_tokens", "ttft_ms"),
+    "assistant_response": ("message.uuid",),
+    "tool_decision": ("tool_source", "permission_mode", "request_id"),
+    "tool_result": ("request_id",),
+}
+_EVENTS_SINCE_2_1_197 = ("managed_settings_resolved", "plugin_loaded", "retention_sweep")
+_STANDARD_SINCE_2_1_197 = ("anthropic.provider", "anthropic.custom_base_url")
+
+
+def _older(events: dict[str, EventSpec]) -> dict[str, EventSpec]:
+    out = {}
+    for name, spec in events.items():
+        if name in _EVENTS_SINCE_2_1_197:
+            continue
+        newer = _ATTRIBUTES_SINCE_2_1_197.get(name, ())
+        out[name] = replace(spec, attributes=tuple(a for a in spec.attributes if a.key not in newer))
+    return out
+
+
+_V2_1_197 = Profile(
+    name="2.1.197",
+    description="Claude Code 2.1.197 as observed on the wire: no anthropic.* attributes, no start-up "
+    "or retention_sweep events, no ttft_ms or 5m/1h cache tokens, [1m] on the model of usage points",
+    metrics=_CURRENT.metrics,
+    events=_older(CURRENT_EVENTS),
+    metric_export_interval_ms=60000,
+    logs_export_interval_ms=5000,
+    standard_attributes=tuple(a for a in _CURRENT_STANDARD if a.key not in _STANDARD_SINCE_2_1_197),
+    startup_events=False,
+    version="2.1.197",
+    usage_model_suffix="[1m]",
+)
+
 PROFILES: dict[str, Profile] = {
-    "current": Profile(
-        name="current",
-        description="Claude Code 2.1.331 as observed on the wire, and the 2026 monitoring page",
-        metrics=_metrics("", _CURRENT_DESCRIPTIONS, _ALL_METRICS, True),
-        events=CURRENT_EVENTS,
-        metric_export_interval_ms=60000,
-        logs_export_interval_ms=5000,
-        standard_attributes=_CURRENT_STANDARD,
-    ),
+    "current": _CURRENT,
+    # The newest release's shape by its number: every session in it, whatever its app_version.
+    "2.1.331": replace(_CURRENT, name="2.1.331"),
+    "2.1.197": _V2_1_197,
     "2025-05": Profile(
         name="2025-05",
         description="The May 2025 monitoring page: six metrics, `count` units, no events",
@@ -689,6 +735,8 @@ PROFILES: dict[str, Profile] = {
         startup_events=False,
     ),
 }
+# The client versions with a profile of their own, oldest first.
+VERSION_PROFILES: tuple[Profile, ...] = (_V2_1_197, _CURRENT)
 
 # The plugins a fresh install loads, as 2.1.331 reports them.
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
@@ -705,3 +753,82 @@ def get_profile(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise UsageError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}") from None
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A client version's order: 2.1.197 < 2.1.300 < 2.1.331 (a suffix such as -beta is ignored)."""
+    numbers = []
+    for part in version.split(".")[:3]:
+        digits = ""
+        for c in part:
+            if not c.isdigit():
+                break
+            digits += c
+        numbers.append(int(digits or 0))
+    return tuple(numbers)
+
+
+def profile_for_version(app_version: str) -> tuple[Profile, bool]:
+    """The profile of the newest known client at or below `app_version`, and whether the version is
+    older than every known one (then the oldest profile is the nearest)."""
+    key = version_key(app_version)
+    chosen = None
+    for profile in VERSION_PROFILES:
+        if version_key(profile.version or "") <= key:
+            chosen = profile
+    if chosen is None:
+        return VERSION_PROFILES[0], True
+    return chosen, False
+
+
+def profile_changes(old: Profile, new: Profile) -> list[str]:
+    """What a backend sees change from profile `old` to `new`, one line each: metrics, events and their
+    attributes added or removed, descriptions, units, standard attributes, suffixes, intervals."""
+    changes: list[str] = []
+
+    def keys(label: str, before: tuple[str, ...], after: tuple[str, ...]) -> None:
+        for key in after:
+            if key not in before:
+                changes.append(f"{label}attribute {key} added")
+        for key in before:
+            if key not in after:
+                changes.append(f"{label}attribute {key} removed")
+        common = [k for k in after if k in before]
+        if common != [k for k in before if k in after]:
+            changes.append(f"{label}attributes reordered")
+
+    for name in [*old.metrics, *(m for m in new.metrics if m not in old.metrics)]:
+        a, b = old.metrics.get(name), new.metrics.get(name)
+        if a is None or b is None:
+            changes.append(f"metric {name} {'added' if a is None else 'removed'}")
+            continue
+        if a.description != b.description:
+            changes.append(f"metric {name}: description {a.description!r} -> {b.description!r}")
+        if a.unit != b.unit:
+            changes.append(f"metric {name}: unit {a.unit!r} -> {b.unit!r}")
+        keys(f"metric {name}: ", a.attribute_keys, b.attribute_keys)
+    for name in [*old.events, *(e for e in new.events if e not in old.events)]:
+        a, b = old.events.get(name), new.events.get(name)
+        if a is None or b is None:
+            changes.append(f"event {name} {'added' if a is None else 'removed'}")
+            continue
+        keys(f"event {name}: ", a.attribute_keys, b.attribute_keys)
+        types_a = {x.key: x.type for x in a.attributes}
+        for x in b.attributes:
+            if x.key in types_a and types_a[x.key] != x.type:
+                changes.append(f"event {name}: attribute {x.key} {types_a[x.key]} -> {x.type}")
+    before = tuple(a.key for a in old.standard_attributes)
+    after = tuple(a.key for a in new.standard_attributes)
+    keys("standard ", before, after)
+    if old.usage_model_suffix != new.usage_model_suffix:
+        changes.append(
+            f"model on cost and token points: suffix {old.usage_model_suffix or '(none)'} -> "
+            f"{new.usage_model_suffix or '(none)'}"
+        )
+    for label, x, y in (
+        ("metric export interval", old.metric_export_interval_ms, new.metric_export_interval_ms),
+        ("logs export interval", old.logs_export_interval_ms, new.logs_export_interval_ms),
+    ):
+        if x != y:
+            changes.append(f"{label}: {x} ms -> {y} ms")
+    return changes

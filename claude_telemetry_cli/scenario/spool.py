@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+from claude_telemetry_cli.contract import VERSION_PROFILES, version_key
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.records import (
     Record,
@@ -57,6 +58,23 @@ class CompiledScenario:
         # What each process's blob holds: its records (spooled()), or what `spooler` makes of them.
         self._spool = spooler if spooler is not None else spooled
         self.spool_format = spooler.format if spooler is not None else "records"
+        self._old_versions: set[str] = set()
+
+    def _check_version(self, app_version: str) -> None:
+        if version_key(app_version) < version_key(VERSION_PROFILES[0].version or ""):
+            self._old_versions.add(app_version)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the compile has to say, a line each, once however many sessions it concerns."""
+        if not self._old_versions:
+            return []
+        versions = ", ".join(sorted(self._old_versions, key=version_key))
+        oldest = VERSION_PROFILES[0].name
+        return [
+            f"app_version {versions} is older than every known client profile: those sessions are emitted "
+            f"in the shape of the oldest, {oldest}"
+        ]
 
     @property
     def has_spans(self) -> bool:
@@ -71,6 +89,8 @@ class CompiledScenario:
     def add_spooled(self, info: SessionInfo, blob: bytes | None, record_count: int, span_count: int) -> None:
         """A process compiled elsewhere, kept as the spooler made it (spool_format); its totals come with
         merge_totals()."""
+        if self.profile == "current":
+            self._check_version(info.app_version)
         self.session_count += 1
         self.record_count += record_count
         self.span_count += span_count

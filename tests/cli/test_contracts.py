@@ -125,12 +125,14 @@ def test_catalog_json_lists_the_contract():
     data = json.loads(result.stdout)
     assert list(data) == [
         "profile",
+        "version",
         "description",
         "metric_export_interval_ms",
         "logs_export_interval_ms",
         "metrics",
         "events",
         "standard_attributes",
+        "usage_model_suffix",
     ]
     assert (data["profile"], data["metric_export_interval_ms"], data["logs_export_interval_ms"]) == (
         "current",
@@ -219,7 +221,10 @@ def test_scenarios_validate_says_ok_per_file_and_fails_with_file_and_line(tmp_pa
             ["run", "quickstart", "--instant", "--speed", "2"],
             "--instant and --speed exclude each other; choose one",
         ),
-        (["catalog", "--profile", "nope"], "unknown profile 'nope'; choose one of: current, 2025-05"),
+        (
+            ["catalog", "--profile", "nope"],
+            "unknown profile 'nope'; choose one of: current, 2.1.331, 2.1.197, 2025-05",
+        ),
         (
             ["load", "--rate", "5"],
             "--rate and --batch are for --throughput mode; fleet mode paces itself by --interval",
@@ -262,6 +267,6 @@ def test_traceback_shows_where_an_error_came_from_and_keeps_its_line_and_exit_co
     assert result.exit_code == 2 and result.stdout == ""
     lines = result.stderr.splitlines()
     assert lines[0] == "Traceback (most recent call last):"
-    assert lines[-1] == "error: unknown profile 'nope'; choose one of: current, 2025-05"
+    assert lines[-1] == "error: unknown profile 'nope'; choose one of: current, 2.1.331, 2.1.197, 2025-05"
     # The next command without it is back to one line.
     assert invoke("catalog", "--profile", "nope").stderr.count("\n") == 1

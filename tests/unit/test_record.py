@@ -260,9 +260,9 @@ def test_nothing_received_gives_a_clear_warning_not_an_error():
     assert "not Claude Code telemetry" in " ".join(unrelated.warnings)
 
 
-def _capture() -> tuple[list[DecodedPoint], list[DecodedEvent]]:
+def _capture(capture: Path = CAPTURE) -> tuple[list[DecodedPoint], list[DecodedEvent]]:
     points, events = [], []
-    for request in json.loads(CAPTURE.read_text())["requests"]:
+    for request in json.loads(capture.read_text())["requests"]:
         body = request["body"]
         if "resourceMetrics" in body:
             points += decode_metrics(ParseDict(body, ExportMetricsServiceRequest()))
@@ -300,6 +300,20 @@ def test_the_real_client_capture_becomes_the_session_it_was():
     timeline = compile_scenario(scenario, EmitOptions())
     ours = Totals.from_records(r for r in timeline.records if r.signal == METRIC)
     assert ours.equals(Totals(metric_totals(points)))
+
+
+def test_an_older_clients_capture_replays_in_its_own_shape_without_caveats():
+    points, events = _capture(CAPTURE.with_name("real-client-2.1.197-session.json"))
+    result = build_scenario(points, events, name="older-client")
+    # Its version's profile explains every difference from the newest client: nothing to warn about.
+    assert result.warnings == []
+    scenario = load_scenario_text(result.yaml)
+    (session,) = scenario.sessions
+    assert session.app_version == "2.1.197" and session.model == "claude-opus-4-8"
+    timeline = compile_scenario(scenario, EmitOptions())
+    ours = Totals.from_records(r for r in timeline.records if r.signal == METRIC)
+    assert ours.equals(Totals(metric_totals(points)))
+    assert sorted(r.name for r in timeline.records if r.signal == EVENT) == sorted(e.name for e in events)
 
 
 def _as_received(timeline, base_ns: int = 1_800_000_000 * 10**9):

@@ -25,7 +25,7 @@ sessions:
       organization_id: 3f1c9a2e-0a7d-4d7e-9d55-2f1f5c7e8b10
       account_uuid: 0b6f3c2a-1d4e-4f5a-8b9c-7d6e5f4a3b2c
       account_id: user_01AbCdEf
-    app_version: 2.1.197
+    app_version: 2.1.332
     entrypoint: sdk-cli
     terminal_type: vscode
     steps:
@@ -116,11 +116,11 @@ def test_include_switches_shape_metrics_and_leave_events_whole():
     for _, point in _points(timeline, "claude_code.cost.usage"):
         assert list(point)[:4] == ["user.id", "session.id", "app.version", "app.entrypoint"]
         assert (point["app.version"], point["app.entrypoint"], point["team"]) == (
-            "2.1.197",
+            "2.1.332",
             "sdk-cli",
             "core",
         )
-    assert all(e["app.version"] == "2.1.197" and e["app.entrypoint"] == "sdk-cli" for e in _events(timeline))
+    assert all(e["app.version"] == "2.1.332" and e["app.entrypoint"] == "sdk-cli" for e in _events(timeline))
 
 
 def test_resource_puts_otel_resource_attributes_first_and_built_ins_win():
@@ -132,7 +132,7 @@ def test_resource_puts_otel_resource_attributes_first_and_built_ins_win():
         ("host.arch", "amd64"),
         ("os.type", "linux"),
         ("os.version", "6.8.0"),
-        ("service.version", "2.1.197"),
+        ("service.version", "2.1.332"),
     )
 
 

@@ -82,7 +82,7 @@ def step_api_request(process: Process, request: ApiRequest, before: int, after: 
         request.input_tokens + request.cache_read_tokens + request.cache_creation_tokens,
     )
     measured = {
-        "model": model,
+        "model": model + process.profile.usage_model_suffix,
         "query_source": request.query_source,
         "speed": "fast" if request.speed == "fast" else None,
         "effort": effort,

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 from claude_telemetry_cli.contract import (
     MODEL_PRICES,
+    PROFILES,
     SERVICE_NAME,
     SESSION_COUNT,
     ModelPrice,
     Profile,
+    profile_for_version,
 )
 from claude_telemetry_cli.contract.profiles import PLUGIN_METRIC_KEY_PATTERN
 from claude_telemetry_cli.errors import ScenarioError
@@ -57,13 +59,9 @@ class Context:
         self.scenario = scenario
         self.options = options
         self.profile = profile
-        # The contract's keys per metric and per event (in wire order, and as a set), looked up for every
-        # record: computed once here rather than from the specs each time.
-        self.metric_keys = {name: frozenset(spec.attribute_keys) for name, spec in profile.metrics.items()}
-        self.event_keys = {
-            name: (spec.attribute_keys, frozenset(spec.attribute_keys))
-            for name, spec in profile.events.items()
-        }
+        # `current`: each session in the shape of its client version; any other profile: every session.
+        self.by_version = profile.name == "current"
+        self._keys: dict[str, tuple[dict, dict]] = {}
         self.prices: dict[str, ModelPrice] = dict(MODEL_PRICES)
         for name, price in scenario.prices.items():
             self.prices[name] = ModelPrice(
@@ -73,6 +71,26 @@ class Context:
                 price.cache_write if price.cache_write is not None else price.input * 1.25,
             )
         self._faker = None
+
+    def shape_of(self, entry: Session) -> tuple[Profile, str]:
+        """The profile a session is emitted in, and the client version it reports."""
+        if self.by_version:
+            return profile_for_version(entry.app_version)[0], entry.app_version
+        # A session that does not name its version reports the profile's.
+        named = "app_version" in entry.model_fields_set
+        return self.profile, entry.app_version if named or not self.profile.version else self.profile.version
+
+    def keys(self, profile: Profile) -> tuple[dict, dict]:
+        """The contract's keys per metric (a set) and per event (in wire order, and the set of every key
+        the event has in any profile), looked up for every record: computed once per profile."""
+        keys = self._keys.get(profile.name)
+        if keys is None:
+            metric_keys = {name: frozenset(spec.attribute_keys) for name, spec in profile.metrics.items()}
+            event_keys = {
+                name: (spec.attribute_keys, _EVENT_KEYS[name]) for name, spec in profile.events.items()
+            }
+            keys = self._keys[profile.name] = (metric_keys, event_keys)
+        return keys
 
     def check_prices(self, index: int, session: Session) -> None:
         for j, model in unpriced_steps(session, set(self.prices)):
@@ -99,6 +117,13 @@ class Context:
             total += len(sentence) + 1
         text = " ".join(parts)
         return (text if len(text) >= length else " ".join([text] * (length // len(text) + 1)))[:length]
+
+
+# Every key each event has in some profile: what a step may offer, each profile keeping its own.
+_EVENT_KEYS: dict[str, frozenset[str]] = {}
+for _profile in PROFILES.values():
+    for _name, _spec in _profile.events.items():
+        _EVENT_KEYS[_name] = _EVENT_KEYS.get(_name, frozenset()) | frozenset(_spec.attribute_keys)
 
 
 @dataclass
@@ -128,9 +153,9 @@ class Process:
     ) -> None:
         self.context = context
         self.options = context.options
-        self.profile = context.profile
-        self.metric_keys = context.metric_keys
-        self.event_keys = context.event_keys if context.profile.emits_events else {}
+        self.profile, self.app_version = context.shape_of(entry)
+        self.metric_keys, event_keys = context.keys(self.profile)
+        self.event_keys = event_keys if self.profile.emits_events else {}
         self.entry = entry
         self.index = index
         self.start = start
@@ -224,7 +249,7 @@ class Process:
         values: dict[str, AttrValue | None] = {
             "user.id": self.user_id,
             "session.id": self.session_id if event or options.include_session_id else None,
-            "app.version": entry.app_version if options.include_version else None,
+            "app.version": self.app_version if options.include_version else None,
             "app.entrypoint": entry.entrypoint if options.include_entrypoint else None,
             "organization.id": user.organization_id,
             "user.email": user.email,
@@ -252,7 +277,7 @@ class Process:
                 "os.type": self.entry.os_type,
                 "os.version": self.entry.os_version,
                 "service.name": SERVICE_NAME,
-                "service.version": self.entry.app_version,
+                "service.version": self.app_version,
             }
         )
         return resource
@@ -270,7 +295,7 @@ class Process:
         info = SessionInfo(
             index=self.index,
             session_id=self.session_id,
-            app_version=self.entry.app_version,
+            app_version=self.app_version,
             resource=attrs(self._resource()),
             start_at=self.start / S,
             end_at=end / S,

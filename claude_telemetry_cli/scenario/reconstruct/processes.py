@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from claude_telemetry_cli.contract import SESSION_COUNT
+from claude_telemetry_cli.contract import COST_USAGE, SESSION_COUNT, TOKEN_USAGE, profile_for_version
 from claude_telemetry_cli.scenario.reconstruct.received import (
     STANDARD_KEYS,
     MetricKey,
@@ -63,10 +63,19 @@ class Cluster:
     points: list[DecodedPoint] = field(default_factory=list)
 
     def totals(self) -> dict[MetricKey, float]:
-        """Metric totals with the standard attributes dropped: only what the metric itself says."""
+        """Metric totals with the standard attributes dropped: only what the metric itself says (the
+        model of usage points without the suffix its client version adds, which the replay adds back)."""
+        version = dict(self.sessions[0].resource).get("service.version") if self.sessions else None
+        suffix = profile_for_version(str(version))[0].usage_model_suffix if version else ""
         sums: dict[MetricKey, list[float]] = {}
         for (name, attributes), value in metric_totals(self.points).items():
-            sums.setdefault((name, specific_attributes(name, attributes)), []).append(value)
+            specific = specific_attributes(name, attributes)
+            if suffix and name in (COST_USAGE, TOKEN_USAGE):
+                specific = tuple(
+                    (k, v.removesuffix(suffix) if k == "model" and isinstance(v, str) else v)
+                    for k, v in specific
+                )
+            sums.setdefault((name, specific), []).append(value)
         return {k: math.fsum(v) for k, v in sums.items()}
 
 
