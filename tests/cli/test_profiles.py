@@ -125,7 +125,55 @@ def test_the_two_clients_differ_as_the_captures_do(tmp_path):
     assert [n for n, _ in old["events"]] == [n for n in names[4:] if n != "retention_sweep"]
 
 
-def test_a_fleet_of_two_client_versions_has_each_sessions_own_shape(tmp_path):
+def _by_version(path) -> dict[str, dict[str, list]]:
+    """The points (name, attributes) and events (attributes) of an OTLP/JSON file, by service.version."""
+    out: dict[str, dict[str, list]] = {}
+    for body in load_requests(path):
+        for key in ("resourceMetrics", "resourceLogs"):
+            for resource in body.get(key, []):
+                version = {a["key"]: a["value"] for a in resource["resource"]["attributes"]}[
+                    "service.version"
+                ]
+                mine = out.setdefault(version["stringValue"], {"points": [], "events": []})
+                for scope in resource.get("scopeMetrics", []):
+                    for metric in scope["metrics"]:
+                        for p in metric["sum"]["dataPoints"]:
+                            mine["points"].append(
+                                (metric["name"], {a["key"]: a["value"] for a in p["attributes"]})
+                            )
+                for scope in resource.get("scopeLogs", []):
+                    for record in scope["logRecords"]:
+                        mine["events"].append({a["key"]: a["value"] for a in record["attributes"]})
+    return out
+
+
+def _assert_shapes(new: dict[str, list], old: dict[str, list]) -> None:
+    """`new` in the 2.1.331 shape and `old` in the 2.1.197 one, as the captures show them."""
+    assert new["points"] and all("anthropic.provider" in a for _, a in new["points"])
+    assert old["points"] and not any("anthropic.provider" in a for _, a in old["points"])
+    assert not any("anthropic.provider" in a for a in old["events"])
+    usage = {a["model"]["stringValue"] for n, a in old["points"] if n == "claude_code.cost.usage"}
+    assert usage and all(m.endswith("[1m]") for m in usage)
+    usage = {a["model"]["stringValue"] for n, a in new["points"] if n == "claude_code.cost.usage"}
+    assert usage and not any(m.endswith("[1m]") for m in usage)
+    new_names = {a["event.name"]["stringValue"] for a in new["events"]}
+    old_names = {a["event.name"]["stringValue"] for a in old["events"]}
+    assert "plugin_loaded" in new_names and not {"plugin_loaded", "retention_sweep"} & old_names
+    assert all("ttft_ms" in a for a in new["events"] if a["event.name"]["stringValue"] == "api_request")
+    assert not any("ttft_ms" in a for a in old["events"])
+
+
+def _export(tmp_path, scenario) -> dict[str, dict[str, list]]:
+    out = tmp_path / "fleet.jsonl"
+    proc = run_cli(
+        ["export", str(scenario), "--format", "otlp-json", "--end-at", "now", "--out", str(out)],
+        telemetry_env(**CAPTURE_ENV),
+    )
+    assert proc.returncode == 0, proc.stderr
+    return _by_version(out)
+
+
+def test_sessions_of_two_client_versions_have_each_their_own_shape(tmp_path):
     scenario = tmp_path / "fleet.yaml"
     scenario.write_text(
         textwrap.dedent(
@@ -141,43 +189,35 @@ def test_a_fleet_of_two_client_versions_has_each_sessions_own_shape(tmp_path):
             """
         )
     )
-    out = tmp_path / "fleet.jsonl"
+    by_version = _export(tmp_path, scenario)
+    assert set(by_version) == {"2.1.331", "2.1.250"}  # 2.1.250: the nearest profile below is 2.1.197
+    _assert_shapes(by_version["2.1.331"], by_version["2.1.250"])
+
+
+def test_a_generated_fleet_of_two_client_versions_has_each_sessions_own_shape(tmp_path):
+    scenario = tmp_path / "generated.yaml"
+    mix = ["client_versions.2.1.331=0.5", "client_versions.2.1.300=0", "client_versions.2.1.197=0.5"]
     proc = run_cli(
-        ["export", str(scenario), "--format", "otlp-json", "--end-at", "now", "--out", str(out)],
-        telemetry_env(**CAPTURE_ENV),
+        [
+            "generate",
+            "--preset",
+            "small-team",
+            "--developers",
+            "6",
+            "--days",
+            "1",
+            "--seed",
+            "4",
+            *(x for pair in mix for x in ("--set", pair)),
+            "--out",
+            str(scenario),
+        ],
+        telemetry_env(),
     )
     assert proc.returncode == 0, proc.stderr
-    by_version: dict[str, dict] = {}
-    for body in load_requests(out):
-        for key in ("resourceMetrics", "resourceLogs"):
-            for resource in body.get(key, []):
-                version = {a["key"]: a["value"] for a in resource["resource"]["attributes"]}[
-                    "service.version"
-                ]
-                by_version.setdefault(version["stringValue"], {"points": [], "events": []})
-                for scope in resource.get("scopeMetrics", []):
-                    for metric in scope["metrics"]:
-                        for p in metric["sum"]["dataPoints"]:
-                            attributes = {a["key"]: a["value"] for a in p["attributes"]}
-                            by_version[version["stringValue"]]["points"].append((metric["name"], attributes))
-                for scope in resource.get("scopeLogs", []):
-                    for record in scope["logRecords"]:
-                        attributes = {a["key"]: a["value"] for a in record["attributes"]}
-                        by_version[version["stringValue"]]["events"].append(attributes)
-    assert set(by_version) == {"2.1.331", "2.1.250"}
-    new, old = by_version["2.1.331"], by_version["2.1.250"]  # 2.1.250: the 2.1.197 shape, nearest below
-    assert all("anthropic.provider" in a for _, a in new["points"])
-    assert not any("anthropic.provider" in a for _, a in old["points"])
-    usage = {a["model"]["stringValue"] for n, a in old["points"] if n == "claude_code.cost.usage"}
-    assert usage == {"claude-sonnet-4-5[1m]"}
-    new_names = {a["event.name"]["stringValue"] for a in new["events"]}
-    old_names = {a["event.name"]["stringValue"] for a in old["events"]}
-    assert {"plugin_loaded", "retention_sweep"} <= new_names and not {
-        "plugin_loaded",
-        "retention_sweep",
-    } & old_names
-    (old_request,) = [a for a in old["events"] if a["event.name"]["stringValue"] == "api_request"]
-    assert "ttft_ms" not in old_request
+    by_version = _export(tmp_path, scenario)
+    assert set(by_version) == {"2.1.331", "2.1.197"}
+    _assert_shapes(by_version["2.1.331"], by_version["2.1.197"])
 
 
 def test_an_unknown_profile_is_one_line_listing_the_known_ones():
