@@ -42,6 +42,8 @@ class Record:
     Metric records carry the increment in `value`; events carry None.
     Event names carry no `claude_code.` prefix (the body does).
     `trace` is set only on events emitted inside an interaction while tracing is active.
+    `span_attributes` is what an event knows that only the span derived from it carries, never sent
+    with the event (the program a Bash tool_decision runs, say).
     """
 
     at: float
@@ -51,9 +53,19 @@ class Record:
     value: float | None
     attributes: Attributes
     trace: TraceRef | None = None
+    span_attributes: Attributes = ()
 
 
 SpanStatus = Literal["unset", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class SpanEvent:
+    """An event inside a span (OTLP Span.Event): `at` in scenario seconds, like its span's times."""
+
+    at: float
+    name: str
+    attributes: Attributes
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +86,7 @@ class SpanRecord:
     attributes: Attributes
     status: SpanStatus = "unset"
     status_message: str = ""
+    events: tuple[SpanEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@ spans carry (content.Content), as the receiver behind the collector will count t
 
 Content.add costs microseconds per attribute, too much per record at hundreds of thousands of records a
 second. But the records load sends repeat: a fleet session's records are the rows of its template with
-the session's own identity (session.id, user.id), and throughput mode sends the same pool of requests
+the session's own identity (session.id, user.id; a span's gen_ai.conversation.id is its session.id too),
+and throughput mode sends the same pool of requests
 round and round. So each row is prepared once as a Shape (its attribute pairs but the identity, and the
 sum of their hashes), the rows of one request form a Batch shared by every request that sends them, and
 acknowledging a request costs a count per batch, an identity tally per name, and one hash per record that
@@ -30,7 +31,8 @@ from claude_telemetry_cli.records import Totals, TotalsBuilder
 
 __all__ = ["AcknowledgedTotals", "Batch", "Carried", "Shape", "event_shape", "request_content", "span_shape"]
 
-SESSION_ID, USER_ID = "session.id", "user.id"
+SESSION_ID, USER_ID, CONVERSATION_ID = "session.id", "user.id", "gen_ai.conversation.id"
+_IDENTITY = (SESSION_ID, USER_ID, CONVERSATION_ID)
 _MASK = (1 << 64) - 1
 
 ContentKey = tuple[str, str]  # ("event" | "span", name), or ("resource", signal)
@@ -47,17 +49,18 @@ class Shape:
     base: int
     has_session_id: bool
     has_user_id: bool
+    has_conversation_id: bool = False
 
 
 def _shape(key: ContentKey, attributes: Iterable[tuple[str, object]], identity: bool) -> Shape:
     pairs = tuple(attributes)
-    has_sid = has_uid = False
+    has_sid = has_uid = has_cid = False
     if identity:
         keys = [k for k, _ in pairs]
-        has_sid, has_uid = SESSION_ID in keys, USER_ID in keys
-        if has_sid or has_uid:
-            pairs = tuple(kv for kv in pairs if kv[0] not in (SESSION_ID, USER_ID))
-    return Shape(key, pairs, pair_sum(pairs), has_sid, has_uid)
+        has_sid, has_uid, has_cid = SESSION_ID in keys, USER_ID in keys, CONVERSATION_ID in keys
+        if has_sid or has_uid or has_cid:
+            pairs = tuple(kv for kv in pairs if kv[0] not in _IDENTITY)
+    return Shape(key, pairs, pair_sum(pairs), has_sid, has_uid, has_cid)
 
 
 def event_shape(name: str, attributes: Iterable[tuple[str, object]], *, identity: bool = True) -> Shape:
@@ -83,22 +86,24 @@ class Batch:
         # Digest of the records that carry no identity, per name: the same every time.
         fixed: dict[ContentKey, int] = {}
         # The records that do: their hash depends on the sending session's identity.
-        self.identified: tuple[tuple[ContentKey, int, bool, bool], ...] = tuple(
-            (s.key, s.base, s.has_session_id, s.has_user_id)
+        self.identified: tuple[tuple[ContentKey, int, bool, bool, bool], ...] = tuple(
+            (s.key, s.base, s.has_session_id, s.has_user_id, s.has_conversation_id)
             for s in self.shapes
-            if s.has_session_id or s.has_user_id
+            if s.has_session_id or s.has_user_id or s.has_conversation_id
         )
         counts: dict[ContentKey, list[int]] = {}
         for s in self.shapes:
-            if not (s.has_session_id or s.has_user_id):
+            if not (s.has_session_id or s.has_user_id or s.has_conversation_id):
                 fixed[s.key] = (fixed.get(s.key, 0) + record_hash(s.base)) & _MASK
-            n = counts.setdefault(s.key, [0, 0])
+            n = counts.setdefault(s.key, [0, 0, 0])
             n[0] += s.has_session_id
             n[1] += s.has_user_id
+            n[2] += s.has_conversation_id
         self.fixed = fixed
-        # Per name with an identity: how many of its records carry session.id, and user.id.
-        self.per_name: tuple[tuple[ContentKey, int, int], ...] = tuple(
-            (key, n_sid, n_uid) for key, (n_sid, n_uid) in counts.items() if n_sid or n_uid
+        # Per name with an identity: how many of its records carry session.id, user.id and
+        # gen_ai.conversation.id.
+        self.per_name: tuple[tuple[ContentKey, int, int, int], ...] = tuple(
+            (key, *n) for key, n in counts.items() if any(n)
         )
 
 
@@ -141,20 +146,25 @@ class AcknowledgedContent:
             return
         sid, uid = carried.session_id, carried.user_id
         h_sid, h_uid = pair_hash(SESSION_ID, sid), pair_hash(USER_ID, uid)
+        h_cid = pair_hash(CONVERSATION_ID, sid)
         digests = self._digests
-        for key, base, has_sid, has_uid in batch.identified:
-            h = record_hash(base + (h_sid if has_sid else 0) + (h_uid if has_uid else 0))
+        for key, base, has_sid, has_uid, has_cid in batch.identified:
+            h = record_hash(
+                base + (h_sid if has_sid else 0) + (h_uid if has_uid else 0) + (h_cid if has_cid else 0)
+            )
             digests[key] = (digests.get(key, 0) + times * h) & _MASK
-        for key, n_sid, n_uid in batch.per_name:
+        for key, n_sid, n_uid, n_cid in batch.per_name:
             tallies = self._identity.get(key)
             if tallies is None:
                 tallies = self._identity[key] = {}
-            if n_sid:
-                tally = tallies.get(SESSION_ID) or tallies.setdefault(SESSION_ID, AttributeTally())
-                tally.add(sid, h_sid, n_sid * times)
-            if n_uid:
-                tally = tallies.get(USER_ID) or tallies.setdefault(USER_ID, AttributeTally())
-                tally.add(uid, h_uid, n_uid * times)
+            for attribute, value, h, n in (
+                (SESSION_ID, sid, h_sid, n_sid),
+                (USER_ID, uid, h_uid, n_uid),
+                (CONVERSATION_ID, sid, h_cid, n_cid),
+            ):
+                if n:
+                    tally = tallies.get(attribute) or tallies.setdefault(attribute, AttributeTally())
+                    tally.add(value, h, n * times)
 
     def contents(self) -> dict[ContentKey, Content]:
         out: dict[ContentKey, Content] = {}

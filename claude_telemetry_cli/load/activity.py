@@ -11,7 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from claude_telemetry_cli.options import EmitOptions
-from claude_telemetry_cli.records import METRIC, Attributes, Record, SessionInfo, SpanRecord, TraceRef
+from claude_telemetry_cli.records import (
+    METRIC,
+    Attributes,
+    Record,
+    SessionInfo,
+    SpanEvent,
+    SpanRecord,
+    TraceRef,
+)
 
 __all__ = ["Template", "build_templates"]
 
@@ -68,6 +76,7 @@ def _relative(span: SpanRecord, origin: float) -> SpanRecord:
         span.attributes,
         span.status,
         span.status_message,
+        tuple(SpanEvent(e.at - origin, e.name, e.attributes) for e in span.events),
     )
 
 

@@ -296,6 +296,14 @@ class ThroughputEngine:
                         encoder.attributes(9, s.attributes),
                         s.span.status,
                         s.span.status_message,
+                        [
+                            encoder.span_event(
+                                s.start_ns + round((e.at - s.span.start_at) * 1e9),
+                                e.name,
+                                encoder.attributes(3, e.attributes),
+                            )
+                            for e in s.span.events
+                        ],
                     )
                     for s in spans
                 ],

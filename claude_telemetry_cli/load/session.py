@@ -63,8 +63,12 @@ def session_identity(seed: int, number: int, user_id_length: int = 64) -> tuple[
 def swap_identity(attributes: Attributes, session_id: str, user_id: str) -> Attributes:
     """The template's attributes with a session's own identity."""
     return tuple(
-        (k, session_id if k == "session.id" else user_id if k == "user.id" else v) for k, v in attributes
+        (k, session_id if k in _SESSION_KEYS else user_id if k == "user.id" else v) for k, v in attributes
     )
+
+
+# The keys whose value is the session id: the standard attribute, and the spans' conversation id.
+_SESSION_KEYS = frozenset({"session.id", "gen_ai.conversation.id"})
 
 
 _key = operator.itemgetter(0)
@@ -126,13 +130,15 @@ class _Prepared:
                     before = heads[head] = encoder.attributes(6, head)
                 after = encoder.attributes(6, attributes[cut:])
             self.event_rows.append((offset, name, LogRecordShape(encoder, name, before, after, trace)))
-        # (end offset, the span encoded but for its times: its arguments to OtlpEncoder.span)
-        self.span_rows: list[tuple[float, float, tuple]] = [
+        # (end offset, start offset, the span encoded but for its times: its arguments to
+        # OtlpEncoder.span, and its events as (offset, name, attributes(3, ...)))
+        self.span_rows: list[tuple[float, float, tuple, tuple, tuple]] = [
             (
                 span.end_at,
                 span.start_at,
                 (span.trace_id, span.span_id, span.parent_span_id, span.name),
                 (encoder.attributes(9, span.attributes), span.status, span.status_message),
+                tuple((e.at, e.name, encoder.attributes(3, e.attributes)) for e in span.events),
             )
             for span in template.spans
         ]
@@ -421,10 +427,13 @@ class SessionPlayer:
         first = i = self._span_cursor
         spans: list[bytes] = []
         while i < len(rows) and rows[i][0] <= elapsed:
-            end, begin, (trace_id, span_id, parent, name), (block, status, message) = rows[i]
+            end, begin, (trace_id, span_id, parent, name), (block, status, message), events = rows[i]
             start_ns, end_ns = ctx.ns(self.start + begin), ctx.ns(self.start + end)
+            encoded = [ctx.encoder.span_event(ctx.ns(self.start + at), n, b) for at, n, b in events]
             spans.append(
-                ctx.encoder.span(trace_id, span_id, parent, name, start_ns, end_ns, block, status, message)
+                ctx.encoder.span(
+                    trace_id, span_id, parent, name, start_ns, end_ns, block, status, message, encoded
+                )
             )
             i += 1
         self._span_cursor = i

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from claude_telemetry_cli.contract import LOGGER_NAME, METER_NAME, Profile
-from claude_telemetry_cli.contract.spans import TRACER_NAME, TRACER_VERSION
+from claude_telemetry_cli.contract.spans import SPAN_FLAGS, TRACER_NAME, TRACER_VERSION
 from claude_telemetry_cli.records import Attributes, AttrValue, TraceRef
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "MetricPoint",
     "OtlpEncoder",
     "event_timestamp",
+    "flag_spans",
+    "sampled_protobuf_spans",
     "timestamp_attribute",
     "with_event_timestamp",
 ]
@@ -36,8 +38,8 @@ _DOUBLE = struct.Struct("<d")
 _FIXED64 = struct.Struct("<Q")
 _POINT_TAIL = struct.Struct("<BQBQBd")  # a data point's times and value, each after its field tag
 
-# Span.flags (field 16, fixed32) as the SDK sets them: "has is_remote" known, not remote.
-_SPAN_FLAGS = b"\x85\x01" + struct.pack("<I", 0x100)
+# Span.flags (field 16, fixed32) as Claude Code writes them: sampled, "has is_remote" known, not remote.
+_SPAN_FLAGS = b"\x85\x01" + struct.pack("<I", SPAN_FLAGS)
 
 # AggregationTemporality in metrics/v1.
 DELTA, CUMULATIVE = 1, 2
@@ -276,9 +278,11 @@ class OtlpEncoder:
         attribute_block: bytes,
         status: str = "unset",
         status_message: str = "",
+        events: Sequence[bytes] = (),
     ) -> bytes:
-        """One Span (trace/v1), as a ScopeSpans spans field; `attribute_block` is attributes(9, ...).
-        Kind INTERNAL, a status message always present (empty when unset), flags as the SDK writes them."""
+        """One Span (trace/v1), as a ScopeSpans spans field; `attribute_block` is attributes(9, ...),
+        `events` span_event()s. Kind INTERNAL, a status always present (empty when unset), flags as
+        Claude Code writes them."""
         if status == "error":
             status_body = _string(2, status_message) + b"\x18\x02"  # STATUS_CODE_ERROR
         else:
@@ -294,10 +298,16 @@ class OtlpEncoder:
             + b"\x41"
             + _FIXED64.pack(end_ns)
             + attribute_block
+            + b"".join(events)
             + _field(15, status_body)
             + _SPAN_FLAGS
         )
         return _field(2, span)
+
+    @staticmethod
+    def span_event(time_ns: int, name: str, attribute_block: bytes) -> bytes:
+        """One Span.Event, as a Span's events field (11); `attribute_block` is attributes(3, ...)."""
+        return _field(11, b"\x09" + _FIXED64.pack(time_ns) + _string(2, name) + attribute_block)
 
     def traces_group(self, resource: bytes, spans: Sequence[bytes]) -> bytes:
         """One ResourceSpans (as an ExportTraceServiceRequest's field 1): the tracer scope and its spans."""
@@ -309,6 +319,24 @@ class OtlpEncoder:
         if body is None:
             body = self._bodies[name] = _field(1, f"claude_code.{name}".encode())
         return body
+
+
+def flag_spans(request) -> None:
+    """Every span of an ExportTraceServiceRequest (the SDK's) given Claude Code's flags: the Python SDK's
+    encoders leave the sampled bit out."""
+    for resource_spans in request.resource_spans:
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                span.flags |= SPAN_FLAGS
+
+
+def sampled_protobuf_spans(body: bytes) -> bytes:
+    """An OTLP protobuf traces body from the official exporter, its spans flagged as Claude Code's."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest.FromString(body)
+    flag_spans(request)
+    return request.SerializePartialToString()
 
 
 def _trace_fields(trace: TraceRef | None) -> bytes:

@@ -5,7 +5,9 @@ The OTLP exporters read OTEL_* variables from os.environ for any value they are 
 (HTTP headers) whatever they are given. Settings has already resolved those variables as Claude Code
 does, managed settings' removals included, so every value is passed in explicitly and the HTTP
 exporters get a transport that sends exactly the resolved headers. The transport is also where the
-JSON exporter's bodies are written as Claude Code writes them.
+JSON exporter's bodies are written as Claude Code writes them, and where (as for gRPC, in the span
+exporter's request) every span gets the flags Claude Code writes: the SDK's encoders leave the sampled
+bit out of Span.flags.
 
 The HTTP transport hook (`_transport`) and its base class are the exporters' own injection point,
 though underscored: the OpenTelemetry packages are pinned as one set, so a new release is taken on
@@ -25,8 +27,10 @@ from opentelemetry.exporter.http.transport._base import BaseHTTPResult, BaseHTTP
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.metrics import Counter
 
+from claude_telemetry_cli.contract.spans import SPAN_FLAGS
 from claude_telemetry_cli.errors import ConfigError
 from claude_telemetry_cli.grpc_tls import grpc_credentials
+from claude_telemetry_cli.otlp.encode import flag_spans, sampled_protobuf_spans
 from claude_telemetry_cli.otlp.json_lines import json_objects
 from claude_telemetry_cli.settings import SignalConfig
 
@@ -168,7 +172,9 @@ def _tls(sig: SignalConfig, keys: KeyMaterial) -> dict:
     return {"verify": sig.http_ca_certs or True, "cert": cert}
 
 
-def _protobuf_transport(sig: SignalConfig, keys: KeyMaterial) -> BaseHTTPTransport:
+def _protobuf_transport(
+    sig: SignalConfig, keys: KeyMaterial, encode: Callable[[bytes], bytes] | None = None
+) -> BaseHTTPTransport:
     import requests
     from opentelemetry.exporter.http.transport._requests import RequestsHTTPTransport
 
@@ -178,13 +184,26 @@ def _protobuf_transport(sig: SignalConfig, keys: KeyMaterial) -> BaseHTTPTranspo
         # own `verify`, so NODE_EXTRA_CA_CERTS would be silently ignored on machines that set them.
         session.trust_env = False
     inner = RequestsHTTPTransport(session=session, **_tls(sig, keys))
-    return _ResolvedTransport(inner, dict(sig.headers), None)
+    return _ResolvedTransport(inner, dict(sig.headers), encode)
 
 
-def _json_transport(sig: SignalConfig, keys: KeyMaterial) -> BaseHTTPTransport:
+def _json_transport(
+    sig: SignalConfig, keys: KeyMaterial, encode: Callable[[bytes], bytes] | None = None
+) -> BaseHTTPTransport:
     from opentelemetry.exporter.http.transport._urllib3 import Urllib3HTTPTransport
 
-    return _ResolvedTransport(Urllib3HTTPTransport(**_tls(sig, keys)), dict(sig.headers), claude_code_json)
+    inner = Urllib3HTTPTransport(**_tls(sig, keys))
+    return _ResolvedTransport(inner, dict(sig.headers), encode or claude_code_json)
+
+
+def claude_code_json_spans(body: bytes) -> bytes:
+    """claude_code_json for an OTLP/JSON traces body, its spans flagged as Claude Code's too."""
+    data = json.loads(claude_code_json(body))
+    for resource_spans in data.get("resourceSpans", ()):
+        for scope_spans in resource_spans.get("scopeSpans", ()):
+            for span in scope_spans.get("spans", ()):
+                span["flags"] = int(span.get("flags") or 0) | SPAN_FLAGS
+    return json.dumps(data).encode()
 
 
 def claude_code_json(body: bytes) -> bytes:
@@ -206,7 +225,9 @@ def claude_code_json(body: bytes) -> bytes:
     return json.dumps(data).encode()
 
 
-def _protobuf_exporter_kwargs(sig: SignalConfig, timeout_s: float, keys: KeyMaterial) -> dict:
+def _protobuf_exporter_kwargs(
+    sig: SignalConfig, timeout_s: float, keys: KeyMaterial, encode: Callable[[bytes], bytes] | None = None
+) -> dict:
     """What every OTLP/HTTP protobuf exporter is built with: nothing left for it to read from the
     environment, no compression, no metrics of its own, and the tool's transport."""
     from opentelemetry.exporter.otlp.proto.http import Compression
@@ -217,11 +238,16 @@ def _protobuf_exporter_kwargs(sig: SignalConfig, timeout_s: float, keys: KeyMate
         "timeout": timeout_s,
         "compression": Compression.NoCompression,
         "meter_provider": _NO_INTERNAL_METRICS,
-        "_transport": _protobuf_transport(sig, keys),
+        "_transport": _protobuf_transport(sig, keys, encode),
     }
 
 
-def _json_exporter_kwargs(sig: SignalConfig, timeout_s: float, keys: KeyMaterial) -> dict:
+def _json_exporter_kwargs(
+    sig: SignalConfig,
+    timeout_s: float,
+    keys: KeyMaterial,
+    encode: Callable[[bytes], bytes] | None = None,
+) -> dict:
     """The same for the OTLP/HTTP JSON exporters, which take no meter provider."""
     from opentelemetry.exporter.otlp.common.http import Compression
 
@@ -230,7 +256,7 @@ def _json_exporter_kwargs(sig: SignalConfig, timeout_s: float, keys: KeyMaterial
         "headers": dict(sig.headers),
         "timeout": timeout_s,
         "compression": Compression.NONE,
-        "_transport": _json_transport(sig, keys),
+        "_transport": _json_transport(sig, keys, encode),
     }
 
 
@@ -259,15 +285,21 @@ def build_span_exporter(sig: SignalConfig, timeout_s: float, keys: KeyMaterial):
     if sig.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        return OTLPSpanExporter(**_grpc_exporter_kwargs(sig, timeout_s))
+        class SampledSpanExporter(OTLPSpanExporter):
+            def _translate_data(self, data):
+                request = super()._translate_data(data)
+                flag_spans(request)
+                return request
+
+        return SampledSpanExporter(**_grpc_exporter_kwargs(sig, timeout_s))
     if sig.protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        return OTLPSpanExporter(**_protobuf_exporter_kwargs(sig, timeout_s, keys))
+        return OTLPSpanExporter(**_protobuf_exporter_kwargs(sig, timeout_s, keys, sampled_protobuf_spans))
     if sig.protocol == "http/json":
         from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter
 
-        return OTLPSpanExporter(**_json_exporter_kwargs(sig, timeout_s, keys))
+        return OTLPSpanExporter(**_json_exporter_kwargs(sig, timeout_s, keys, claude_code_json_spans))
     raise ValueError(f"unsupported protocol {sig.protocol!r}")
 
 

@@ -256,6 +256,9 @@ class SessionProcess:
         span = self._tracer.start_span(
             record.name, context=context, attributes=dict(record.attributes), start_time=start
         )
+        for event in record.events:
+            at = start + round((event.at - record.start_at) * 1_000_000) * 1000
+            span.add_event(event.name, dict(event.attributes), timestamp=min(at, end))
         if record.status == "error":
             span.set_status(trace_api.Status(trace_api.StatusCode.ERROR, record.status_message or None))
         span.end(end_time=end)

@@ -9,6 +9,10 @@ last record (before the next prompt or the session's end). Inside it, every `api
 tool ran, a `claude_code.tool.execution` child up to its `tool_result`.
 
 Every event emitted while an interaction is active carries that interaction span's ids.
+
+Each span carries what Claude Code 2.1.332 sends (contract.spans): the event's standard attributes,
+`gen_ai.provider.name` and `span.type`, then its own attributes, the `gen_ai.*` ones among them. An
+llm_request has one `gen_ai.request.attempt` span event per attempt.
 """
 
 from __future__ import annotations
@@ -24,16 +28,20 @@ from claude_telemetry_cli.contract.spans import (
     EXECUTION,
     INTERACTION,
     LLM_REQUEST,
+    PROVIDER_NAME,
     REDACTED,
+    REQUEST_ATTEMPT,
     SPAN_TYPE,
     SPANS,
     TOOL,
+    span_type,
 )
 from claude_telemetry_cli.records import (
     EVENT,
     AttrValue,
     Record,
     SessionInfo,
+    SpanEvent,
     SpanRecord,
     Timeline,
     TraceRef,
@@ -44,8 +52,10 @@ __all__ = ["derive_spans", "session_spans"]
 
 _S = 1_000_000  # records' times are whole microseconds (see scenario.compile); spans are computed in them
 _LLM_EVENTS = frozenset({"api_request", "api_error"})
-# Roughly four bytes of text per token: `result_tokens` is documented as approximate.
-_BYTES_PER_TOKEN = 4
+# gen_ai.provider.name by anthropic.provider: the OpenTelemetry GenAI names of the cloud providers.
+_PROVIDER_NAMES = {"firstParty": "anthropic", "bedrock": "aws.bedrock", "vertex": "gcp.vertex_ai"}
+# A request's attempt is sent this long after the span starts (2.1.332: 2 to 5 ms), at most.
+_ATTEMPT_SENT_US = 4000
 
 
 def derive_spans(timeline: Timeline, *, seed: int | str) -> Timeline:
@@ -146,12 +156,14 @@ class _SessionSpans:
         *,
         error: str | None = None,
         span_id: str | None = None,
+        events: tuple[SpanEvent, ...] = (),
     ) -> str:
         spec = SPANS[name]
         unknown = set(own) - set(spec.attribute_keys)
         if unknown:
             raise AssertionError(f"span {name} has no attributes {sorted(unknown)} in the contract")
-        attributes = {**standard, SPAN_TYPE: name}
+        provider = _PROVIDER_NAMES.get(str(standard.get("anthropic.provider")), "anthropic")
+        attributes = {**standard, PROVIDER_NAME: provider, SPAN_TYPE: span_type(name)}
         attributes.update({k: own[k] for k in spec.attribute_keys if own.get(k) is not None})
         span_id = span_id or self._id(16)
         failed = error is not None and spec.can_fail
@@ -169,6 +181,7 @@ class _SessionSpans:
                     attributes=attrs(attributes),
                     status="error" if failed else "unset",
                     status_message=error if failed and error else "",
+                    events=events,
                 ),
             )
         )
@@ -207,9 +220,15 @@ class _SessionSpans:
             None,
             _standard(prompt),
             {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.conversation.id": self.session.session_id,
                 "user_prompt": given.get("prompt", REDACTED),
                 "user_prompt_length": _int(given.get("prompt_length")),
                 "interaction.sequence": sequence,
+                # A scenario's session is never started by a caller passing TRACEPARENT.
+                "parent.source": "none",
+                # A scenario's prompts are sent one at a time: none waits behind a running turn.
+                "queued_sends": 0,
                 "interaction.duration_ms": _ms(end_us - start_us),
             },
             span_id=trace.span_id,
@@ -228,18 +247,26 @@ class _SessionSpans:
             if nxt.name == "api_retries_exhausted":
                 duration_ms = _int(dict(nxt.attributes).get("total_retry_duration_ms"), duration_ms)
                 break
+        start_us = max(end_us - duration_ms * 1000, floor_us)
         model = given.get("model")
+        attempts = max(1, _int(given.get("attempt"), 1)) if failed else 1
+        # The event's x-client-request-id is the final attempt's; absent off the first-party API or
+        # with a custom base URL, on the span and its attempts as on the event.
+        client_request_id = given.get("client_request_id")
         own: dict[str, AttrValue | None] = {
             "model": model,
             "gen_ai.system": "anthropic",
             "gen_ai.request.model": model,
-            "query_source": given.get("query_source"),
-            "speed": given.get("speed") or "normal",
+            "gen_ai.operation.name": "chat",
             "llm_request.context": "interaction",
+            "speed": given.get("speed") or "normal",
+            "gen_ai.conversation.id": self.session.session_id,
+            "query_source_safe": given.get("query_source"),
             "duration_ms": duration_ms,
-            "client_request_id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
-            "attempt": _int(given.get("attempt"), 1) if failed else 1,
             "success": not failed,
+            "attempt": attempts,
+            "client_request_id": client_request_id,
+            "effort": given.get("effort"),
         }
         error = None
         if failed:
@@ -247,24 +274,64 @@ class _SessionSpans:
             own["status_code"] = given.get("status_code")
             own["error"] = error
         else:
-            has_tool_call = self._tool_call_follows(after)
-            stop_reason = "tool_use" if has_tool_call else "end_turn"
+            stop_reason = "tool_use" if self._tool_call_follows(after) else "end_turn"
+            input_tokens = _int(given.get("input_tokens"))
+            cache_read = _int(given.get("cache_read_tokens"))
+            cache_creation = _int(given.get("cache_creation_tokens"))
+            ttft_ms = given.get("ttft_ms")
             own.update(
                 {
-                    "ttft_ms": given.get("ttft_ms"),
-                    "input_tokens": given.get("input_tokens"),
+                    "input_tokens": input_tokens,
                     "output_tokens": given.get("output_tokens"),
-                    "cache_read_tokens": given.get("cache_read_tokens"),
-                    "cache_creation_tokens": given.get("cache_creation_tokens"),
+                    "cache_read_tokens": cache_read,
+                    "cache_creation_tokens": cache_creation,
                     "request_id": given.get("request_id"),
                     "gen_ai.response.id": given.get("request_id"),
-                    "response.has_tool_call": has_tool_call,
+                    "ttft_ms": ttft_ms,
+                    # The first content block streams in with the first token.
+                    "first_content_ms": ttft_ms,
                     "stop_reason": stop_reason,
                     "gen_ai.response.finish_reasons": (stop_reason,),
+                    # Every prompt token, cached or not.
+                    "gen_ai.usage.input_tokens": input_tokens + cache_read + cache_creation,
+                    "gen_ai.usage.output_tokens": given.get("output_tokens"),
+                    "gen_ai.usage.cache_read.input_tokens": cache_read,
+                    "gen_ai.usage.cache_write.input_tokens": cache_creation,
+                    "gen_ai.response.model": model,
                 }
             )
-        start_us = max(end_us - duration_ms * 1000, floor_us)
-        self._span(1, LLM_REQUEST, start_us, end_us, trace, trace.span_id, _standard(r), own, error=error)
+        events = self._attempts(start_us, end_us, attempts, client_request_id)
+        self._span(
+            1,
+            LLM_REQUEST,
+            start_us,
+            end_us,
+            trace,
+            trace.span_id,
+            _standard(r),
+            own,
+            error=error,
+            events=events,
+        )
+
+    def _attempts(
+        self, start_us: int, end_us: int, attempts: int, client_request_id: AttrValue | None
+    ) -> tuple[SpanEvent, ...]:
+        """One gen_ai.request.attempt per attempt, each sent a few ms into its share of the span; with a
+        client_request_id, every earlier attempt had its own."""
+        share = (end_us - start_us) // attempts
+        out = []
+        for n in range(1, attempts + 1):
+            at_us = start_us + (n - 1) * share + min(_ATTEMPT_SENT_US, share // 2)
+            attributes: dict[str, AttrValue] = {"attempt": n}
+            if client_request_id is not None:
+                attributes["client_request_id"] = (
+                    client_request_id
+                    if n == attempts
+                    else str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+                )
+            out.append(SpanEvent(at_us / _S, REQUEST_ATTEMPT, attrs(attributes)))
+        return tuple(out)
 
     def _tool_call_follows(self, after: list[int]) -> bool:
         """Whether the model asked for a tool: a tool_decision comes before the next request."""
@@ -293,6 +360,7 @@ class _SessionSpans:
         decided_us = _us(decision.at)
         end_us = _us(result.at) if result is not None else decided_us
         standard = _standard(decision)
+        conversation = self.session.session_id
         tool_id = self._id(16)  # the children are created first (they end first) and need it
         self._span(
             2,
@@ -303,18 +371,16 @@ class _SessionSpans:
             tool_id,
             standard,
             {
+                "gen_ai.conversation.id": conversation,
                 "duration_ms": _ms(decided_us - start_us),
                 "decision": given.get("decision"),
                 "source": given.get("source"),
             },
         )
-        result_tokens = None
         if result is not None:
             outcome = dict(result.attributes)
             success = outcome.get("success") == "true"
             error = None if success else str(outcome.get("error") or outcome.get("error_type") or "Error")
-            size = _int(outcome.get("tool_result_size_bytes"), -1)
-            result_tokens = round(size / _BYTES_PER_TOKEN) if size >= 0 else None
             self._span(
                 2,
                 EXECUTION,
@@ -324,14 +390,16 @@ class _SessionSpans:
                 tool_id,
                 standard,
                 {
-                    "duration_ms": _int(outcome.get("duration_ms"), _ms(end_us - decided_us)),
+                    "gen_ai.conversation.id": conversation,
                     "tool_use_id": tool_use_id,
                     "gen_ai.tool.call.id": tool_use_id,
+                    "duration_ms": _int(outcome.get("duration_ms"), _ms(end_us - decided_us)),
                     "success": success,
                     "error": error,
                 },
                 error=error,
             )
+        tool_name = given.get("tool_name")
         self._span(
             1,
             TOOL,
@@ -341,11 +409,17 @@ class _SessionSpans:
             trace.span_id,
             standard,
             {
-                "tool_name": given.get("tool_name"),
-                "duration_ms": _ms(end_us - start_us),
-                "result_tokens": result_tokens,
+                "tool_name": tool_name,
+                # MCP tool names are the user's servers' and tools': never sent in the clear here.
+                "tool_name_safe": "mcp_other" if given.get("tool_source") == "mcp" else tool_name,
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": tool_name,
+                "gen_ai.conversation.id": conversation,
+                # The Bash command's class and program, which the decision knows but does not send.
+                **dict(decision.span_attributes),
                 "tool_use_id": tool_use_id,
                 "gen_ai.tool.call.id": tool_use_id,
+                "duration_ms": _ms(end_us - start_us),
             },
             span_id=tool_id,
         )

@@ -152,7 +152,10 @@ class Spooler(Protocol):
 def spooled(info: SessionInfo, records: list[Record], spans: list[SpanRecord]) -> bytes:
     """One process as CompiledScenario stores it."""
     # Plain tuples, in Record's field order: half the time of pickling the dataclasses.
-    rows = [(r.at, r.session, r.signal, r.name, r.value, r.attributes, r.trace) for r in records]
+    rows = [
+        (r.at, r.session, r.signal, r.name, r.value, r.attributes, r.trace, r.span_attributes)
+        for r in records
+    ]
     return pickle.dumps((info, rows, spans), protocol=pickle.HIGHEST_PROTOCOL)
 
 

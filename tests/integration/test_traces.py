@@ -82,7 +82,8 @@ def test_spans_arrive_as_the_documented_tree_and_events_carry_their_interaction(
         attrs = dict(s.attributes)
         assert (s.scope_name, s.scope_version) == (TRACER_NAME, TRACER_VERSION)
         assert set(dict(s.resource)) == RESOURCE_KEYS
-        assert attrs["span.type"] == s.name and "session.id" in attrs and "user.id" in attrs
+        assert attrs["span.type"] == s.name.removeprefix("claude_code.")
+        assert "user.id" in attrs and attrs["gen_ai.conversation.id"] == attrs["session.id"]
         assert s.start_ns <= s.end_ns
         if s.name == INTERACTION:
             assert s.parent_span_id == ""
@@ -94,6 +95,20 @@ def test_spans_arrive_as_the_documented_tree_and_events_carry_their_interaction(
         assert parent.start_ns <= s.start_ns and s.end_ns <= parent.end_ns, (s.name, parent.name)
         if s.name in (BLOCKED_ON_USER, EXECUTION):
             assert s.parent_span_id and by_id[s.parent_span_id].name == TOOL
+    # Sampled, as Claude Code flags every span, whichever protocol carried it.
+    sent = [
+        span
+        for request in otlp_sink.trace_requests
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    assert {span.flags for span in sent} == {257}
+    # One gen_ai.request.attempt span event per attempt of each request.
+    for span in sent:
+        if span.name == LLM_REQUEST:
+            (attempts,) = [a.value.int_value for a in span.attributes if a.key == "attempt"]
+            assert [e.name for e in span.events] == ["gen_ai.request.attempt"] * attempts
     failed = [s for s in spans if s.status == "error"]
     assert [(s.name, s.status_message, dict(s.attributes)["status_code"]) for s in failed] == [
         (LLM_REQUEST, "Overloaded", 529)

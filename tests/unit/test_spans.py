@@ -35,7 +35,12 @@ from claude_telemetry_cli.receiver.tally import Tally
 from claude_telemetry_cli.receiver.verify import compare
 from claude_telemetry_cli.records import EVENT, Timeline, Totals
 from claude_telemetry_cli.replay import replay
-from claude_telemetry_cli.scenario import compile_scenario, load_scenario, resolve_scenario
+from claude_telemetry_cli.scenario import (
+    compile_scenario,
+    load_scenario,
+    load_scenario_text,
+    resolve_scenario,
+)
 from claude_telemetry_cli.scenario.spans import derive_spans
 
 STARTUP = {"managed_settings_resolved", "plugin_loaded"}
@@ -88,9 +93,14 @@ def test_every_span_has_the_standard_attributes_span_type_and_only_contract_attr
 
     for s in t.spans:
         a = attrs(s)
-        assert a["span.type"] == s.name
+        # The standard attributes, then the provider and the span's type, then its own attributes.
+        keys = list(a)
+        assert keys[: len(standard) + 2] == [*standard, "gen_ai.provider.name", "span.type"]
+        assert a["span.type"] == s.name.removeprefix("claude_code.")
+        assert a["gen_ai.provider.name"] == "anthropic"
         assert {k: a[k] for k in standard} == standard
-        own = [k for k in a if k not in standard and k != "span.type"]
+        assert a["gen_ai.conversation.id"] == standard["session.id"]
+        own = keys[len(standard) + 2 :]
         spec = SPANS[s.name].attribute_keys
         assert own == [k for k in spec if k in own], f"{s.name}: {own} not in contract order"
         if s.parent_span_id is not None:
@@ -139,16 +149,35 @@ def test_llm_request_attributes_come_from_the_api_request_event():
         assert a["model"] == a["gen_ai.request.model"] == e["model"]
         assert a["gen_ai.system"] == "anthropic"
         assert a["request_id"] == a["gen_ai.response.id"] == e["request_id"]
-        for key in ("duration_ms", "ttft_ms", "input_tokens", "output_tokens", "query_source"):
+        for key in ("duration_ms", "ttft_ms", "input_tokens", "output_tokens"):
             assert a[key] == e[key], key
+        assert a.get("effort") == e.get("effort")
+        assert a["query_source_safe"] == e["query_source"] and "query_source" not in a
+        assert a["first_content_ms"] == e["ttft_ms"]
         assert (a["attempt"], a["success"], a["speed"], a["llm_request.context"]) == (
             1,
             True,
             "normal",
             "interaction",
         )
+        assert (a["gen_ai.operation.name"], a["gen_ai.response.model"]) == ("chat", e["model"])
+        # gen_ai.usage.input_tokens counts every prompt token; the cache ones again on their own.
+        assert a["gen_ai.usage.input_tokens"] == (
+            e["input_tokens"] + e["cache_read_tokens"] + e["cache_creation_tokens"]
+        )
+        assert a["gen_ai.usage.output_tokens"] == e["output_tokens"]
+        assert a["gen_ai.usage.cache_read.input_tokens"] == e["cache_read_tokens"]
+        assert a["gen_ai.usage.cache_write.input_tokens"] == e["cache_creation_tokens"]
+        # quickstart's session has no custom base URL: the event's client_request_id is the span's.
+        assert a["client_request_id"] == e["client_request_id"]
         assert "status_code" not in a and "error" not in a and span.status == "unset"
         assert a["gen_ai.response.finish_reasons"] == (a["stop_reason"],)
+        (attempt,) = span.events
+        assert (attempt.name, dict(attempt.attributes)) == (
+            "gen_ai.request.attempt",
+            {"attempt": 1, "client_request_id": e["client_request_id"]},
+        )
+        assert span.start_at < attempt.at < span.end_at
 
 
 def test_a_request_asked_for_a_tool_when_a_tool_call_follows_it_in_the_turn():
@@ -157,9 +186,8 @@ def test_a_request_asked_for_a_tool_when_a_tool_call_follows_it_in_the_turn():
     assert [attrs(s)["stop_reason"] for s in spans] == ["tool_use"] * 3 + ["end_turn"] + ["tool_use"] * 3 + [
         "end_turn"
     ]
-    assert [attrs(s)["response.has_tool_call"] for s in spans] == [
-        attrs(s)["stop_reason"] == "tool_use" for s in spans
-    ]
+    # Claude Code no longer sends whether the response had a tool call: the stop reason says it.
+    assert all("response.has_tool_call" not in attrs(s) for s in spans)
 
 
 def test_tool_span_covers_the_permission_wait_and_the_execution():
@@ -182,7 +210,10 @@ def test_tool_span_covers_the_permission_wait_and_the_execution():
     assert attrs(execution)["tool_use_id"] == attrs(execution)["gen_ai.tool.call.id"] == tool_use_id
     assert attrs(execution)["success"] is True and "error" not in attrs(execution)
     assert attrs(tool)["duration_ms"] == attrs(blocked)["duration_ms"] + attrs(execution)["duration_ms"]
-    assert attrs(tool)["result_tokens"] == round(int(dict(result.attributes)["tool_result_size_bytes"]) / 4)
+    assert "result_tokens" not in attrs(tool)
+    assert attrs(tool)["tool_name_safe"] == attrs(tool)["gen_ai.tool.name"] == "Edit"
+    assert attrs(tool)["gen_ai.operation.name"] == "execute_tool"
+    assert "bash_argv0" not in attrs(tool) and "bash_command_class" not in attrs(tool)
 
 
 # --- failures -------------------------------------------------------------------------------------
@@ -211,6 +242,13 @@ def test_api_errors_are_failed_llm_requests_covering_every_retry():
         assert span.end_at - span.start_at == pytest.approx(total / 1000)
     # Rate limited 4 times: 4 x 300 ms plus 500 + 1000 + 2000 ms of backoff.
     assert attrs(spans[0])["duration_ms"] == 4700
+    # One gen_ai.request.attempt per attempt, in order, inside the span.
+    for span in spans:
+        numbers = [dict(e.attributes)["attempt"] for e in span.events]
+        assert numbers == list(range(1, attrs(span)["attempt"] + 1))
+        times = [e.at for e in span.events]
+        assert times == sorted(times) and span.start_at < times[0] and times[-1] < span.end_at
+    assert len(spans[0].events) == 4
     # A connection error has no HTTP status.
     assert "status_code" not in attrs(spans[2])
     # Only llm_request and tool.execution may fail; the interaction stays UNSET.
@@ -239,6 +277,46 @@ def test_rejected_tools_have_no_execution_and_a_failed_tool_fails_its_execution_
     )
     parent = next(s for s in tools if s.span_id == failed.parent_span_id)
     assert parent.status == "unset"
+
+
+def test_a_bash_tool_span_names_the_program_and_class_of_its_command():
+    scenario = load_scenario_text(
+        """
+version: 1
+name: bash
+sessions:
+  - steps:
+      - prompt: {length: 20}
+      - api_request: {}
+      - tool: {name: Bash, input: {command: "NODE_ENV=test /usr/bin/npm test"}}
+      - api_request: {}
+      - tool: {name: Bash, parameters: {full_command: "git push origin main"}}
+      - api_request: {}
+      - commit: {command: "git commit -am wip"}
+      - api_request: {}
+      - pull_request: {}
+      - api_request: {}
+      - tool: {name: Bash}
+      - api_request: {}
+""",
+        "bash.yaml",
+    )
+    t = derive_spans(compile_scenario(scenario), seed=scenario.seed)
+    tools = [attrs(s) for s in sorted(t.spans, key=lambda s: s.start_at) if s.name == TOOL]
+    assert [(a.get("bash_argv0"), a.get("bash_command_class")) for a in tools] == [
+        ("npm", "other"),
+        ("git", "vcs"),
+        ("git", "vcs"),
+        ("gh", "other"),
+        # A Bash call whose command the scenario does not give: nothing is made up.
+        (None, None),
+    ]
+    keys = list(tools[0])
+    assert keys.index("gen_ai.conversation.id") + 1 == keys.index("bash_command_class")
+    assert keys.index("bash_command_class") + 1 == keys.index("bash_argv0") == keys.index("tool_use_id") - 1
+    # Never on the events: the command stays behind OTEL_LOG_TOOL_DETAILS there.
+    for r in t.records:
+        assert not {"bash_argv0", "bash_command_class"} & {k for k, _ in r.attributes}
 
 
 def test_the_full_tool_error_is_on_the_execution_span_only_with_tool_details():

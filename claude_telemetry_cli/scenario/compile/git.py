@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from claude_telemetry_cli.contract import COMMIT_COUNT, PULL_REQUEST_COUNT
 from claude_telemetry_cli.scenario.compile.tools import (
+    bash_span_attributes,
     decision_attributes,
     given,
     parameters_text,
@@ -79,6 +80,7 @@ def _bash(
             **decision_attributes(process, "accept", step.source, "Bash", tool_use_id),
             "tool_parameters": parameters_text(process, parameters),
         },
+        span_attributes=bash_span_attributes(command),
     )
     process.cursor += after
     process.metric(process.cursor, counter, 1, {})

@@ -20,7 +20,16 @@ from claude_telemetry_cli.contract import (
 from claude_telemetry_cli.contract.profiles import PLUGIN_METRIC_KEY_PATTERN
 from claude_telemetry_cli.errors import ScenarioError
 from claude_telemetry_cli.options import EmitOptions
-from claude_telemetry_cli.records import EVENT, METRIC, AttrValue, Record, SessionInfo, Signal, attrs
+from claude_telemetry_cli.records import (
+    EVENT,
+    METRIC,
+    Attributes,
+    AttrValue,
+    Record,
+    SessionInfo,
+    Signal,
+    attrs,
+)
 from claude_telemetry_cli.scenario.compile.extensions import hook_registered, plugin_loaded
 from claude_telemetry_cli.scenario.compile.steps import STEP_HANDLERS
 from claude_telemetry_cli.scenario.compile.timing import (
@@ -134,6 +143,7 @@ class _Emission:
     value: float | None
     own: dict[str, AttrValue]
     prompt_id: str | None = None
+    span_attributes: Attributes = ()
 
 
 class Process:
@@ -224,7 +234,11 @@ class Process:
         name: str,
         own: dict[str, AttrValue | None],
         plugin_metrics: dict[str, AttrValue] | None = None,
+        *,
+        span_attributes: dict[str, AttrValue] | None = None,
     ) -> None:
+        """Emit event `name` with its own attributes; `span_attributes`: what only the span derived from
+        it carries (scenario.spans), never sent with the event."""
         keys = self.event_keys.get(name)
         if keys is None:
             return
@@ -242,7 +256,8 @@ class Process:
             ):
                 raise AssertionError(f"event {name} cannot carry the plugin metric {key!r}")
             ordered[key] = value
-        self.emissions.append(_Emission(at, EVENT, name, None, ordered, self.prompt_id))
+        hints = attrs(span_attributes) if span_attributes else ()
+        self.emissions.append(_Emission(at, EVENT, name, None, ordered, self.prompt_id, hints))
 
     def _standard(self, event: bool) -> dict[str, AttrValue]:
         options, user, entry = self.options, self.entry.user, self.entry
@@ -317,7 +332,17 @@ class Process:
                     attributes["prompt.id"] = e.prompt_id
                 attributes.update(e.own)
                 sequence += 1
-            records.append(Record(e.at / S, self.index, e.signal, e.name, e.value, attrs(attributes)))
+            records.append(
+                Record(
+                    e.at / S,
+                    self.index,
+                    e.signal,
+                    e.name,
+                    e.value,
+                    attrs(attributes),
+                    span_attributes=e.span_attributes,
+                )
+            )
         return records
 
     def _startup(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from claude_telemetry_cli.contract import CODE_EDIT_TOOL_DECISION, LINES_OF_CODE_COUNT
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from claude_telemetry_cli.scenario.compile.process import Process
 
 __all__ = [
+    "bash_span_attributes",
     "decision_attributes",
     "given",
     "parameters_text",
@@ -21,6 +23,11 @@ __all__ = [
     "step_tool",
     "tool_input",
 ]
+
+# Programs whose Bash commands the claude_code.tool span classes as version control (2.1.332 sends
+# `vcs` for git); any other program is `other`.
+_VCS_PROGRAMS = frozenset({"git", "hg", "svn", "jj"})
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 # tool_input values are cut at 512 characters and the whole payload at about 4K.
 _INPUT_VALUE_LIMIT = 512
@@ -76,6 +83,10 @@ def step_tool(process: Process, tool: Tool, before: int, after: int) -> None:
     source = tool.source or default_source(tool.decision)
     parameters = parameters_text(process, tool.parameters)
     process.cursor += before
+    command = None
+    if tool.name == "Bash":
+        given_command = (tool.input or {}).get("command") or tool.parameters.get("full_command")
+        command = given_command if isinstance(given_command, str) else None
     process.event(
         process.cursor,
         "tool_decision",
@@ -83,6 +94,7 @@ def step_tool(process: Process, tool: Tool, before: int, after: int) -> None:
             **decision_attributes(process, tool.decision, source, tool.name, tool_use_id, tool.tool_source),
             "tool_parameters": parameters,
         },
+        span_attributes=bash_span_attributes(command),
     )
     if tool.decision != "accept":
         return
@@ -106,6 +118,17 @@ def step_tool(process: Process, tool: Tool, before: int, after: int) -> None:
         attributes["error"] = tool.error or error_type
     attributes["tool_input"] = tool_input(process, tool.input)
     process.event(process.cursor, "tool_result", attributes)
+
+
+def bash_span_attributes(command: str | None) -> dict[str, AttrValue]:
+    """What the claude_code.tool span of a Bash call says of its command: its class and its program
+    (argv[0], without a path or the variable assignments before it). Nothing when the command is
+    unknown."""
+    words = [w for w in (command or "").split() if not _ASSIGNMENT.match(w)]
+    if not words:
+        return {}
+    program = words[0].rsplit("/", 1)[-1]
+    return {"bash_command_class": "vcs" if program in _VCS_PROGRAMS else "other", "bash_argv0": program}
 
 
 def decision_attributes(
