@@ -13,9 +13,10 @@ scrapes (the naming):
   the `exporter` rule, the exporter's own, a delta adds only when it starts where the series' last
   point ended, otherwise it restarts the series, and an expired series restarts too.
 - `claude-code`: each Claude Code process's own pull endpoint (OTEL_METRICS_EXPORTER=prometheus, the
-  OpenTelemetry Python/JS Prometheus exporters): names without unit suffixes, `otel_scope_name` and
-  `otel_scope_version` labels, a series' cumulative value at the scrape time, from its first
-  measurement until its process exits.
+  OpenTelemetry JS Prometheus exporter): names without unit suffixes, each series labelled with its
+  points' attributes plus `otel_scope_name` and `otel_scope_version` and nothing else (no
+  `otel_scope_schema_url`), a series' cumulative value at the scrape time, from its first measurement
+  until its process exits.
 
 The samples come out in time order, but OpenMetrics wants each family's samples together: each family
 is spooled to its own temporary file and the files are joined at the end, so memory follows the
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
 import os
 import re
 import shutil
@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from claude_telemetry_cli.contract import METER_NAME
+from claude_telemetry_cli.contract.prometheus import label_name, label_value, series_labels
 from claude_telemetry_cli.errors import UsageError
 from claude_telemetry_cli.pairs import split_pair
 from claude_telemetry_cli.records import METRIC, Playable
@@ -101,7 +102,6 @@ _PER_UNIT_WORDS = {
 }
 _ANNOTATION = re.compile(r"\{[^}]*\}")
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9]+")
-_NOT_LABEL = re.compile(r"[^a-zA-Z0-9_]")
 _LABEL_KEY = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
@@ -137,24 +137,6 @@ def collector_metric_name(name: str, unit: str, *, monotonic: bool = True) -> tu
         family = "_" + family
     suffix = "_".join(unit_tokens) if unit_tokens and family.endswith("_".join(unit_tokens)) else ""
     return family, suffix
-
-
-def label_name(key: str) -> str:
-    """An attribute key as a label name: every character outside [a-zA-Z0-9_] becomes `_`
-    (`session.id` -> `session_id`), a leading digit gets `key_` before it."""
-    label = _NOT_LABEL.sub("_", key)
-    if label and label[0].isdigit():
-        label = "key_" + label
-    return label
-
-
-def label_value(value) -> str:
-    """An attribute value as the exporters render it: strings as they are, the rest as JSON (true)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, tuple):
-        value = list(value)
-    return json.dumps(value)
 
 
 def _escape(value: str) -> str:
@@ -240,9 +222,7 @@ class Naming:
 
     def series(self, attributes, scope_name: str, scope_version: str, resource) -> str:
         """The label block of one point's series."""
-        labels = {label_name(k): label_value(v) for k, v in attributes}
-        labels["otel_scope_name"] = scope_name
-        labels["otel_scope_version"] = scope_version
+        labels = series_labels(attributes, scope_name, scope_version)
         labels.update(self._job_instance(resource))
         labels.update(self.labels)
         return _render(labels.items())

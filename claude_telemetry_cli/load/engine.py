@@ -211,7 +211,9 @@ class ThroughputEngine:
         its spans; packed into requests of up to `batch` items, several sessions per request when they
         are small."""
         now_ns = self.wall_ns()
-        start_ns = now_ns - 60_000_000_000
+        # Metric points start and end, and events happen, on a whole millisecond, as Claude Code stamps.
+        stamp_ns = now_ns - now_ns % 1_000_000
+        start_ns = stamp_ns - 60_000_000_000
         pool: list[Request] = []
         metrics, logs = _Packer(self.batch, self._metrics, pool), _Packer(self.batch, self._logs, pool)
         traces = _Packer(self.batch, self._traces, pool)
@@ -226,14 +228,16 @@ class ThroughputEngine:
                 sums[(name, attributes)] = sums.get((name, attributes), 0.0) + value
             if self.metrics_on:
                 points = [
-                    MetricPoint(name, swap_identity(a, sid, uid), start_ns, now_ns, v)
+                    MetricPoint(name, swap_identity(a, sid, uid), start_ns, stamp_ns, v)
                     for (name, a), v in sums.items()
                 ]
                 metrics.add(resource, template.app_version, points)
             if self.logs_on:
                 # With tracing, each event in the trace context of its interaction, as Claude Code sends it.
                 events = [
-                    EventRecord(now_ns, name, with_event_timestamp(swap_identity(a, sid, uid), now_ns), trace)
+                    EventRecord(
+                        stamp_ns, name, with_event_timestamp(swap_identity(a, sid, uid), stamp_ns), trace
+                    )
                     for _, name, a, trace in template.events
                 ]
                 logs.add(resource, template.app_version, events)

@@ -217,6 +217,11 @@ class SessionContext:
     def ns(self, t: float) -> int:
         return self.wall0_ns + round((t - self.clock0) * 1e9)
 
+    def ms(self, t: float) -> int:
+        """ns(t) on the millisecond at or before it: Claude Code's metric points start and end on one."""
+        at_ns = self.ns(t)
+        return at_ns - at_ns % 1_000_000
+
     def begin(
         self,
         templates: Sequence[Template],
@@ -290,7 +295,7 @@ class SessionPlayer:
         self.ended = False
         self._metric_cursor = 0
         self._event_cursor = 0
-        self._last_export_ns = ctx.ns(start)
+        self._last_export_ns = ctx.ms(start)
         self._running: dict[int, float] | None = {} if ctx.temporality == "cumulative" else None
         self._log_flush_due = False
         self._span_cursor = 0
@@ -377,12 +382,12 @@ class SessionPlayer:
             sums[series] = sums.get(series, 0.0) + value
             i += 1
         self._metric_cursor = i
-        now_ns = ctx.ns(due)
+        now_ns = ctx.ms(due)
         if self._running is not None:
             for series, value in sums.items():
                 self._running[series] = self._running.get(series, 0.0) + value
             # A cumulative reader reports every series seen so far, from the process start.
-            reported, start_ns = self._running, ctx.ns(self.start)
+            reported, start_ns = self._running, ctx.ms(self.start)
         else:
             reported, start_ns = sums, self._last_export_ns
         self._last_export_ns = now_ns
@@ -409,8 +414,7 @@ class SessionPlayer:
         records: list[bytes] = []
         while i < len(rows) and rows[i][0] <= elapsed:
             offset, _, shape = rows[i]
-            at_ns = ctx.ns(self.start + offset)
-            at_ns -= at_ns % 1_000_000  # Claude Code stamps events to the millisecond
+            at_ns = ctx.ms(self.start + offset)  # Claude Code stamps events to the millisecond
             records.append(shape.encode(at_ns))
             i += 1
         self._event_cursor = i

@@ -4,6 +4,7 @@ readers and processors that export only when the replay's clock says so."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from opentelemetry import trace as trace_api
 from opentelemetry.context import Context
@@ -38,11 +39,46 @@ class ClockedMetricReader(MetricReader):
         self._exporter = exporter
 
     def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs) -> None:
-        self._exporter.export(metrics_data, timeout_millis=timeout_millis)
+        self._exporter.export(_on_whole_milliseconds(metrics_data), timeout_millis=timeout_millis)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs) -> None:
         self.collect(timeout_millis=timeout_millis)
         self._exporter.shutdown(timeout_millis=timeout_millis)
+
+
+def _whole_ms(ns: int | None) -> int | None:
+    return None if ns is None else ns - ns % 1_000_000
+
+
+def _metric_on_whole_milliseconds(metric):
+    points = [
+        replace(
+            p,
+            start_time_unix_nano=_whole_ms(p.start_time_unix_nano),
+            time_unix_nano=_whole_ms(p.time_unix_nano),
+        )
+        for p in metric.data.data_points
+    ]
+    return replace(metric, data=replace(metric.data, data_points=points))
+
+
+def _on_whole_milliseconds(data: MetricsData) -> MetricsData:
+    """`data` with every point's start and time on the millisecond at or before it.
+
+    The SDK stamps points to the nanosecond; Claude Code's start and end on a whole millisecond. Both
+    times of every point are cut alike, so a delta point still starts where the previous one ended.
+    """
+    resource_metrics = [
+        replace(
+            rm,
+            scope_metrics=[
+                replace(sm, metrics=[_metric_on_whole_milliseconds(m) for m in sm.metrics])
+                for sm in rm.scope_metrics
+            ],
+        )
+        for rm in data.resource_metrics
+    ]
+    return replace(data, resource_metrics=resource_metrics)
 
 
 class _ClockedBatch:

@@ -38,6 +38,9 @@ def test_otlp_json_lines_hold_every_request_with_the_scenarios_totals(tmp_path):
                 for metric in sm["metrics"]:
                     for point in metric["sum"]["dataPoints"]:
                         stamps.append(int(point["timeUnixNano"]))
+                        # Claude Code's points start and end on a whole millisecond.
+                        assert int(point["startTimeUnixNano"]) % 1_000_000 == 0
+                        assert int(point["timeUnixNano"]) % 1_000_000 == 0
                         if metric["name"] == "claude_code.cost.usage":
                             cost += point["asDouble"]
     assert set(kinds) == {"resourceMetrics", "resourceLogs"}
@@ -47,6 +50,33 @@ def test_otlp_json_lines_hold_every_request_with_the_scenarios_totals(tmp_path):
     assert cost == pytest.approx(expected, rel=1e-9)
     assert max(stamps) <= time.time_ns() and min(stamps) >= before - 3_600 * 10**9
     assert _leftovers(tmp_path) == ["quickstart.jsonl"]
+
+
+def test_otlp_json_metric_points_start_and_end_on_whole_milliseconds(tmp_path):
+    # A session starting and pausing between two milliseconds: its points are still on one.
+    scenario = tmp_path / "sub-ms.yaml"
+    scenario.write_text(
+        "version: 1\nname: sub-ms\nseed: 3\nsessions:\n"
+        "  - start_at: 1.0004567\n    steps:\n"
+        "      - api_request: {input_tokens: 10, output_tokens: 5}\n"
+        "      - wait: 0.3333333\n"
+        "      - api_request: {input_tokens: 10, output_tokens: 5}\n"
+    )
+    out = tmp_path / "sub-ms.jsonl"
+    run_json(
+        ["export", str(scenario), "--format", "otlp-json", "--end-at", "now", "--out", str(out)],
+        telemetry_env(),
+    )
+    times = [
+        int(point[key])
+        for line in out.read_bytes().splitlines()
+        for rm in json.loads(line).get("resourceMetrics", [])
+        for sm in rm["scopeMetrics"]
+        for metric in sm["metrics"]
+        for point in metric["sum"]["dataPoints"]
+        for key in ("startTimeUnixNano", "timeUnixNano")
+    ]
+    assert times and all(t % 1_000_000 == 0 for t in times)
 
 
 def test_openmetrics_to_stdout_ends_with_eof_and_the_summary_goes_to_stderr(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,42 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.communicate()
 
 
+# What labels a Claude Code series: its point's attributes, dots turned to underscores, and the scope.
+SCOPE_LABELS = {"otel_scope_name", "otel_scope_version"}
+
+
+_SAMPLE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? ")
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def _series(body: str) -> dict[str, list[dict[str, str]]]:
+    """Sample name -> the label sets of its samples, from a text or OpenMetrics exposition."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            name, labels = _SAMPLE.match(line).groups()
+            out.setdefault(name, []).append(dict(_LABEL.findall(labels or "")))
+    return out
+
+
+def _assert_claude_code_labels(body: str) -> None:
+    """Every series has the real client's labels: no schema URL, no label a point lacks."""
+    series = _series(body)
+    assert set(series) >= set(FEATURE_BRANCH) | {"target_info"}
+    for name, label_sets in series.items():
+        for labels in label_sets:
+            assert "otel_scope_schema_url" not in labels, name
+            assert all(value != "" for value in labels.values()), (name, labels)
+            if name == "target_info":
+                assert not set(labels) & SCOPE_LABELS
+            else:
+                assert set(labels) >= SCOPE_LABELS, (name, labels)
+                assert labels["otel_scope_name"] == "com.anthropic.claude_code"
+    # Only some feature-branch requests set an effort: only their series have the label.
+    efforts = {labels.get("effort") for labels in series["claude_code_cost_usage_total"]}
+    assert efforts == {None, "high"}
+
+
 def _assert_claude_code_scrape(body: str) -> None:
     for name in (
         "claude_code_session_count_total",
@@ -92,6 +129,7 @@ def _assert_claude_code_scrape(body: str) -> None:
     assert 'anthropic_custom_base_url="false"' in body
     assert "target_info{" in body and 'service_name="claude-code"' in body
     assert 'type="cacheRead"' in body
+    _assert_claude_code_labels(body)
 
 
 def test_prometheus_only_scrape_shows_claude_code_names_without_unit_suffixes(tmp_path):
@@ -102,6 +140,10 @@ def test_prometheus_only_scrape_shows_claude_code_names_without_unit_suffixes(tm
     finally:
         _stop(proc)
     _assert_claude_code_scrape(body)
+
+
+def _text(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def test_otlp_and_prometheus_keep_units_on_otlp_only(tmp_path, otlp_sink):
@@ -119,8 +161,43 @@ def test_otlp_and_prometheus_keep_units_on_otlp_only(tmp_path, otlp_sink):
     finally:
         _stop(proc)
     _assert_claude_code_scrape(body)
-    units = {p.name: p.unit for p in otlp_sink.points()}
+    points = otlp_sink.points()
+    units = {p.name: p.unit for p in points}
     assert units["claude_code.cost.usage"] == "USD" and units["claude_code.token.usage"] == "tokens"
+    # Each series is labelled with exactly the attributes of the points OTLP carried, and the scope.
+    expected: dict[str, set] = {}
+    for p in points:
+        labels = {k.replace(".", "_"): _text(v) for k, v in p.attributes}
+        labels.update(otel_scope_name=p.scope_name, otel_scope_version=p.scope_version)
+        sample = p.name.replace(".", "_").removesuffix("_total") + "_total"
+        expected.setdefault(sample, set()).add(frozenset(labels.items()))
+    scraped = {
+        name: {frozenset(labels.items()) for labels in label_sets}
+        for name, label_sets in _series(body).items()
+        if name != "target_info"
+    }
+    assert scraped == expected
+
+
+def test_the_openmetrics_history_labels_series_as_the_endpoint_does(tmp_path):
+    from tests.support.cli import run_json
+
+    port = free_port()
+    proc = _start_run(tmp_path, "prometheus", port)
+    try:
+        body = _scrape_until(f"http://127.0.0.1:{port}/metrics", FEATURE_BRANCH, proc)
+    finally:
+        _stop(proc)
+    out = tmp_path / "history.om"
+    args = ["export", "feature-branch", "--naming", "claude-code", "--end-at", "now"]
+    run_json([*args, "--scrape-interval", "1s", "--out", str(out)], telemetry_env())
+    history = out.read_text()
+    _assert_claude_code_labels(history)
+
+    def label_sets(exposition: str) -> dict[str, set]:
+        return {name: {frozenset(s.items()) for s in sets} for name, sets in _series(exposition).items()}
+
+    assert label_sets(history) == label_sets(body)
 
 
 @pytest.mark.skipif(

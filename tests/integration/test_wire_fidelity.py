@@ -59,6 +59,10 @@ def test_metric_requests_have_the_real_shape(replayed):
             sums = m["sum"]
             points = sums["dataPoints"]
             assert all("asDouble" in p for p in points)
+            # Start and end on a whole millisecond, as the real client's points do.
+            assert all(
+                int(p["startTimeUnixNano"]) % 10**6 == int(p["timeUnixNano"]) % 10**6 == 0 for p in points
+            )
             metrics[m["name"]] = (
                 m.get("description"),
                 m.get("unit", ""),

@@ -40,6 +40,8 @@ def _metric_points(requests) -> Counter:
                 for m in sm.metrics:
                     assert m.WhichOneof("data") == "sum"
                     for p in m.sum.data_points:
+                        # Claude Code's points start and end on a whole millisecond.
+                        assert p.start_time_unix_nano % 1_000_000 == p.time_unix_nano % 1_000_000 == 0
                         out[
                             (
                                 _attrs(rm.resource.attributes),
@@ -183,6 +185,23 @@ def test_the_load_path_sends_what_the_sdk_path_sends(scenario, temporality, trac
     # One request per export, as many as the SDK made.
     assert len(load_metrics) == len(sdk_metrics)
     assert len(load_logs) == len(sdk_logs)
+
+
+@pytest.mark.parametrize("temporality", ["delta", "cumulative"])
+def test_a_live_replay_stamps_metric_points_on_whole_milliseconds(temporality, tmp_path):
+    timeline = compile_scenario(load_scenario(resolve_scenario("feature-branch")))
+    metrics, _ = _sdk_requests(timeline, temporality, tmp_path)
+    times = [
+        t
+        for request in metrics
+        for rm in request.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        for p in m.sum.data_points
+        for t in (p.start_time_unix_nano, p.time_unix_nano)
+    ]
+    assert times and all(t % 1_000_000 == 0 for t in times)
+    assert all(t > 1_700_000_000 * 10**9 for t in times)  # wall-clock instants, not offsets
 
 
 def test_each_simulated_session_carries_its_own_identity_and_nothing_else_changes():

@@ -211,11 +211,14 @@ def test_history_sends_what_the_sdk_path_sends_at_the_scenarios_own_times(
                         )
                         info = plays[sid].info if sid in plays else None
                         assert start_ns <= p.start_time_unix_nano < p.time_unix_nano <= end_ns
+                        # On whole milliseconds, as Claude Code stamps its points.
+                        assert p.start_time_unix_nano % 1_000_000 == p.time_unix_nano % 1_000_000 == 0
                         if info is not None:
-                            # On the export cadence from the process start, or at its exit.
+                            # On the export cadence from the process start, or at its exit: the
+                            # millisecond at or before it.
                             offset = (p.time_unix_nano - start_ns) / 1e9 - info.start_at
-                            at_exit = abs((p.time_unix_nano - start_ns) / 1e9 - info.end_at) < 1e-6
-                            assert at_exit or abs(offset / 60.0 - round(offset / 60.0)) < 1e-6
+                            at_exit = -1e-3 < (p.time_unix_nano - start_ns) / 1e9 - info.end_at <= 0
+                            assert at_exit or -1e-3 < offset - 60.0 * round(offset / 60.0) <= 1e-9
     # Spans start and end exactly when the scenario says (an instant SDK replay can only approximate it).
     span_times = Counter(
         (s.span_id, start_ns + round(s.start_at * 1e9), start_ns + round(s.end_at * 1e9))

@@ -124,6 +124,41 @@ def test_the_throughput_pool_fills_requests_to_the_batch_size(templates):
         assert points == r.points == len(r.metric_items)
 
 
+# A wall clock between two milliseconds, and session starts and ends between them too.
+_WALL_NS = 1_790_000_000_123_456_789
+
+
+def _point_times(requests) -> list[int]:
+    return [
+        t
+        for r in requests
+        if r.signal == "metrics"
+        for rm in ExportMetricsServiceRequest.FromString(r.body).resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        for p in m.sum.data_points
+        for t in (p.start_time_unix_nano, p.time_unix_nano)
+    ]
+
+
+@pytest.mark.parametrize("temporality", ["delta", "cumulative"])
+def test_fleet_metric_points_start_and_end_on_whole_milliseconds(templates, temporality):
+    clock = VirtualClock()
+    engine = _fleet(
+        templates, clock, sessions=7, ramp_up_s=7.7777, temporality=temporality, wall_ns=lambda: _WALL_NS
+    )
+    requests = []
+    engine.run(requests.append, lambda: False, 2.5 * max(t.duration for t in templates))
+    times = _point_times(requests)
+    assert times and all(t % 1_000_000 == 0 for t in times)
+
+
+def test_throughput_metric_points_start_and_end_on_whole_milliseconds(templates):
+    engine = ThroughputEngine(templates, OtlpEncoder(get_profile("current")), wall_ns=lambda: _WALL_NS)
+    times = _point_times(engine.build_pool())
+    assert times and all(t % 1_000_000 == 0 for t in times)
+
+
 class _Scripted(Sender):
     """A sender whose attempts answer from a script: (ok, code, retryable, wait, message)."""
 

@@ -244,6 +244,20 @@ def test_a_process_endpoint_shows_its_sum_at_scrape_time_while_the_process_runs(
     assert 'service_name="claude-code"' in info
 
 
+def test_a_process_endpoint_series_has_its_attributes_and_the_scope_as_labels_and_nothing_else():
+    attrs = (*ATTRS, ("anthropic.custom_base_url", False))
+    labels = Naming("claude-code").series(attrs, "com.anthropic.claude_code", "2.1.331", RESOURCE)
+    pairs = dict(pair.split("=", 1) for pair in labels.strip("{}").split(","))
+    assert pairs == {
+        "session_id": '"s-1"',
+        "user_account_uuid": '"u-1"',
+        "model": '"claude-opus-4-5"',
+        "anthropic_custom_base_url": '"false"',
+        "otel_scope_name": '"com.anthropic.claude_code"',
+        "otel_scope_version": '"2.1.331"',
+    }
+
+
 def test_the_file_is_openmetrics_with_each_family_together_and_an_eof():
     profile = get_profile("current")
     updates = []
