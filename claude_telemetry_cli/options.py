@@ -19,6 +19,13 @@ class EmitOptions:
     # None: follow log_user_prompts, as Claude Code does when OTEL_LOG_ASSISTANT_RESPONSES is unset.
     log_assistant_responses: bool | None = None
     log_tool_details: bool = False
+    # What the client reads from its own environment and reports on every point and event:
+    # ANTHROPIC_BASE_URL (anthropic.custom_base_url), CLAUDE_CODE_USE_BEDROCK/_VERTEX/_FOUNDRY
+    # (anthropic.provider), TERM (terminal.type). None: the environment says nothing, so the session's
+    # default stands; a field the scenario sets wins either way.
+    custom_base_url: bool | None = None
+    provider: str | None = None
+    terminal_type: str | None = None
 
     @property
     def reveal_responses(self) -> bool:

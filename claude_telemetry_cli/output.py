@@ -298,6 +298,19 @@ def config_view(console: Console, view: dict) -> None:
         for name, v in values.items():
             table.add_row(name, escape(str(v["value"])), escape(v["source"]))
         console.print(table)
+    client = view.get("client", {})
+    if client:
+        table = Table(
+            title="client attributes (on every point and event, unless a scenario session sets them)",
+            title_justify="left",
+            show_edge=False,
+        )
+        table.add_column("attribute")
+        table.add_column("value", overflow="fold")
+        table.add_column("source", overflow="fold")
+        for name, v in client.items():
+            table.add_row(name, escape(str(v["value"])), escape(v["source"]))
+        console.print(table)
     if view.get("settings_files"):
         console.print("settings files read: " + escape(", ".join(view["settings_files"])), soft_wrap=True)
     for r in view.get("removed", []):

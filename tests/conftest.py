@@ -113,11 +113,15 @@ def rotel_collector(otlp_sink):
 
 @pytest.fixture
 def isolated_env(tmp_path, monkeypatch):
-    """A process environment with no telemetry variables, an empty HOME and an empty project dir."""
+    """A process environment with no telemetry variables (nor ANTHROPIC_BASE_URL or TERM, which every point
+    and event reports), an empty HOME and an empty project dir."""
     import os
 
     for key in list(os.environ):
-        if key.startswith(("OTEL_", "CLAUDE_CODE_", "NODE_EXTRA_CA_CERTS")):
+        if key.startswith(("OTEL_", "CLAUDE_CODE_", "NODE_EXTRA_CA_CERTS")) or key in (
+            "ANTHROPIC_BASE_URL",
+            "TERM",
+        ):
             monkeypatch.delenv(key, raising=False)
     home, project = tmp_path / "home", tmp_path / "project"
     home.mkdir()

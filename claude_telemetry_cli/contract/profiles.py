@@ -325,6 +325,8 @@ CURRENT_EVENTS = {
                 A("total_attempts", "int"),
                 A("total_retry_duration_ms", "int"),
                 A("speed", "string"),
+                A("query_source", "string", "as on api_error"),
+                _EFFORT,
             ),
         ),
         EventSpec(
@@ -366,6 +368,9 @@ CURRENT_EVENTS = {
                     "JSON arguments, values cut at 512, bounded at ~4K characters",
                     _GATE_TOOLS,
                 ),
+                A("vcs.ref.head.name", "string", "a git commit through Bash: the branch", _GATE_TOOLS),
+                A("vcs.ref.head.revision", "string", "a git commit through Bash: its sha", _GATE_TOOLS),
+                A("vcs.ref.head.type", "string", "a git commit through Bash: `branch`", _GATE_TOOLS),
             ),
         ),
         EventSpec(

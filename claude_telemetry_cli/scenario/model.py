@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -315,9 +317,13 @@ class ApiRequest(_Model):
     marketplace_name: Name | None = None
     mcp_server_name: Name | None = None
     mcp_tool_name: Name | None = None
-    # A response with text emits assistant_response; a tool-use-only response does not.
+    # A response with text emits assistant_response; a tool-use-only response does not. `text` is the
+    # text itself, true (response_length characters, else 240) or false (tool use only, no text);
+    # response_length alone says it has text of that length (0: none). Neither: the last request of a
+    # turn (before the next prompt or the end of the session) answers in text, an earlier one only
+    # calls tools.
     response_length: TextLength | None = None
-    text: bool | Name = False
+    text: bool | Name | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ApiRequest:
@@ -328,16 +334,22 @@ class ApiRequest(_Model):
                 f"response_length {self.response_length} does not match the text's "
                 f"{len(self.text)} characters; give one or the other"
             )
+        if self.text is False and self.response_length:
+            raise ValueError(
+                f"text: false says the response has no text, but response_length is {self.response_length}; "
+                "drop one of them"
+            )
         return self
 
-    @property
-    def effective_response_length(self) -> int:
-        """0 when the response carries no text."""
+    def response_length_at(self, turn_end: bool) -> int:
+        """The length of the response's text, 0 when it has none; `turn_end`: the request ends its turn."""
         if isinstance(self.text, str):
             return len(self.text)
+        if self.text is False:
+            return 0
         if self.response_length is not None:
             return self.response_length
-        return 240 if self.text else 0
+        return 240 if self.text or turn_end else 0
 
 
 class Edit(_Model):
@@ -354,6 +366,9 @@ class Edit(_Model):
     duration_ms: DurationMs = 10
     input_size_bytes: SizeBytes | None = None
     result_size_bytes: SizeBytes | None = None
+    # The tool's arguments (file_path, old_string, ...), revealed as tool_input only with
+    # OTEL_LOG_TOOL_DETAILS; None: no tool_input.
+    input: dict[str, JsonValue] | None = None
 
     @model_validator(mode="after")
     def _source_fits_decision(self) -> Edit:
@@ -389,6 +404,20 @@ class Tool(_Model):
         return self
 
 
+# What git refuses in a branch name (git check-ref-format): white space, control and special characters,
+# `..`, `//`, `@{`, a `/` or `.` at either end, a `.lock` ending.
+_NOT_A_BRANCH = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]|\.\.|//|@\{|^[./]|[./]$|\.lock$|^@$")
+
+
+def _branch(name: str) -> str:
+    if _NOT_A_BRANCH.search(name):
+        raise ValueError(f"{name!r} is not a branch name git accepts")
+    return name
+
+
+Branch = Annotated[str, Field(min_length=1), AfterValidator(_branch)]
+
+
 class Commit(_Model):
     """A `git commit` run through the Bash tool."""
 
@@ -396,6 +425,9 @@ class Commit(_Model):
     source: AcceptSource = "config"
     # None: a plausible command; revealed only with OTEL_LOG_TOOL_DETAILS.
     command: Name | None = None
+    # The branch committed to: tool_result's vcs.ref.head.name and tool_parameters' git_branch, revealed
+    # only with OTEL_LOG_TOOL_DETAILS.
+    branch: Branch = "main"
     input_size_bytes: SizeBytes | None = None
     result_size_bytes: SizeBytes | None = None
 
@@ -911,6 +943,22 @@ def claim_session_id(seen: dict[str, int], session: Session, index: int) -> str 
         )
     seen[key] = index
     return None
+
+
+def turn_final_requests(kinds: Iterable[str]) -> frozenset[int]:
+    """The indices, among steps of these kinds, of the api_request steps that end a turn: the last one
+    before the next prompt or the end of the session."""
+    out: set[int] = set()
+    last: int | None = None
+    for j, kind in enumerate(kinds):
+        if kind == "prompt" and last is not None:
+            out.add(last)
+            last = None
+        elif kind == "api_request":
+            last = j
+    if last is not None:
+        out.add(last)
+    return frozenset(out)
 
 
 def effective_model(session: Session, step: ApiRequest | ApiError | ApiRefusal | Subagent) -> str:

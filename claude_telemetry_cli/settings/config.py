@@ -81,6 +81,9 @@ class TelemetryConfig:
     traces: SignalConfig = field(default_factory=lambda: SignalConfig("traces", (), None, None))
     traces_export_interval_ms: int = 5000
     enhanced_telemetry_beta: bool = False  # CLAUDE_CODE_ENHANCED_TELEMETRY_BETA (or its alias) is 1
+    # The standard attributes the client derives from its environment (anthropic.custom_base_url,
+    # anthropic.provider, terminal.type), as text, each with the source of the variable that decided it.
+    client: dict[str, Sourced] = field(default_factory=dict)
 
     @property
     def tracing(self) -> bool:

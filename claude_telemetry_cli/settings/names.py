@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "BASE_URL",
     "ENABLE_TELEMETRY",
     "ENDPOINT_VARIABLES",
     "ENHANCED_BETA",
@@ -33,11 +34,13 @@ __all__ = [
     "PROMETHEUS_HOST",
     "PROMETHEUS_PORT",
     "PROTOCOLS",
+    "PROVIDER_SWITCHES",
     "RELEVANT_VARIABLES",
     "RESOURCE_ATTRIBUTES",
     "SECRET_VARIABLES",
     "SIGNALS",
     "TEMPORALITY",
+    "TERMINAL",
     "TRACES_EXPORTER",
     "TRACES_EXPORT_INTERVAL",
     "signal_var",
@@ -71,6 +74,17 @@ LOG_TOOL_DETAILS = "OTEL_LOG_TOOL_DETAILS"
 PROMETHEUS_HOST = "OTEL_EXPORTER_PROMETHEUS_HOST"
 PROMETHEUS_PORT = "OTEL_EXPORTER_PROMETHEUS_PORT"
 HEADERS_HELPER_DEBOUNCE = "CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS"
+# What the client itself reads, and every point and event reports: a custom API base URL
+# (anthropic.custom_base_url), the cloud provider switches (anthropic.provider) and the terminal
+# (terminal.type).
+BASE_URL = "ANTHROPIC_BASE_URL"
+# (switch, anthropic.provider value), in the order Claude Code tests them: the first one on wins.
+PROVIDER_SWITCHES: tuple[tuple[str, str], ...] = (
+    ("CLAUDE_CODE_USE_BEDROCK", "bedrock"),
+    ("CLAUDE_CODE_USE_VERTEX", "vertex"),
+    ("CLAUDE_CODE_USE_FOUNDRY", "foundry"),
+)
+TERMINAL = "TERM"
 # Not a variable: the settings-file key of the command that prints extra headers.
 HEADERS_HELPER_KEY = "otelHeadersHelper"
 
@@ -129,4 +143,7 @@ RELEVANT_VARIABLES: tuple[str, ...] = (
     PROMETHEUS_HOST,
     PROMETHEUS_PORT,
     HEADERS_HELPER_DEBOUNCE,
+    BASE_URL,
+    *(var for var, _ in PROVIDER_SWITCHES),
+    TERMINAL,
 )

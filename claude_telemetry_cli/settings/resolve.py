@@ -13,6 +13,7 @@ from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.settings.config import SignalConfig, Source, Sourced, TelemetryConfig
 from claude_telemetry_cli.settings.headers import run_headers_helper
 from claude_telemetry_cli.settings.names import (
+    BASE_URL,
     ENABLE_TELEMETRY,
     ENDPOINT_VARIABLES,
     ENHANCED_BETA,
@@ -41,9 +42,11 @@ from claude_telemetry_cli.settings.names import (
     PROMETHEUS_HOST,
     PROMETHEUS_PORT,
     PROTOCOLS,
+    PROVIDER_SWITCHES,
     RESOURCE_ATTRIBUTES,
     SIGNALS,
     TEMPORALITY,
+    TERMINAL,
     TRACES_EXPORT_INTERVAL,
     TRACES_EXPORTER,
     signal_var,
@@ -151,7 +154,8 @@ def load_config(
     )
     traces_interval = positive_ms(TRACES_EXPORT_INTERVAL, env.get_or_default(TRACES_EXPORT_INTERVAL, "5000"))
     temporality = _temporality(env)
-    emit = _emit_options(env, contract.name)
+    client = _client(env)
+    emit = _emit_options(env, contract.name, client)
     prometheus_host, prometheus_port = _prometheus(env)
 
     return TelemetryConfig(
@@ -175,6 +179,7 @@ def load_config(
         traces=signals["traces"],
         traces_export_interval_ms=traces_interval,
         enhanced_telemetry_beta=beta[0],
+        client=client,
     )
 
 
@@ -442,7 +447,34 @@ def _content_gate(env: _Resolver, variable: str, *, unset: bool | None) -> bool 
     return False
 
 
-def _emit_options(env: _Resolver, profile: str) -> EmitOptions:
+# Claude Code's isEnvTruthy: what turns a provider switch on.
+_TRUTHY = ("1", "true", "yes", "on")
+
+
+def _client(env: _Resolver) -> dict[str, Sourced]:
+    """anthropic.custom_base_url, anthropic.provider and terminal.type as the client derives them from its
+    environment, each with the source of the variable that decided it ("default" when none did)."""
+    out: dict[str, Sourced] = {}
+    base_url = env.get(BASE_URL)
+    out["anthropic.custom_base_url"] = (
+        Sourced("true", env.values[BASE_URL].source) if base_url is not None else Sourced("false", "default")
+    )
+    on = [(var, name) for var, name in PROVIDER_SWITCHES if (env.get(var) or "").strip().lower() in _TRUTHY]
+    if on:
+        variable, provider = on[0]
+        out["anthropic.provider"] = Sourced(provider, f"{env.values[variable].source} ({variable})")
+        if len(on) > 1:
+            others = ", ".join(var for var, _ in on[1:])
+            env.warn(f"{variable} and {others} are all on: Claude Code uses the first, {provider}")
+    else:
+        out["anthropic.provider"] = Sourced("firstParty", "default")
+    terminal = env.get(TERMINAL)
+    if terminal is not None:
+        out["terminal.type"] = Sourced(terminal.strip(), env.values[TERMINAL].source)
+    return out
+
+
+def _emit_options(env: _Resolver, profile: str, client: dict[str, Sourced]) -> EmitOptions:
     switches = {
         name: switch(variable, env.get_or_default(variable, "true" if default else "false"))
         for variable, name, default in INCLUDE_SWITCHES
@@ -457,6 +489,9 @@ def _emit_options(env: _Resolver, profile: str) -> EmitOptions:
         log_user_prompts=bool(_content_gate(env, LOG_USER_PROMPTS, unset=False)),
         log_assistant_responses=_content_gate(env, LOG_ASSISTANT_RESPONSES, unset=None),
         log_tool_details=bool(_content_gate(env, LOG_TOOL_DETAILS, unset=False)),
+        custom_base_url=client["anthropic.custom_base_url"].value == "true",
+        provider=client["anthropic.provider"].value,
+        terminal_type=client["terminal.type"].value if "terminal.type" in client else None,
         **switches,
     )
 

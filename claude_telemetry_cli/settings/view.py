@@ -7,7 +7,12 @@ from collections.abc import Iterable
 from claude_telemetry_cli.errors import UsageError
 from claude_telemetry_cli.pairs import split_pair
 from claude_telemetry_cli.settings.config import SignalConfig, TelemetryConfig
-from claude_telemetry_cli.settings.names import ENDPOINT_VARIABLES, HEADER_VARIABLES, SECRET_VARIABLES
+from claude_telemetry_cli.settings.names import (
+    BASE_URL,
+    ENDPOINT_VARIABLES,
+    HEADER_VARIABLES,
+    SECRET_VARIABLES,
+)
 from claude_telemetry_cli.settings.values import mask_url
 
 __all__ = ["config_secrets", "is_secret", "mask_value", "masked_view", "redact", "secret_values"]
@@ -33,7 +38,7 @@ def mask_value(variable: str, value: str) -> str:
         return ",".join(masked)
     if variable in SECRET_VARIABLES:
         return "***"
-    if variable in ENDPOINT_VARIABLES:
+    if variable in ENDPOINT_VARIABLES or variable == BASE_URL:
         return mask_url(value)
     return value
 
@@ -124,6 +129,11 @@ def masked_view(config: TelemetryConfig) -> dict:
             "tool_details": emit.log_tool_details,
         },
         "resource_attributes": dict(emit.resource_attributes),
+        # On every point and event, unless a scenario session sets its own (custom_base_url, provider,
+        # terminal_type).
+        "client": {
+            key: {"value": sourced.value, "source": sourced.source} for key, sourced in config.client.items()
+        },
         "prometheus": {"host": config.prometheus_host, "port": config.prometheus_port},
         "headers_helper": (
             {

@@ -50,6 +50,7 @@ def test_config_json_keys_and_defaults(isolated_env):
         "include",
         "content",
         "resource_attributes",
+        "client",
         "prometheus",
         "headers_helper",
         "values",
@@ -207,7 +208,7 @@ def test_scenarios_validate_says_ok_per_file_and_fails_with_file_and_line(tmp_pa
     result = invoke("scenarios", "validate", "quickstart", str(bad))
     assert result.exit_code == 2
     quickstart = bundled_scenarios()["quickstart"]
-    assert result.stdout == f"ok  {quickstart}  (1 session, 28 records)\n"
+    assert result.stdout == f"ok  {quickstart}  (1 session, 27 records)\n"
     [line] = result.stderr.splitlines()
     assert line.startswith(
         f"error: {bad}:5: sessions[0].steps[0]: unknown step 'nonsense'; allowed: prompt, "

@@ -21,9 +21,7 @@ defaults:
   model: {model}
   effort: {effort}
 sessions:
-  - {app_version}terminal_type: xterm
-    custom_base_url: true
-    os_version: 6.18.44-fc-v657
+  - {app_version}os_version: 6.18.44-fc-v657
     query_source: sdk
     permission_mode: bypassPermissions
     steps:
@@ -44,15 +42,11 @@ sessions:
                        cache_creation_tokens: 40, duration_ms: 1510, cost_usd: 0.003675, response_length: 46}}
       - active: {{cli: 6316ms}}
 """
-# The environment the captures were made with (the exporter's, and the terminal).
+# The environment the 2.1.197 capture was made with (its fake API's address aside): TERM and
+# ANTHROPIC_BASE_URL, not scenario fields, give terminal.type and anthropic.custom_base_url.
 CAPTURE_ENV = {
-    "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
-    "OTEL_METRICS_EXPORTER": "otlp",
-    "OTEL_LOGS_EXPORTER": "otlp",
-    "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-    "OTEL_METRIC_EXPORT_INTERVAL": "1000",
-    "OTEL_LOGS_EXPORT_INTERVAL": "1000",
-    "TERM": "xterm",
+    **json.loads(reference_file("real-client-2.1.197-session.json").read_text())["env"],
+    "ANTHROPIC_BASE_URL": "http://127.0.0.1:8080",
 }
 
 

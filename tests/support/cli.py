@@ -13,8 +13,13 @@ REPO = str(pathlib.Path(__file__).resolve().parents[2])
 
 
 def telemetry_env(**overrides: str) -> dict[str, str]:
-    """The current environment minus every telemetry variable, plus `overrides`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "CLAUDE_CODE_"))}
+    """The current environment minus every telemetry variable (and what the client reports from its own:
+    ANTHROPIC_BASE_URL, TERM), plus `overrides`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OTEL_", "CLAUDE_CODE_")) and k not in ("ANTHROPIC_BASE_URL", "TERM")
+    }
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, env.get("PYTHONPATH")]))
     env.update(overrides)
     return env

@@ -107,14 +107,15 @@ def test_include_switches_shape_metrics_and_leave_events_whole():
         assert point["user.email"] == "dev@example.com"
     for event in _events(timeline):
         assert {"session.id", "user.account_uuid", "user.account_id"} <= set(event)
-        # Resource pairs always reach events, after the built-ins and never replacing one.
+        # Resource pairs always reach events, before the built-ins (as on the resource) and never
+        # replacing one: a built-in key keeps the pair's place with its own value.
         assert event["team"] == "core" and event["user.email"] == "dev@example.com"
-        assert list(event).index("team") == list(event).index("terminal.type") + 1
+        assert list(event)[:3] == ["team", "user.email", "user.id"]
 
     on = EmitOptions(include_version=True, include_entrypoint=True, resource_attributes=(("team", "core"),))
     timeline = _compile(BASIC, on)
     for _, point in _points(timeline, "claude_code.cost.usage"):
-        assert list(point)[:4] == ["user.id", "session.id", "app.version", "app.entrypoint"]
+        assert list(point)[:5] == ["team", "user.id", "session.id", "app.version", "app.entrypoint"]
         assert (point["app.version"], point["app.entrypoint"], point["team"]) == (
             "2.1.332",
             "sdk-cli",
@@ -167,7 +168,7 @@ def test_api_request_emits_cost_four_token_points_and_events():
 def test_fast_mode_effort_and_attribution_reach_cost_and_tokens():
     timeline = _compile(
         "      - api_request: {speed: fast, effort: max, query_source: subagent, "
-        "agent_name: reviewer, mcp_tool_name: search, event_query_source: reviewer}\n"
+        "agent_name: reviewer, mcp_tool_name: search, event_query_source: reviewer, text: false}\n"
     )
     for _, point in _points(timeline, "claude_code.cost.usage") + _points(
         timeline, "claude_code.token.usage"
@@ -186,7 +187,7 @@ def test_fast_mode_effort_and_attribution_reach_cost_and_tokens():
         "reviewer",
         "reviewer",
     )
-    # A tool-only response has no text, hence no assistant_response.
+    # A tool-only response (text: false) has no text, hence no assistant_response.
     assert _events(timeline, "assistant_response") == []
 
 
@@ -347,14 +348,14 @@ def test_startup_events_and_the_retention_sweep():
         "cc-plugin-plugin-authoring",
     ]
     assert all(p["has_hooks"] is True and p["skill_path_count"] == 0 for p in plugins)
-    # A session shorter than 5 s sweeps as it ends.
+    # A session that ends before the sweep's 5.03-5.15 s sends none.
     (session,) = timeline.sessions
-    sweep = next(r for r in timeline.records if r.name == "retention_sweep")
-    assert sweep.at == session.end_at and session.end_at < 5
-    assert dict(sweep.attributes)["period_days"] == "30"
+    assert session.end_at < 5 and _events(timeline, "retention_sweep") == []
     none = _compile("      - wait: 10s\n", head=IDENTITY.replace("    steps:", "    plugins: []\n    steps:"))
     assert _events(none, "plugin_loaded") == []
-    assert next(r.at for r in none.records if r.name == "retention_sweep") == 5.0
+    (sweep,) = (r for r in none.records if r.name == "retention_sweep")
+    assert 5.03 <= sweep.at <= 5.15
+    assert dict(sweep.attributes)["period_days"] == "30"
 
 
 def test_profile_2025_05_has_no_events_and_only_its_attributes():

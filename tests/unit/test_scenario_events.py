@@ -56,7 +56,8 @@ PRODUCERS = {
     "tool_result": ("", "- api_request: {}\n- tool: {name: Read}"),
     "managed_settings_resolved": ("", ""),
     "plugin_loaded": ("", ""),
-    "retention_sweep": ("", ""),
+    # The sweep comes about 5.1 s in: a shorter session ends before it.
+    "retention_sweep": ("", "- wait: 6s"),
     "api_refusal": ("", "- api_refusal: {}"),
     "api_request_body": ("log_raw_api_bodies: 1", "- api_request: {}"),
     "api_response_body": ("log_raw_api_bodies: 1", "- api_request: {}"),
@@ -156,9 +157,17 @@ FULL_STEPS = f"""\
 FILE_BODIES = "log_raw_api_bodies: file:/var/log/claude-bodies"
 
 
+# Steps that count in metrics too, kept apart so that FULL_STEPS adds no metric point.
+GIT_STEPS = """\
+- edit: {tool: Edit, input: {file_path: /src/app.py, old_string: a, new_string: b}}
+- commit: {branch: feature/login}"""
+
+
 def _full(options: EmitOptions) -> list[dict]:
-    return _events(_compile(FULL_STEPS, FULL_SESSION, options)) + _events(
-        _compile("- api_request: {}", FILE_BODIES, options)
+    return (
+        _events(_compile(FULL_STEPS, FULL_SESSION, options))
+        + _events(_compile("- api_request: {}", FILE_BODIES, options))
+        + _events(_compile(GIT_STEPS, "", options))
     )
 
 
@@ -666,3 +675,159 @@ def test_steps_that_take_time_move_the_clock_and_the_rest_do_not():
 def test_the_2025_05_profile_emits_none_of_the_catalogue():
     timeline = _compile(FULL_STEPS, FULL_SESSION, EmitOptions(profile="2025-05", log_tool_details=True))
     assert {r.signal for r in timeline.records} == {METRIC}
+
+
+# -- assistant_response, api_retries_exhausted, the retention sweep, commits, resource pairs ------------
+
+
+def _responses(timeline: Timeline) -> list[str]:
+    """The request_id of each api_request, with whether an assistant_response followed it."""
+    events = _events(timeline)
+    out = []
+    for j, event in enumerate(events):
+        if event["event.name"] == "api_request":
+            following = events[j + 1] if j + 1 < len(events) else {}
+            text = following.get("event.name") == "assistant_response"
+            assert not text or following["request_id"] == event["request_id"]
+            out.append("text" if text else "tools")
+    return out
+
+
+def test_the_last_request_of_each_turn_answers_in_text_by_default():
+    steps = """\
+- prompt: {}
+- api_request: {}
+- tool: {name: Read}
+- api_request: {}
+- api_error: {status_code: 500}
+- prompt: {}
+- api_request: {}
+- edit: {}
+- api_request: {}"""
+    timeline = _compile(steps)
+    assert _responses(timeline) == ["tools", "text", "tools", "text"]
+    (first, second) = _events(timeline, "assistant_response")
+    assert first["response_length"] == second["response_length"] == 240
+    assert first["prompt.id"] != second["prompt.id"]
+
+
+def test_text_false_turns_the_default_response_off_and_response_length_gives_preamble_text():
+    steps = """\
+- prompt: {}
+- api_request: {response_length: 21}
+- edit: {}
+- api_request: {text: false}
+- prompt: {}
+- api_request: {response_length: 0}"""
+    timeline = _compile(steps)
+    assert _responses(timeline) == ["text", "tools", "tools"]
+    assert [e["response_length"] for e in _events(timeline, "assistant_response")] == [21]
+
+
+def test_text_false_with_a_response_length_is_one_clear_error():
+    text = _scenario("- api_request: {text: false, response_length: 5}")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario_text(text, "t.yaml")
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("t.yaml:7:"), message
+    assert "text: false" in message and "response_length" in message
+
+
+def test_api_retries_exhausted_carries_query_source_and_effort_after_the_standard_attributes():
+    timeline = _compile(
+        "- prompt: {}\n- api_error: {status_code: 529, attempt: 3, effort: high, event_query_source: sdk}\n"
+        "- api_error: {attempt: 2}"
+    )
+    http, connection = _events(timeline, "api_retries_exhausted")
+    keys = list(http)
+    assert keys.index("prompt.id") == keys.index("event.sequence") + 1
+    assert list(_own(http)) == [
+        "model",
+        "error",
+        "status_code",
+        "total_attempts",
+        "total_retry_duration_ms",
+        "speed",
+        "query_source",
+        "effort",
+    ]
+    assert (http["status_code"], http["total_attempts"], http["query_source"], http["effort"]) == (
+        529,
+        3,
+        "sdk",
+        "high",
+    )
+    assert type(http["total_retry_duration_ms"]) is int
+    # A connection error has no HTTP status; the session's query source and no effort.
+    assert list(_own(connection)) == [
+        "model",
+        "error",
+        "total_attempts",
+        "total_retry_duration_ms",
+        "speed",
+        "query_source",
+    ]
+    assert connection["query_source"] == "repl_main_thread"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_retention_sweep_comes_about_five_seconds_after_the_first_event(seed):
+    text = _scenario("- prompt: {}\n- wait: 4s\n- api_request: {}\n- wait: 3s").replace(
+        "seed: 9", f"seed: {seed}"
+    )
+    timeline = compile_scenario(load_scenario_text(text, "t.yaml"), EmitOptions())
+    events = [r for r in timeline.records if r.signal == EVENT]
+    (sweep,) = (r for r in events if r.name == "retention_sweep")
+    assert 5.03 <= sweep.at - events[0].at <= 5.15
+    # In time order among the session's events, with the prompt it came during.
+    assert [r.at for r in events] == sorted(r.at for r in events)
+    (prompt,) = (r for r in events if r.name == "user_prompt")
+    assert dict(sweep.attributes)["prompt.id"] == dict(prompt.attributes)["prompt.id"]
+
+
+def test_a_session_that_ends_before_the_sweep_sends_none():
+    assert _events(_compile("- prompt: {}\n- api_request: {}\n- wait: 2s"), "retention_sweep") == []
+
+
+def test_a_commit_reports_its_branch_and_revision_only_with_tool_details():
+    steps = "- api_request: {}\n- commit: {branch: feature/login}\n- commit: {}"
+    branch, default = _events(_compile(steps, options=EmitOptions(log_tool_details=True)), "tool_result")
+    parameters = json.loads(branch["tool_parameters"])
+    assert parameters["git_branch"] == "feature/login"
+    assert re.fullmatch(r"[0-9a-f]{40}", branch["vcs.ref.head.revision"])
+    assert parameters["git_commit_id"] == branch["vcs.ref.head.revision"]
+    assert (branch["vcs.ref.head.name"], branch["vcs.ref.head.type"]) == ("feature/login", "branch")
+    assert list(branch)[-3:] == ["vcs.ref.head.name", "vcs.ref.head.revision", "vcs.ref.head.type"]
+    assert all(type(branch[k]) is str for k in list(branch)[-3:])
+    assert default["vcs.ref.head.name"] == json.loads(default["tool_parameters"])["git_branch"] == "main"
+    for hidden in _events(_compile(steps), "tool_result"):
+        assert not {k for k in hidden if k.startswith("vcs.")} and "tool_parameters" not in hidden
+
+
+def test_a_branch_git_refuses_is_one_clear_error():
+    text = _scenario("- commit: {branch: 'two words'}")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario_text(text, "t.yaml")
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("t.yaml:7:"), message
+    assert "'two words' is not a branch name git accepts" in message
+
+
+def test_an_edit_reveals_its_input_only_with_tool_details():
+    steps = "- edit: {tool: Edit, input: {file_path: /src/app.py, old_string: a, new_string: b}}\n- edit: {}"
+    given, plain = _events(_compile(steps, options=EmitOptions(log_tool_details=True)), "tool_result")
+    assert json.loads(given["tool_input"]) == {
+        "file_path": "/src/app.py",
+        "old_string": "a",
+        "new_string": "b",
+    }
+    assert "tool_input" not in plain
+    assert all("tool_input" not in e for e in _events(_compile(steps), "tool_result"))
+
+
+def test_resource_attribute_pairs_come_first_on_points_and_events():
+    options = EmitOptions(resource_attributes=(("team", "core"), ("cost_center", "42")))
+    timeline = _compile("- prompt: {}\n- api_request: {}\n- edit: {lines_added: 2}", options=options)
+    assert timeline.records
+    for record in timeline.records:
+        assert list(dict(record.attributes))[:3] == ["team", "cost_center", "user.id"], record.name

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.records import EVENT, METRIC
 from claude_telemetry_cli.scenario import compile_scenario, load_scenario_text
+from claude_telemetry_cli.settings import load_config
 
 # Every OTLP request one real Claude Code 2.1.331 session sent, decoded (the public reference capture).
 CAPTURE = Path(__file__).resolve().parents[1] / "data" / "real-client-2.1.331-session.json"
@@ -23,9 +23,7 @@ defaults:
   model: claude-opus-5-5
   effort: medium
 sessions:
-  - terminal_type: xterm
-    custom_base_url: true
-    os_version: 6.18.44-fc-v657
+  - os_version: 6.18.44-fc-v657
     query_source: sdk
     permission_mode: bypassPermissions
     steps:
@@ -100,8 +98,18 @@ def capture() -> dict:
 
 
 @pytest.fixture(scope="module")
-def timeline():
-    return compile_scenario(load_scenario_text(SAME_SESSION, "same.yaml"), EmitOptions())
+def timeline(tmp_path_factory):
+    # The capture's environment, with what the harness also set (as the 2.1.332 capture records it): a
+    # local fake API as ANTHROPIC_BASE_URL and TERM=xterm. They, not scenario fields, make
+    # anthropic.custom_base_url true and terminal.type xterm.
+    environ = {
+        **json.loads(CAPTURE.read_text())["env"],
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:8080",
+        "TERM": "xterm",
+    }
+    root = tmp_path_factory.mktemp("machine")
+    config = load_config(environ, cwd=root, home=root, managed_path=root / "managed-settings.json")
+    return compile_scenario(load_scenario_text(SAME_SESSION, "same.yaml"), config.emit)
 
 
 def _in_step_order(events: list[dict]) -> list[dict]:

@@ -373,8 +373,10 @@ def test_events_inside_an_interaction_carry_its_ids_and_nothing_else_does():
 
 
 def test_a_background_event_after_the_turn_carries_no_trace_and_does_not_stretch_it():
-    # quickstart ends before 5 s: its retention sweep runs at exit, after the turn's last record.
-    t = traced("quickstart")
+    # quickstart's turn ends before 5 s; kept open a while longer, the process sweeps after the turn.
+    text = resolve_scenario("quickstart").read_text() + "      - wait: 4s\n"
+    scenario = load_scenario_text(text, "quickstart.yaml")
+    t = derive_spans(compile_scenario(scenario, EmitOptions()), seed=scenario.seed)
     sweep = next(r for r in t.records if r.name == "retention_sweep")
     last = max(r.at for r in t.records if r is not sweep)
 

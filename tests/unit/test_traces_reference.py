@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import pathlib
+import tempfile
 import time
 
 import pytest
@@ -40,9 +42,9 @@ REFERENCE = reference_file("real-client-2.1.332-traces-session.json")
 
 # The session of the 2.1.331 capture, run again by 2.1.332 on another machine.
 SESSION = SAME_SESSION.replace(
-    "  - terminal_type: xterm\n", "  - terminal_type: xterm\n    app_version: 2.1.332\n"
+    "  - os_version: 6.18.44-fc-v657\n", "  - app_version: 2.1.332\n    os_version: 6.18.44-fc-v1045\n"
 )
-SESSION = SESSION.replace("6.18.44-fc-v657", "6.18.44-fc-v1045")
+assert "2.1.332" in SESSION
 
 # Random per run or per machine, or timings the scenario gives only roughly: compared by type only.
 VOLATILE = {
@@ -69,8 +71,12 @@ def _environment(endpoint: str = "http://127.0.0.1:4317") -> dict[str, str]:
 
 
 def _timeline(text: str = SESSION):
+    """The session compiled as under the reference's environment (its ANTHROPIC_BASE_URL, its TERM)."""
     scenario = load_scenario_text(text, "same.yaml")
-    return derive_spans(compile_scenario(scenario), seed=scenario.seed)
+    with tempfile.TemporaryDirectory() as machine:
+        root = pathlib.Path(machine)
+        config = load_config(_environment(), home=root, cwd=root, managed_path=root / "managed.json")
+    return derive_spans(compile_scenario(scenario, config.emit), seed=scenario.seed)
 
 
 def _exported(tmp_path, text: str = SESSION) -> list[dict]:
@@ -219,7 +225,12 @@ def test_values_follow_from_the_session(exported):
 
 
 def test_without_a_custom_base_url_the_request_span_and_its_attempt_carry_the_client_request_id(tmp_path):
-    bodies = _exported(tmp_path, SESSION.replace("custom_base_url: true", "custom_base_url: false"))
+    # A scenario field wins over the environment's ANTHROPIC_BASE_URL.
+    session = SESSION.replace(
+        "  - app_version: 2.1.332\n", "  - app_version: 2.1.332\n    custom_base_url: false\n"
+    )
+    assert "custom_base_url: false" in session
+    bodies = _exported(tmp_path, session)
     events = [
         values(r["attributes"])
         for b in bodies

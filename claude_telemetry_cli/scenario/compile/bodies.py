@@ -52,7 +52,7 @@ def response_body(
     message_id = process.new_base62("msg_", process.more_rng)
     if process.entry.log_raw_api_bodies is None:
         return  # the id is drawn all the same, so the switch never shifts the ids after it
-    length = request.effective_response_length
+    length = process.response_length(request)
     shown = length if isinstance(request.text, str) else min(length, _CONTENT_LIMIT)
     text = request.text if isinstance(request.text, str) else _filler(shown)
     body = {

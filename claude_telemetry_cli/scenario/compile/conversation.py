@@ -118,7 +118,7 @@ def step_api_request(process: Process, request: ApiRequest, before: int, after: 
             **attribution,
         },
     )
-    length = request.effective_response_length
+    length = process.response_length(request)
     if length:
         text = REDACTED
         if process.options.reveal_responses:

@@ -56,6 +56,8 @@ def step_api_error(process: Process, error: ApiError, before: int, after: int) -
                 "total_attempts": error.attempt,
                 "total_retry_duration_ms": error.effective_total_ms,
                 "speed": error.speed,
+                "query_source": query_source,
+                "effort": error.effort or entry.effort,
             },
         )
 

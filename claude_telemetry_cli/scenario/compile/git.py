@@ -34,7 +34,12 @@ def step_commit(process: Process, commit: Commit, before: int, after: int) -> No
         "Commit changes",
         COMMIT_COUNT,
         (78, 83),
-        {"git_commit_id": git_commit_id},
+        {"git_commit_id": git_commit_id, "git_branch": commit.branch},
+        {
+            "vcs.ref.head.name": commit.branch,
+            "vcs.ref.head.revision": git_commit_id,
+            "vcs.ref.head.type": "branch",
+        },
     )
 
 
@@ -50,6 +55,7 @@ def step_pull_request(process: Process, pull_request: PullRequest, before: int, 
         PULL_REQUEST_COUNT,
         (112, 96),
         {},
+        {},
     )
 
 
@@ -63,7 +69,10 @@ def _bash(
     counter: str,
     sizes: tuple[int, int],
     outcome: dict[str, Any],
+    vcs: dict[str, str],
 ) -> None:
+    """`outcome`: what tool_parameters adds once the command ran; `vcs`: the commit's vcs.ref.head.*
+    attributes. Both only with OTEL_LOG_TOOL_DETAILS."""
     tool_use_id = process.new_base62("toolu_")
     parameters = {
         "bash_command": command.split()[0],
@@ -95,4 +104,6 @@ def _bash(
     )
     result["tool_parameters"] = parameters_text(process, {**parameters, **outcome})
     result["tool_input"] = tool_input(process, {"command": command, "description": description})
+    if process.options.log_tool_details:
+        result.update(vcs)
     process.event(process.cursor, "tool_result", result)

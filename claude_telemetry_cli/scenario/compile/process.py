@@ -33,6 +33,7 @@ from claude_telemetry_cli.records import (
 from claude_telemetry_cli.scenario.compile.extensions import hook_registered, plugin_loaded
 from claude_telemetry_cli.scenario.compile.steps import STEP_HANDLERS
 from claude_telemetry_cli.scenario.compile.timing import (
+    MS,
     PLUGIN_GAP,
     PLUGINS_AFTER,
     RETENTION_SWEEP_AFTER,
@@ -52,6 +53,7 @@ from claude_telemetry_cli.scenario.model import (
     ApiRequest,
     ScenarioHeader,
     Session,
+    turn_final_requests,
     unpriced_steps,
 )
 
@@ -181,6 +183,9 @@ class Process:
         self.more_rng = random.Random(f"{seed}/catalogue/{copy[0]}/{copy[1]}")
         self.entry_index = copy[0]
         self.step_path = ""
+        self.step_index = 0
+        # The api_request steps that end a turn: they answer in text unless the step says otherwise.
+        self.turn_ends: frozenset[int] = frozenset()
         # Drawn even when the session names its id, so the ids after it stay the same either way.
         drawn = self.new_uuid()
         self.session_id = entry.session_id or drawn
@@ -274,13 +279,14 @@ class Process:
             "anthropic.custom_base_url": entry.custom_base_url,
             "terminal.type": entry.terminal_type,
         }
-        out = {
-            a.key: values[a.key] for a in self.profile.standard_attributes if values.get(a.key) is not None
-        }
-        # Resource pairs on points arrived with events; the 2025-05 page (no events) has neither.
+        out: dict[str, AttrValue] = {}
+        # Resource pairs on points arrived with events; the 2025-05 page (no events) has neither. They come
+        # first, as on the resource; a built-in key keeps the pair's position but its own value.
         if self.profile.emits_events and (event or options.include_resource_attributes):
-            for key, value in options.resource_attributes:
-                out.setdefault(key, value)
+            out.update(options.resource_attributes)
+        out.update(
+            {a.key: values[a.key] for a in self.profile.standard_attributes if values.get(a.key) is not None}
+        )
         return out
 
     def _resource(self) -> dict[str, AttrValue]:
@@ -301,12 +307,18 @@ class Process:
 
     def run(self) -> tuple[SessionInfo, list[Record]]:
         self._startup()
+        self.turn_ends = turn_final_requests(step.kind for step in self.entry.steps)
         for j, step in enumerate(self.entry.steps):
+            self.step_index = j
             self.step_path = f"sessions[{self.entry_index}].steps[{j}].{step.kind}"
             before, after = step_timing(step)
             STEP_HANDLERS[step.kind](self, step.body, before, after)
         end = self.cursor + SESSION_END_GAP
-        self._retention_sweep(min(self.start + RETENTION_SWEEP_AFTER, end))
+        # Drawn from the catalogue stream, after every other id: the session's ids stay what they were.
+        earliest, latest = RETENTION_SWEEP_AFTER
+        sweep = self.start + self.more_rng.randint(earliest // MS, latest // MS) * MS
+        if sweep <= end:
+            self._retention_sweep(sweep)
         info = SessionInfo(
             index=self.index,
             session_id=self.session_id,
@@ -402,6 +414,10 @@ class Process:
 
     def fail(self, message: str) -> ScenarioError:
         return ScenarioError(f"{self.step_path}: {message}", path=self.context.scenario.name)
+
+    def response_length(self, request: ApiRequest) -> int:
+        """The length of the current api_request step's text, 0 for a response that only calls tools."""
+        return request.response_length_at(turn_end=self.step_index in self.turn_ends)
 
     def may_name(self, official: bool) -> bool:
         """Anthropic's plugins, skills and agents are always named; others only with tool details."""

@@ -26,7 +26,11 @@ from claude_telemetry_cli.scenario.model import (
     effective_model,
 )
 
-__all__ = ["compile_scenario", "compile_sessions", "scenario_summary"]
+__all__ = ["compile_scenario", "compile_sessions", "scenario_summary", "with_client_environment"]
+
+# Session fields the client's own environment decides when the scenario leaves them out, with the
+# EmitOptions field that carries what the environment said.
+_FROM_ENVIRONMENT = ("custom_base_url", "provider", "terminal_type")
 
 
 def compile_scenario(scenario: Scenario, options: EmitOptions | None = None) -> Timeline:
@@ -58,6 +62,7 @@ def compile_sessions(
     count = first_process
     for i, entry in entries:
         context.check_prices(i, entry)
+        entry = with_client_environment(entry, options)
         user_id = entry.user.id or hex_digits(random.Random(f"{header.seed}/user/{_identity(entry, i)}"), 64)
         for k in range(entry.repeat):
             start = micros(entry.start_at) + k * micros(entry.repeat_every)
@@ -72,6 +77,18 @@ def compile_sessions(
 
 
 _AT = attrgetter("at")
+
+
+def with_client_environment(entry: Session, options: EmitOptions) -> Session:
+    """The session as its process sees itself: ANTHROPIC_BASE_URL, the CLAUDE_CODE_USE_* switches and TERM
+    (as `options` carry them) fill custom_base_url, provider and terminal_type; a field the scenario (or
+    its defaults) sets wins."""
+    update = {
+        name: getattr(options, name)
+        for name in _FROM_ENVIRONMENT
+        if name not in entry.model_fields_set and getattr(options, name) is not None
+    }
+    return entry.model_copy(update=update) if update else entry
 
 
 def scenario_summary(scenario: Scenario) -> dict[str, Any]:

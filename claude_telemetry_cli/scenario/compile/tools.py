@@ -63,19 +63,17 @@ def step_edit(process: Process, edit: Edit, before: int, after: int) -> None:
     process.metric(
         process.cursor, LINES_OF_CODE_COUNT, edit.lines_removed, {"type": "removed", "model": model}
     )
-    process.event(
-        process.cursor,
-        "tool_result",
-        result_attributes(
-            process,
-            edit.tool,
-            tool_use_id,
-            True,
-            edit.duration_ms,
-            given(edit.input_size_bytes, 100 + 16 * changed),
-            given(edit.result_size_bytes, 140),
-        ),
+    attributes = result_attributes(
+        process,
+        edit.tool,
+        tool_use_id,
+        True,
+        edit.duration_ms,
+        given(edit.input_size_bytes, 100 + 16 * changed),
+        given(edit.result_size_bytes, 140),
     )
+    attributes["tool_input"] = tool_input(process, edit.input)
+    process.event(process.cursor, "tool_result", attributes)
 
 
 def step_tool(process: Process, tool: Tool, before: int, after: int) -> None:

@@ -20,6 +20,7 @@ from claude_telemetry_cli.scenario.model import (
     Step,
     Tool,
     User,
+    turn_final_requests,
 )
 from claude_telemetry_cli.scenario.reconstruct.processes import RecordedProcess, Slot
 from claude_telemetry_cli.scenario.reconstruct.received import most_common, validation_problem
@@ -108,7 +109,10 @@ def session_entry(recorded: RecordedProcess, origin_ns: int, warn: Callable[[str
     defaults = Session()
     for key, value in candidates.items():
         # None means unknown, except for terminal_type, where it means "no terminal".
-        if (value is None and key != "terminal_type") or value == getattr(defaults, key, _MISSING):
+        if value is None and key != "terminal_type":
+            continue
+        # Left out, these three would follow the environment of whoever replays the file.
+        if value == getattr(defaults, key, _MISSING) and key not in _ALWAYS_WRITTEN:
             continue
         problem = validation_problem(Session, {key: value})
         if problem is None:
@@ -117,6 +121,10 @@ def session_entry(recorded: RecordedProcess, origin_ns: int, warn: Callable[[str
             warn(f"The recorded {key} {value!r} is not one a scenario can hold ({problem}).")
     entry["steps"] = _steps(warn, recorded, entry)
     return entry
+
+
+# What a replay would otherwise take from its own environment (ANTHROPIC_BASE_URL, CLAUDE_CODE_USE_*, TERM).
+_ALWAYS_WRITTEN = frozenset({"provider", "custom_base_url", "terminal_type"})
 
 
 def _steps(
@@ -143,6 +151,12 @@ def _steps(
                 cursor += gap
         cursor += before + after
         out.append({slot.kind: body})
+    if recorded.source == "events":
+        # A turn's last request answers in text unless told: say so where the recording had none.
+        for j in turn_final_requests(next(iter(step)) for step in out):
+            body = out[j]["api_request"]
+            if "response_length" not in body and "text" not in body:
+                body["text"] = False
     return out
 
 
