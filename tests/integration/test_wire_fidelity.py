@@ -37,6 +37,8 @@ def replayed(tmp_path_factory):
         sink.endpoint,
         OTEL_METRIC_EXPORT_INTERVAL="1000",
         OTEL_LOGS_EXPORT_INTERVAL="1000",
+        # What the capture's harness also set: its fake API's address, and the terminal.
+        ANTHROPIC_BASE_URL="http://127.0.0.1:8080",
         TERM="xterm",
     )
     proc = run_cli(["run", str(scenario), "--speed", "4"], env, cwd=tmp)
