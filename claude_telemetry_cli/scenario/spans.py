@@ -131,7 +131,9 @@ class _SessionSpans:
         self.records = records
         self.rng = random.Random(f"{seed}/spans/{session.index}/{session.session_id}")
         self.spans: list[tuple[int, SpanRecord]] = []
-        self.traces: dict[int, TraceRef] = {}  # position in `records` -> its interaction's ids
+        # Position in `records` -> the span it was logged in: its interaction's, or (a tool_decision)
+        # that of the wait for the permission it records.
+        self.traces: dict[int, TraceRef] = {}
 
     def _id(self, digits: int) -> str:
         # All-zero ids are invalid in W3C trace context; a zero draw is (astronomically) replaced.
@@ -207,7 +209,7 @@ class _SessionSpans:
             elif r.signal == EVENT and r.name == "tool_decision":
                 # The tool call began when the turn's previous record was emitted (the model's answer
                 # asking for it, or the previous tool's result): the permission check fills the gap.
-                self._tool(r, own[k + 1 :], trace, previous_us)
+                self._tool(i, own[k + 1 :], trace, previous_us)
             previous_us = _us(r.at)
 
         given = dict(prompt.attributes)
@@ -345,7 +347,8 @@ class _SessionSpans:
                 return False
         return False
 
-    def _tool(self, decision: Record, after: list[int], trace: TraceRef, start_us: int) -> None:
+    def _tool(self, index: int, after: list[int], trace: TraceRef, start_us: int) -> None:
+        decision = self.records[index]
         given = dict(decision.attributes)
         tool_use_id = given.get("tool_use_id")
         result = next(
@@ -362,7 +365,7 @@ class _SessionSpans:
         standard = _standard(decision)
         conversation = self.session.session_id
         tool_id = self._id(16)  # the children are created first (they end first) and need it
-        self._span(
+        blocked_id = self._span(
             2,
             BLOCKED_ON_USER,
             start_us,
@@ -377,6 +380,9 @@ class _SessionSpans:
                 "source": given.get("source"),
             },
         )
+        if index in self.traces:
+            # The decision is logged while the permission is awaited: in that span.
+            self.traces[index] = TraceRef(trace.trace_id, blocked_id)
         if result is not None:
             outcome = dict(result.attributes)
             success = outcome.get("success") == "true"

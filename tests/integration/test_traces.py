@@ -115,14 +115,18 @@ def test_spans_arrive_as_the_documented_tree_and_events_carry_their_interaction(
     ]
     assert {s.status for s in spans} == {"unset", "error"}
 
-    # Events inside an interaction carry its span's ids; start-up events come before any prompt.
+    # Events inside an interaction carry its span's ids, but a tool_decision, logged while the permission
+    # was awaited, that wait's; start-up events come before any prompt.
     roots = {s.trace_id: s.span_id for s in interactions}
     for e in events:
         if e.name in STARTUP_EVENTS:
             assert (e.trace_id, e.span_id) == ("", ""), e.name
             continue
         assert e.trace_id in roots, e.name
-        assert e.span_id == roots[e.trace_id]
+        if e.name == "tool_decision":
+            assert by_id[e.span_id].name == BLOCKED_ON_USER and by_id[e.span_id].trace_id == e.trace_id
+        else:
+            assert e.span_id == roots[e.trace_id]
     prompts = [e for e in events if e.name == "user_prompt"]
     assert len({e.trace_id for e in prompts}) == 2
     # A tool's events join its claude_code.tool span through tool_use_id, in the same trace.

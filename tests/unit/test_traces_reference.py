@@ -149,6 +149,26 @@ def test_the_spans_the_sdk_sends_have_the_real_shape(tmp_path, real):
     assert {s["flags"] for s in _spans(sent)} == {257}
 
 
+def _logged_in(bodies: list[dict]) -> list[tuple[str, str | None]]:
+    """Each event, in sequence, with the name of the span it was logged in (None: outside any)."""
+    names = {s["spanId"]: s["name"] for s in _spans(bodies)}
+    out = []
+    for body in bodies:
+        for resource in body.get("resourceLogs", []):
+            for scope in resource["scopeLogs"]:
+                for record in scope["logRecords"]:
+                    v = values(record["attributes"])
+                    out.append((v["event.sequence"], v["event.name"], names.get(record.get("spanId"))))
+    return [(name, span) for _, name, span in sorted(out)]
+
+
+def test_each_event_is_logged_in_the_span_the_real_client_logs_it_in(exported, real):
+    ours, theirs = _logged_in(exported), _logged_in(real)
+    # Sequential steps: the real client's Bash permission check raced ahead of its api_request event.
+    assert sorted(ours) == sorted(theirs)
+    assert ("tool_decision", BLOCKED_ON_USER) in ours and ("user_prompt", INTERACTION) in ours
+
+
 def test_the_traces_resource_and_scope_are_the_real_ones(exported, real):
     def resources(bodies):
         return [values(r["resource"]["attributes"]) for b in bodies for r in b.get("resourceSpans", [])]
