@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 
 from opentelemetry.sdk.metrics import Counter
@@ -77,6 +78,34 @@ class _Collector:
                     yield family
 
 
+def _serve(host: str, port: int, registry):
+    """prometheus_client's WSGI server for `registry`, but always in the text format (0.0.4): Claude
+    Code's exporter (the OpenTelemetry JS one) serves it whatever the scraper accepts, where
+    prometheus_client would answer OpenMetrics to a scraper that asks for it, as Prometheus does."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from prometheus_client import make_wsgi_app
+    from prometheus_client.exposition import ThreadingWSGIServer
+
+    app = make_wsgi_app(registry)
+
+    def text_format(environ, start_response):
+        environ.pop("HTTP_ACCEPT", None)
+        return app(environ, start_response)
+
+    class Server(ThreadingWSGIServer):
+        address_family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format, *args) -> None:
+            pass
+
+    httpd = make_server(host, port, text_format, Server, handler_class=QuietHandler)
+    thread = threading.Thread(target=httpd.serve_forever, name="prometheus", daemon=True)
+    thread.start()
+    return httpd, thread
+
+
 class PrometheusEndpoint:
     """One /metrics endpoint for the whole replay, as one Claude Code process would serve.
 
@@ -85,7 +114,7 @@ class PrometheusEndpoint:
     """
 
     def __init__(self, host: str, port: int, profile: Profile, session: SessionInfo, stats: ExportStats):
-        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client import CollectorRegistry
 
         self.host, self.stats = host, stats
         self.registry = CollectorRegistry()
@@ -93,7 +122,7 @@ class PrometheusEndpoint:
         self._reader = _CumulativeReader()
         self.registry.register(_Collector(self._reader, resource, stats))
         try:
-            self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+            self._server, self._thread = _serve(host, port, self.registry)
         except OSError as exc:
             raise ConfigError(
                 f"OTEL_EXPORTER_PROMETHEUS_PORT: cannot serve Prometheus metrics on {host}:{port}:"

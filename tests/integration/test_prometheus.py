@@ -137,9 +137,17 @@ def test_prometheus_only_scrape_shows_claude_code_names_without_unit_suffixes(tm
     proc = _start_run(tmp_path, "prometheus", port)
     try:
         body = _scrape_until(f"http://127.0.0.1:{port}/metrics", FEATURE_BRANCH, proc)
+        # Asked for OpenMetrics, as Prometheus asks, it answers in the text format as the client does.
+        accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Accept": accept})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            content_type = response.headers["Content-Type"]
+            negotiated = response.read().decode()
     finally:
         _stop(proc)
     _assert_claude_code_scrape(body)
+    assert content_type.startswith("text/plain; version=0.0.4")
+    assert "# EOF" not in negotiated and "claude_code_cost_usage_total{" in negotiated
 
 
 def _text(value) -> str:
