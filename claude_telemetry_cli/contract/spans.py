@@ -5,7 +5,10 @@ From the monitoring page (2026-08), "Traces (beta)", and what Claude Code 2.1.33
 (the same set as events), then `gen_ai.provider.name` and `span.type` (the span's name without its
 `claude_code.` prefix); those are not repeated below. Attribute order is the wire order of 2.1.332;
 attributes it did not send in that capture (failures, a first-party client_request_id) keep the
-order the documentation lists them in, next to their neighbours there.
+order the documentation lists them in, next to their neighbours there. The tool span's detail
+attributes (OTEL_LOG_TOOL_DETAILS) stand with the other attributes its call's input gives
+(bash_argv0), and its `tool.output` event's attribute names are this tool's reading of "the tool's
+input and output bodies": no capture shows either.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ REDACTED = "<REDACTED>"
 
 # The llm_request span's event, one per attempt of the request.
 REQUEST_ATTEMPT = "gen_ai.request.attempt"
+# The tool span's event with the tool's input and output bodies (OTEL_LOG_TOOL_CONTENT), and the prefix
+# that marks its attributes among what a tool call hands its span.
+TOOL_OUTPUT = "tool.output"
+TOOL_OUTPUT_PREFIX = "tool.output/"
 
 # Events that run in the background rather than as part of a turn: they carry the ids of an
 # interaction they happen to fall into, but never stretch it (a turn ends with its own last record).
@@ -174,9 +181,34 @@ SPANS: dict[str, SpanSpec] = {
                 _CONVERSATION,
                 A("bash_command_class", "string", "Bash only: vcs, other, ...", "optional"),
                 A("bash_argv0", "string", "Bash only: the command's program, e.g. git", "optional"),
+                A("file_path", "string", "Read, Edit and Write: the target file", "OTEL_LOG_TOOL_DETAILS"),
+                A("full_command", "string", "Bash: the command", "OTEL_LOG_TOOL_DETAILS"),
+                A("skill_name", "string", "Skill: the skill's name", "OTEL_LOG_TOOL_DETAILS"),
+                A("subagent_type", "string", "Agent or Task: the subagent type", "OTEL_LOG_TOOL_DETAILS"),
+                A(
+                    "tool_input",
+                    "string",
+                    "the call's arguments as JSON, cut as tool_result's",
+                    "OTEL_LOG_TOOL_DETAILS",
+                ),
                 A("tool_use_id", "string", "the model's tool_use block id, as on tool_decision/tool_result"),
                 A("gen_ai.tool.call.id", "string", "same value as tool_use_id"),
                 A("duration_ms", "int", "wall-clock duration including permission wait and execution"),
+            ),
+            events=(
+                SpanEventSpec(
+                    TOOL_OUTPUT,
+                    "The tool's input and output bodies, when it ran (OTEL_LOG_TOOL_CONTENT)",
+                    (
+                        A(
+                            "tool_input",
+                            "string",
+                            "the arguments as JSON, cut at the content limit",
+                            "optional",
+                        ),
+                        A("tool_output", "string", "the result, cut at the content limit"),
+                    ),
+                ),
             ),
         ),
         SpanSpec(

@@ -34,6 +34,8 @@ from claude_telemetry_cli.contract.spans import (
     SPAN_TYPE,
     SPANS,
     TOOL,
+    TOOL_OUTPUT,
+    TOOL_OUTPUT_PREFIX,
     span_type,
 )
 from claude_telemetry_cli.records import (
@@ -406,6 +408,16 @@ class _SessionSpans:
                 error=error,
             )
         tool_name = given.get("tool_name")
+        hints = dict(decision.span_attributes)
+        content = {
+            k.removeprefix(TOOL_OUTPUT_PREFIX): hints.pop(k)
+            for k in list(hints)
+            if k.startswith(TOOL_OUTPUT_PREFIX)
+        }
+        # The tool's bodies are recorded once it ran, and only then.
+        events = (
+            (SpanEvent(end_us / _S, TOOL_OUTPUT, attrs(content)),) if content and result is not None else ()
+        )
         self._span(
             1,
             TOOL,
@@ -421,11 +433,13 @@ class _SessionSpans:
                 "gen_ai.operation.name": "execute_tool",
                 "gen_ai.tool.name": tool_name,
                 "gen_ai.conversation.id": conversation,
-                # The Bash command's class and program, which the decision knows but does not send.
-                **dict(decision.span_attributes),
+                # The Bash command's class and program, and with tool details what the call's input
+                # reveals: what the decision knows but does not send.
+                **hints,
                 "tool_use_id": tool_use_id,
                 "gen_ai.tool.call.id": tool_use_id,
                 "duration_ms": _ms(end_us - start_us),
             },
             span_id=tool_id,
+            events=events,
         )

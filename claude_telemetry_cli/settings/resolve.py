@@ -8,12 +8,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from claude_telemetry_cli.contract import get_profile
+from claude_telemetry_cli.contract.content_limit import DEFAULT_CONTENT_LIMIT
 from claude_telemetry_cli.errors import ConfigError
 from claude_telemetry_cli.options import EmitOptions
 from claude_telemetry_cli.settings.config import SignalConfig, Source, Sourced, TelemetryConfig
 from claude_telemetry_cli.settings.headers import run_headers_helper
 from claude_telemetry_cli.settings.names import (
+    ATTRIBUTE_VALUE_LIMIT,
+    ATTRIBUTE_VALUE_LIMITS,
     BASE_URL,
+    CONTENT_MAX_LENGTH,
+    DISABLE_ERROR_REPORTING,
     ENABLE_TELEMETRY,
     ENDPOINT_VARIABLES,
     ENHANCED_BETA,
@@ -26,6 +31,8 @@ from claude_telemetry_cli.settings.names import (
     HTTP_CLIENT_KEY_PASSPHRASE,
     INCLUDE_SWITCHES,
     LOG_ASSISTANT_RESPONSES,
+    LOG_RAW_API_BODIES,
+    LOG_TOOL_CONTENT,
     LOG_TOOL_DETAILS,
     LOG_USER_PROMPTS,
     LOGS_EXPORT_INTERVAL,
@@ -449,6 +456,55 @@ def _content_gate(env: _Resolver, variable: str, *, unset: bool | None) -> bool 
 
 # Claude Code's isEnvTruthy: what turns a provider switch on.
 _TRUTHY = ("1", "true", "yes", "on")
+# The longest content limit taken: far past any backend's attribute limit, and a bound on what one
+# attribute of a replay can hold in memory.
+_MAX_LENGTH = 64 * 1024 * 1024
+
+
+def _truthy(raw: str | None) -> bool:
+    return raw is not None and raw.strip().lower() in _TRUTHY
+
+
+def _length(variable: str, raw: str) -> int:
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or int(text) == 0:
+        raise ConfigError(f"{variable}: '{raw}' is not a positive whole number of characters")
+    if len(text) > 9 or int(text) > _MAX_LENGTH:
+        raise ConfigError(f"{variable}: '{raw}' is more than {_MAX_LENGTH:,}, the longest this tool takes")
+    return int(text)
+
+
+def _value_limits(env: _Resolver) -> dict[str, int | None]:
+    """The SDK's attribute value length limit of each signal: its own variable's, else the general one."""
+    general = env.get(ATTRIBUTE_VALUE_LIMIT)
+    out: dict[str, int | None] = {}
+    for signal, variable in ATTRIBUTE_VALUE_LIMITS.items():
+        own = env.get(variable)
+        if own is not None:
+            out[signal] = _length(variable, own)
+        elif general is not None:
+            out[signal] = _length(ATTRIBUTE_VALUE_LIMIT, general)
+        else:
+            out[signal] = None
+    return out
+
+
+def _raw_api_bodies(env: _Resolver) -> str | None:
+    """OTEL_LOG_RAW_API_BODIES: `1` (or true) for inline bodies, `file:<dir>` for files; off otherwise."""
+    raw = env.get(LOG_RAW_API_BODIES)
+    if raw is None:
+        return None
+    text = raw.strip()
+    if text.lower() in TRUE:
+        return "1"
+    if text.lower() in FALSE:
+        return None
+    if text.startswith("file:") and len(text) > len("file:"):
+        directory = Path(text.removeprefix("file:")).expanduser()
+        if not directory.is_absolute():
+            directory = env.cwd / directory
+        return f"file:{directory}"
+    raise ConfigError(f"{LOG_RAW_API_BODIES}: '{raw}' is neither 1 nor file:<directory>")
 
 
 def _client(env: _Resolver) -> dict[str, Sourced]:
@@ -483,12 +539,21 @@ def _emit_options(env: _Resolver, profile: str, client: dict[str, Sourced]) -> E
     resource_attributes = merge_pairs(
         parse_key_value_list(resource or "", RESOURCE_ATTRIBUTES), (), case_insensitive=False
     )
+    value_limits = _value_limits(env)
     return EmitOptions(
         profile=profile,
         resource_attributes=resource_attributes,
         log_user_prompts=bool(_content_gate(env, LOG_USER_PROMPTS, unset=False)),
         log_assistant_responses=_content_gate(env, LOG_ASSISTANT_RESPONSES, unset=None),
         log_tool_details=bool(_content_gate(env, LOG_TOOL_DETAILS, unset=False)),
+        log_tool_content=bool(_content_gate(env, LOG_TOOL_CONTENT, unset=False)),
+        log_raw_api_bodies=_raw_api_bodies(env),
+        content_limit=_length(
+            CONTENT_MAX_LENGTH, env.get_or_default(CONTENT_MAX_LENGTH, str(DEFAULT_CONTENT_LIMIT))
+        ),
+        log_value_limit=value_limits["logs"],
+        span_value_limit=value_limits["traces"],
+        error_reporting=not _truthy(env.get(DISABLE_ERROR_REPORTING)),
         custom_base_url=client["anthropic.custom_base_url"].value == "true",
         provider=client["anthropic.provider"].value,
         terminal_type=client["terminal.type"].value if "terminal.type" in client else None,

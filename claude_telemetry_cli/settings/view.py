@@ -127,7 +127,13 @@ def masked_view(config: TelemetryConfig) -> dict:
             "assistant_responses": emit.log_assistant_responses,
             "assistant_responses_effective": emit.reveal_responses,
             "tool_details": emit.log_tool_details,
+            "tool_content": emit.log_tool_content,
+            "raw_api_bodies": emit.log_raw_api_bodies,
+            # UTF-16 code units, the truncation marker included; lowered by the SDK value limits.
+            "limit_events": emit.event_content_limit,
+            "limit_spans": emit.span_content_limit,
         },
+        "internal_errors": emit.error_reporting,
         "resource_attributes": dict(emit.resource_attributes),
         # On every point and event, unless a scenario session sets its own (custom_base_url, provider,
         # terminal_type).

@@ -49,6 +49,7 @@ def test_config_json_keys_and_defaults(isolated_env):
         "temporality",
         "include",
         "content",
+        "internal_errors",
         "resource_attributes",
         "client",
         "prometheus",
@@ -89,7 +90,12 @@ def test_config_json_keys_and_defaults(isolated_env):
         "assistant_responses": None,
         "assistant_responses_effective": False,
         "tool_details": False,
+        "tool_content": False,
+        "raw_api_bodies": None,
+        "limit_events": 61440,
+        "limit_spans": 61440,
     }
+    assert view["internal_errors"] is True
     assert view["prometheus"] == {"host": "localhost", "port": 9464}
     assert view["values"]["OTEL_METRIC_EXPORT_INTERVAL"] == {"value": "60000", "source": "default"}
     assert {v["source"] for v in view["values"].values()} == {"default"}

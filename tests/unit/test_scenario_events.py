@@ -572,7 +572,10 @@ def test_a_body_past_the_content_limit_reports_the_length_of_the_whole():
     whole = json.dumps(request, separators=(",", ":"))
     inline = _compile(big, "log_raw_api_bodies: 1")
     (shown,) = _events(inline, "api_request_body")
-    assert shown["body"] == whole[: 60 * 1024] and shown["body_length"] == len(whole)
+    # Cut to 60 KB in all, the truncation marker included.
+    marker = "\n\n[TRUNCATED - Content exceeds 60KB limit]"
+    assert shown["body"] == whole[: 60 * 1024 - len(marker)] + marker
+    assert shown["body_length"] == len(whole)
     (answer,) = _events(inline, "api_response_body")
     message_id = re.match(r'\{"id":"(msg_\w+)"', answer["body"]).group(1)
     response = {
@@ -590,7 +593,8 @@ def test_a_body_past_the_content_limit_reports_the_length_of_the_whole():
         },
     }
     whole_answer = json.dumps(response, separators=(",", ":"))
-    assert answer["body"] == whole_answer[: 60 * 1024] and answer["body_length"] == len(whole_answer)
+    assert answer["body"] == whole_answer[: 60 * 1024 - len(marker)] + marker
+    assert answer["body_length"] == len(whole_answer)
     stored = _compile(big, "log_raw_api_bodies: file:/var/log/bodies")
     lengths = [e["body_length"] for e in _events(stored) if e["event.name"].endswith("_body")]
     assert lengths == [len(whole), len(whole_answer)]

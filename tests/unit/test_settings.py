@@ -1343,6 +1343,10 @@ def test_masked_view_describes_the_whole_configuration(machine: Machine) -> None
         "assistant_responses": None,
         "assistant_responses_effective": False,
         "tool_details": False,
+        "tool_content": False,
+        "raw_api_bodies": None,
+        "limit_events": 61440,
+        "limit_spans": 61440,
     }
     assert view["resource_attributes"] == {"team": "obs"}
     assert view["prometheus"] == {"host": "localhost", "port": 9464}

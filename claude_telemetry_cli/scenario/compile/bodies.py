@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from claude_telemetry_cli.contract.content_limit import utf16_length
 from claude_telemetry_cli.records import AttrValue
 from claude_telemetry_cli.scenario.model import ApiRequest
 
@@ -13,8 +14,6 @@ if TYPE_CHECKING:
 
 __all__ = ["request_body", "response_body"]
 
-# Raw API bodies are cut at the content limit (60 KB) inline.
-_CONTENT_LIMIT = 60 * 1024
 # A request body holds the whole conversation: about four characters per token of context.
 _CHARS_PER_TOKEN = 4
 _FILLER = "The quick brown fox jumps over the lazy dog. "
@@ -22,11 +21,11 @@ _FILLER = "The quick brown fox jumps over the lazy dog. "
 
 def request_body(process: Process, at: int, model: str, query_source: str, context_tokens: int) -> None:
     file_id = process.catalogue_uuid()
-    if process.entry.log_raw_api_bodies is None:
+    if process.raw_api_bodies is None:
         return  # the id is drawn all the same, so the switch never shifts the ids after it
     chars = context_tokens * _CHARS_PER_TOKEN
     # Past the content limit, filler is only counted: its size must not grow with the token count.
-    shown = min(chars, _CONTENT_LIMIT)
+    shown = min(chars, process.options.event_content_limit)
     body = {
         "model": model,
         "max_tokens": 32000,
@@ -50,10 +49,10 @@ def response_body(
     process: Process, at: int, request: ApiRequest, model: str, query_source: str, request_id: str
 ) -> None:
     message_id = process.new_base62("msg_", process.more_rng)
-    if process.entry.log_raw_api_bodies is None:
+    if process.raw_api_bodies is None:
         return  # the id is drawn all the same, so the switch never shifts the ids after it
     length = process.response_length(request)
-    shown = length if isinstance(request.text, str) else min(length, _CONTENT_LIMIT)
+    shown = length if isinstance(request.text, str) else min(length, process.options.event_content_limit)
     text = request.text if isinstance(request.text, str) else _filler(shown)
     body = {
         "id": message_id,
@@ -95,14 +94,15 @@ def _body_event(
 ) -> None:
     """`unseen`: characters of filler left out of `body`'s one filler text (ASCII: one byte and one
     UTF-16 unit each), past what the inline body shows."""
-    mode = process.entry.log_raw_api_bodies
+    mode = process.raw_api_bodies
     text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     if mode == "1":
-        # Inline: measured and cut in UTF-16 code units, as JavaScript strings are.
-        units = text.encode("utf-16-le")
-        length = len(units) // 2 + unseen
-        truncated = length > _CONTENT_LIMIT
-        shown = units[: 2 * _CONTENT_LIMIT].decode("utf-16-le", errors="ignore") if truncated else text
+        # Inline: measured and cut in UTF-16 code units, as JavaScript strings are. The filler left out
+        # lies past the content limit, so the cut falls within `text`.
+        length = utf16_length(text) + unseen
+        shown, truncated = process.content(text)
+        if unseen and not truncated:
+            raise AssertionError("filler was left out of a body the content limit does not cut")
         own = {"body": shown, "body_length": length, "body_truncated": "true" if truncated else None}
     else:
         directory = mode.removeprefix("file:").rstrip("/")

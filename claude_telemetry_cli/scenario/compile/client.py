@@ -48,8 +48,10 @@ def _field_event(kind: str) -> Callable[[Process, Any, int, int], None]:
     event, fields = _FIELD_EVENTS[kind]
 
     def step(process: Process, body: Any, before: int, after: int) -> None:
-        if kind == "internal_error" and process.entry.provider != "firstParty":
-            return  # not reported against Bedrock, Vertex or Foundry
+        if kind == "internal_error" and (
+            process.entry.provider != "firstParty" or not process.options.error_reporting
+        ):
+            return  # not reported against Bedrock, Vertex or Foundry, nor with DISABLE_ERROR_REPORTING
         process.cursor += after
         own = {}
         for key, field, convert in fields:

@@ -123,6 +123,7 @@ def step_api_request(process: Process, request: ApiRequest, before: int, after: 
         text = REDACTED
         if process.options.reveal_responses:
             text = request.text if isinstance(request.text, str) else process.text(length)
+            text = process.content(text)[0]
         process.event(
             at,
             "assistant_response",

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from claude_telemetry_cli.contract import COMMIT_COUNT, PULL_REQUEST_COUNT
 from claude_telemetry_cli.scenario.compile.tools import (
-    bash_span_attributes,
     decision_attributes,
     given,
     parameters_text,
     result_attributes,
     tool_input,
+    tool_span_attributes,
 )
 from claude_telemetry_cli.scenario.compile.wire_values import hex_digits
 from claude_telemetry_cli.scenario.model import Commit, PullRequest
@@ -89,7 +89,15 @@ def _bash(
             **decision_attributes(process, "accept", step.source, "Bash", tool_use_id),
             "tool_parameters": parameters_text(process, parameters),
         },
-        span_attributes=bash_span_attributes(command),
+        span_attributes=tool_span_attributes(
+            process,
+            "Bash",
+            tool_use_id,
+            {"command": command, "description": description},
+            parameters,
+            given(step.result_size_bytes, sizes[1]),
+            command,
+        ),
     )
     process.cursor += after
     process.metric(process.cursor, counter, 1, {})

@@ -17,6 +17,7 @@ from claude_telemetry_cli.contract import (
     Profile,
     profile_for_version,
 )
+from claude_telemetry_cli.contract.content_limit import cut_to, truncate_content, utf16_length
 from claude_telemetry_cli.contract.profiles import PLUGIN_METRIC_KEY_PATTERN
 from claude_telemetry_cli.errors import ScenarioError
 from claude_telemetry_cli.options import EmitOptions
@@ -261,6 +262,10 @@ class Process:
             ):
                 raise AssertionError(f"event {name} cannot carry the plugin metric {key!r}")
             ordered[key] = value
+        limit = self.options.log_value_limit
+        if limit is not None:
+            # The SDK's attribute value limit: every longer string is cut there, as the JS SDK cuts it.
+            ordered = {k: _cut(v, limit) for k, v in ordered.items()}
         hints = attrs(span_attributes) if span_attributes else ()
         self.emissions.append(_Emission(at, EVENT, name, None, ordered, self.prompt_id, hints))
 
@@ -415,6 +420,16 @@ class Process:
     def fail(self, message: str) -> ScenarioError:
         return ScenarioError(f"{self.step_path}: {message}", path=self.context.scenario.name)
 
+    @property
+    def raw_api_bodies(self) -> str | None:
+        """OTEL_LOG_RAW_API_BODIES for this process: the session's own, else the environment's."""
+        own = self.entry.log_raw_api_bodies
+        return own if own is not None else self.options.log_raw_api_bodies
+
+    def content(self, text: str) -> tuple[str, bool]:
+        """A content-bearing event attribute as the client sends it: cut at the content limit."""
+        return truncate_content(text, self.options.event_content_limit)
+
     def response_length(self, request: ApiRequest) -> int:
         """The length of the current api_request step's text, 0 for a response that only calls tools."""
         return request.response_length_at(turn_end=self.step_index in self.turn_ends)
@@ -429,3 +444,11 @@ class Process:
             key: getattr(step, field) if getattr(step, field) is not None else self.skill_attribution.get(key)
             for key, field in ATTRIBUTION_FIELDS
         }
+
+
+def _cut(value: AttrValue, limit: int) -> AttrValue:
+    if isinstance(value, str):
+        return cut_to(value, limit) if utf16_length(value) > limit else value
+    if isinstance(value, tuple):
+        return tuple(_cut(v, limit) for v in value)
+    return value

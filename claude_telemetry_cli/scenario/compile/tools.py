@@ -7,6 +7,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from claude_telemetry_cli.contract import CODE_EDIT_TOOL_DECISION, LINES_OF_CODE_COUNT
+from claude_telemetry_cli.contract.content_limit import truncate_content
+from claude_telemetry_cli.contract.spans import TOOL_OUTPUT_PREFIX
 from claude_telemetry_cli.records import AttrValue
 from claude_telemetry_cli.scenario.model import Edit, Tool, default_source
 
@@ -22,12 +24,17 @@ __all__ = [
     "step_edit",
     "step_tool",
     "tool_input",
+    "tool_span_attributes",
 ]
 
 # Programs whose Bash commands the claude_code.tool span classes as version control (2.1.332 sends
 # `vcs` for git); any other program is `other`.
 _VCS_PROGRAMS = frozenset({"git", "hg", "svn", "jj"})
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+# The tools whose claude_code.tool span names its file (file_path), or its subagent (subagent_type).
+_FILE_TOOLS = frozenset({"Read", "Edit", "Write"})
+_AGENT_TOOLS = frozenset({"Agent", "Task"})
 
 # tool_input values are cut at 512 characters and the whole payload at about 4K.
 _INPUT_VALUE_LIMIT = 512
@@ -42,6 +49,9 @@ def step_edit(process: Process, edit: Edit, before: int, after: int) -> None:
         process.cursor,
         "tool_decision",
         decision_attributes(process, edit.decision, source, edit.tool, tool_use_id),
+        span_attributes=tool_span_attributes(
+            process, edit.tool, tool_use_id, edit.input, {}, given(edit.result_size_bytes, 140)
+        ),
     )
     process.metric(
         process.cursor,
@@ -92,7 +102,15 @@ def step_tool(process: Process, tool: Tool, before: int, after: int) -> None:
             **decision_attributes(process, tool.decision, source, tool.name, tool_use_id, tool.tool_source),
             "tool_parameters": parameters,
         },
-        span_attributes=bash_span_attributes(command),
+        span_attributes=tool_span_attributes(
+            process,
+            tool.name,
+            tool_use_id,
+            tool.input,
+            tool.parameters,
+            given(tool.result_size_bytes, 120),
+            command,
+        ),
     )
     if tool.decision != "accept":
         return
@@ -116,6 +134,44 @@ def step_tool(process: Process, tool: Tool, before: int, after: int) -> None:
         attributes["error"] = tool.error or error_type
     attributes["tool_input"] = tool_input(process, tool.input)
     process.event(process.cursor, "tool_result", attributes)
+
+
+def tool_span_attributes(
+    process: Process,
+    tool_name: str,
+    tool_use_id: str,
+    arguments: dict[str, Any] | None,
+    parameters: dict[str, Any],
+    result_size: int,
+    command: str | None = None,
+) -> dict[str, AttrValue]:
+    """What only the tool call's claude_code.tool span carries: a Bash command's class and program;
+    with OTEL_LOG_TOOL_DETAILS what the call's arguments reveal (file_path, full_command, skill_name,
+    subagent_type, tool_input); with OTEL_LOG_TOOL_CONTENT the `tool.output` span event's input and
+    output bodies (keys under TOOL_OUTPUT_PREFIX), cut at the content limit."""
+    out: dict[str, AttrValue] = dict(bash_span_attributes(command)) if tool_name == "Bash" else {}
+    given_arguments = arguments or {}
+    if process.options.log_tool_details:
+        revealed = {
+            "file_path": given_arguments.get("file_path") if tool_name in _FILE_TOOLS else None,
+            "full_command": command if tool_name == "Bash" else None,
+            "skill_name": (parameters.get("skill_name") or given_arguments.get("skill"))
+            if tool_name == "Skill"
+            else None,
+            "subagent_type": (parameters.get("subagent_type") or given_arguments.get("subagent_type"))
+            if tool_name in _AGENT_TOOLS
+            else None,
+            "tool_input": tool_input(process, arguments),
+        }
+        out.update({k: v for k, v in revealed.items() if isinstance(v, str)})
+    if process.options.log_tool_content:
+        limit = process.options.span_content_limit
+        if arguments is not None:
+            body = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
+            out[TOOL_OUTPUT_PREFIX + "tool_input"] = truncate_content(body, limit)[0]
+        output = process.context.filler_text(result_size, f"{process.text_seed}/output/{tool_use_id}")
+        out[TOOL_OUTPUT_PREFIX + "tool_output"] = truncate_content(output, limit)[0]
+    return out
 
 
 def bash_span_attributes(command: str | None) -> dict[str, AttrValue]:
