@@ -324,9 +324,24 @@ class ApiRequest(_Model):
     # calls tools.
     response_length: TextLength | None = None
     text: bool | Name | None = None
+    # Attempts it took (the earlier ones failed and were retried: no event says so, the llm_request span
+    # does); duration_ms is the final attempt's. None total: the final attempt plus the backoff.
+    attempt: Attempts = 1
+    total_retry_duration_ms: DurationMs | None = None
+
+    @property
+    def effective_total_ms(self) -> int:
+        if self.total_retry_duration_ms is not None:
+            return self.total_retry_duration_ms
+        return self.duration_ms + retry_backoff_ms(self.attempt)
 
     @model_validator(mode="after")
     def _consistent(self) -> ApiRequest:
+        if self.total_retry_duration_ms is not None and self.total_retry_duration_ms < self.duration_ms:
+            raise ValueError(
+                f"total_retry_duration_ms ({self.total_retry_duration_ms}) cannot be shorter "
+                f"than duration_ms ({self.duration_ms})"
+            )
         if self.ttft_ms is not None and self.ttft_ms > self.duration_ms:
             raise ValueError(f"ttft_ms ({self.ttft_ms}) cannot exceed duration_ms ({self.duration_ms})")
         if isinstance(self.text, str) and self.response_length not in (None, len(self.text)):
@@ -442,6 +457,12 @@ class PullRequest(_Model):
     result_size_bytes: SizeBytes | None = None
 
 
+def retry_backoff_ms(attempts: int) -> int:
+    """The waits between `attempts` attempts: Claude Code's exponential backoff, 500 ms doubling, capped
+    at 32 s."""
+    return sum(min(500 * 2 ** (i - 1), 32_000) for i in range(1, attempts))
+
+
 _DEFAULT_ERRORS = {429: "Rate limited", 500: "Internal server error", 529: "Overloaded"}
 
 
@@ -480,8 +501,7 @@ class ApiError(_Attributed):
     def effective_total_ms(self) -> int:
         if self.total_retry_duration_ms is not None:
             return self.total_retry_duration_ms
-        backoff = sum(min(500 * 2 ** (i - 1), 32_000) for i in range(1, self.attempt))
-        return self.duration_ms * self.attempt + backoff
+        return self.duration_ms * self.attempt + retry_backoff_ms(self.attempt)
 
 
 class Active(_Model):

@@ -242,7 +242,10 @@ class _SessionSpans:
         given = dict(r.attributes)
         end_us = _us(r.at)
         failed = r.name == "api_error"
-        duration_ms = _int(given.get("duration_ms"))
+        # A request that succeeded after retries says so to its span only (its attempts, and its
+        # duration with them); an error's event says it all.
+        hints = dict(r.span_attributes)
+        duration_ms = _int(hints.get("duration_ms", given.get("duration_ms")))
         # An exhausted error reports its last attempt; the span covers every attempt and the backoff.
         for i in after:
             nxt = self.records[i]
@@ -253,7 +256,9 @@ class _SessionSpans:
                 break
         start_us = max(end_us - duration_ms * 1000, floor_us)
         model = given.get("model")
-        attempts = max(1, _int(given.get("attempt"), 1)) if failed else 1
+        attempts = max(1, _int(given.get("attempt") if failed else hints.get("attempt"), 1))
+        # The final attempt took the event's duration_ms; the earlier ones and the backoff came before.
+        final_us = max(start_us, end_us - _int(given.get("duration_ms")) * 1000)
         # The event's x-client-request-id is the final attempt's; absent off the first-party API or
         # with a custom base URL, on the span and its attempts as on the event.
         client_request_id = given.get("client_request_id")
@@ -304,7 +309,7 @@ class _SessionSpans:
                     "gen_ai.response.model": model,
                 }
             )
-        events = self._attempts(start_us, end_us, attempts, client_request_id)
+        events = self._attempts(start_us, final_us, end_us, attempts, client_request_id)
         self._span(
             1,
             LLM_REQUEST,
@@ -319,14 +324,17 @@ class _SessionSpans:
         )
 
     def _attempts(
-        self, start_us: int, end_us: int, attempts: int, client_request_id: AttrValue | None
+        self, start_us: int, final_us: int, end_us: int, attempts: int, client_request_id: AttrValue | None
     ) -> tuple[SpanEvent, ...]:
-        """One gen_ai.request.attempt per attempt, each sent a few ms into its share of the span; with a
-        client_request_id, every earlier attempt had its own."""
-        share = (end_us - start_us) // attempts
+        """One gen_ai.request.attempt per attempt, each sent a few ms after it began: the final one at
+        `final_us`, the earlier ones spread from the span's start up to it. With a client_request_id,
+        every earlier attempt had its own."""
+        share = (final_us - start_us) // (attempts - 1) if attempts > 1 else end_us - start_us
+        last = end_us - final_us if attempts > 1 else share
         out = []
         for n in range(1, attempts + 1):
-            at_us = start_us + (n - 1) * share + min(_ATTEMPT_SENT_US, share // 2)
+            begun = start_us + (n - 1) * share if n < attempts else final_us
+            at_us = begun + min(_ATTEMPT_SENT_US, (share if n < attempts else last) // 2)
             attributes: dict[str, AttrValue] = {"attempt": n}
             if client_request_id is not None:
                 attributes["client_request_id"] = (

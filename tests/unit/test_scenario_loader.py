@@ -138,7 +138,7 @@ def test_an_unknown_field_is_reported_on_its_own_line_with_a_suggestion():
         "team.yaml:8: sessions[0].steps[1].api_request: unknown field 'input_tokenz' "
         "(did you mean 'input_tokens'?); allowed: input_tokens, output_tokens, "
     )
-    assert message.endswith(", response_length, text")
+    assert message.endswith(", response_length, text, attempt, total_retry_duration_ms")
 
 
 def test_a_misspelt_top_level_key_wins_over_the_missing_field_it_causes():

@@ -255,6 +255,45 @@ def test_api_errors_are_failed_llm_requests_covering_every_retry():
     assert {s.name for s in t.spans if s.status == "error"} <= {LLM_REQUEST, EXECUTION}
 
 
+def test_a_request_that_succeeded_after_retries_tells_only_its_span():
+    scenario = load_scenario_text(
+        """\
+version: 1
+name: retried
+seed: 3
+sessions:
+  - log_raw_api_bodies: 1
+    steps:
+      - prompt: {}
+      - api_request: {input_tokens: 10, duration_ms: 3000, attempt: 3}
+      - api_request: {input_tokens: 10, duration_ms: 1000, attempt: 2, total_retry_duration_ms: 5000}
+""",
+        "retried.yaml",
+    )
+    t = derive_spans(compile_scenario(scenario, EmitOptions()), seed=scenario.seed)
+    first, second = [s for s in t.spans if s.name == LLM_REQUEST]
+    events = [dict(r.attributes) for r in t.records if r.name == "api_request"]
+    # The events are as for one attempt: the final attempt's duration, no error events.
+    assert [e["duration_ms"] for e in events] == [3000, 1000]
+    assert not [r for r in t.records if r.name in ("api_error", "api_retries_exhausted")]
+    # The spans: successful, every attempt, the backoff (500 + 1000 ms) or the given total with them.
+    assert (attrs(first)["success"], attrs(first)["attempt"], attrs(first)["duration_ms"]) == (True, 3, 4500)
+    assert (attrs(second)["attempt"], attrs(second)["duration_ms"]) == (2, 5000)
+    assert first.status == "unset" and first.end_at - first.start_at == pytest.approx(4.5)
+    # The step took the whole time: the second request ends 5 s after the first.
+    assert second.end_at - first.end_at == pytest.approx(5.0)
+    attempts = [dict(e.attributes) for e in first.events]
+    assert [a["attempt"] for a in attempts] == [1, 2, 3]
+    # Each attempt had its own x-client-request-id; the event reports the final one's.
+    assert attempts[-1]["client_request_id"] == events[0]["client_request_id"]
+    assert len({a["client_request_id"] for a in attempts}) == 3
+    # The final attempt began duration_ms before the end; the earlier ones before it, in order.
+    times = [e.at for e in first.events]
+    assert times == sorted(times) and first.end_at - times[-1] == pytest.approx(3.0, abs=0.01)
+    # One request body per attempt.
+    assert len([r for r in t.records if r.name == "api_request_body"]) == 3 + 2
+
+
 def test_rejected_tools_have_no_execution_and_a_failed_tool_fails_its_execution_only():
     t = traced("failures")
     tools = [s for s in t.spans if s.name == TOOL]

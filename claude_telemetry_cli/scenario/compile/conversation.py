@@ -12,6 +12,7 @@ from claude_telemetry_cli.contract import (
     price_request,
 )
 from claude_telemetry_cli.scenario.compile.bodies import request_body, response_body
+from claude_telemetry_cli.scenario.compile.timing import MS
 from claude_telemetry_cli.scenario.model import Active, ApiRequest, Prompt, effective_model
 
 if TYPE_CHECKING:
@@ -74,13 +75,13 @@ def step_api_request(process: Process, request: ApiRequest, before: int, after: 
     process.model = model
     attribution = process.attribution(request)
     query_source = request.event_query_source or entry.query_source
-    request_body(
-        process,
-        started,
-        model,
-        query_source,
-        request.input_tokens + request.cache_read_tokens + request.cache_creation_tokens,
-    )
+    # One request body per attempt: the final one took duration_ms, the failed ones and the backoff
+    # came before it.
+    final = at - request.duration_ms * MS
+    context_tokens = request.input_tokens + request.cache_read_tokens + request.cache_creation_tokens
+    for k in range(request.attempt):
+        sent = started + (final - started) * k // (request.attempt - 1) if request.attempt > 1 else started
+        request_body(process, sent, model, query_source, context_tokens)
     measured = {
         "model": model + process.profile.usage_model_suffix,
         "query_source": request.query_source,
@@ -117,6 +118,10 @@ def step_api_request(process: Process, request: ApiRequest, before: int, after: 
             "effort": effort,
             **attribution,
         },
+        # The retries only the llm_request span tells of: its attempts, and its duration with them.
+        span_attributes={"attempt": request.attempt, "duration_ms": request.effective_total_ms}
+        if request.attempt > 1
+        else None,
     )
     length = process.response_length(request)
     if length:

@@ -84,7 +84,7 @@ def step_timing(step: Step) -> tuple[int, int]:
     """(before, after) in µs: the permission check before a tool runs, and the work itself."""
     body = step.body
     if isinstance(body, ApiRequest):
-        return 0, body.duration_ms * MS
+        return 0, body.effective_total_ms * MS
     if isinstance(body, Edit):
         return _EDIT_DECISION_GAP, body.duration_ms * MS if body.decision == "accept" else 0
     if isinstance(body, Tool):
