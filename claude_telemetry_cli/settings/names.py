@@ -87,7 +87,7 @@ ATTRIBUTE_VALUE_LIMITS: dict[str, str] = {
     "logs": "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
     "traces": "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
 }
-# Set (to anything but a false value): no internal_error events.
+# Truthy (1, true, yes, on): no internal_error events.
 DISABLE_ERROR_REPORTING = "DISABLE_ERROR_REPORTING"
 PROMETHEUS_HOST = "OTEL_EXPORTER_PROMETHEUS_HOST"
 PROMETHEUS_PORT = "OTEL_EXPORTER_PROMETHEUS_PORT"

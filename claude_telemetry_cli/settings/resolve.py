@@ -515,7 +515,7 @@ def _client(env: _Resolver) -> dict[str, Sourced]:
     out["anthropic.custom_base_url"] = (
         Sourced("true", env.values[BASE_URL].source) if base_url is not None else Sourced("false", "default")
     )
-    on = [(var, name) for var, name in PROVIDER_SWITCHES if (env.get(var) or "").strip().lower() in _TRUTHY]
+    on = [(var, name) for var, name in PROVIDER_SWITCHES if _truthy(env.get(var))]
     if on:
         variable, provider = on[0]
         out["anthropic.provider"] = Sourced(provider, f"{env.values[variable].source} ({variable})")

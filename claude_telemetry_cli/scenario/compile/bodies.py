@@ -12,11 +12,27 @@ from claude_telemetry_cli.scenario.model import ApiRequest
 if TYPE_CHECKING:
     from claude_telemetry_cli.scenario.compile.process import Process
 
-__all__ = ["request_body", "response_body"]
+__all__ = ["attempt_bodies", "request_body", "response_body"]
 
 # A request body holds the whole conversation: about four characters per token of context.
 _CHARS_PER_TOKEN = 4
 _FILLER = "The quick brown fox jumps over the lazy dog. "
+
+
+def attempt_bodies(
+    process: Process,
+    started: int,
+    final: int,
+    attempts: int,
+    model: str,
+    query_source: str,
+    context_tokens: int,
+) -> None:
+    """One request body per attempt of a request: the first sent at `started`, the final one at `final`,
+    the others spread evenly between (the failed attempts and the backoff)."""
+    for k in range(attempts):
+        sent = started + (final - started) * k // (attempts - 1) if attempts > 1 else started
+        request_body(process, sent, model, query_source, context_tokens)
 
 
 def request_body(process: Process, at: int, model: str, query_source: str, context_tokens: int) -> None:

@@ -11,7 +11,7 @@ from claude_telemetry_cli.contract import (
     TOKEN_USAGE,
     price_request,
 )
-from claude_telemetry_cli.scenario.compile.bodies import request_body, response_body
+from claude_telemetry_cli.scenario.compile.bodies import attempt_bodies, response_body
 from claude_telemetry_cli.scenario.compile.timing import MS
 from claude_telemetry_cli.scenario.model import Active, ApiRequest, Prompt, effective_model
 
@@ -77,11 +77,15 @@ def step_api_request(process: Process, request: ApiRequest, before: int, after: 
     query_source = request.event_query_source or entry.query_source
     # One request body per attempt: the final one took duration_ms, the failed ones and the backoff
     # came before it.
-    final = at - request.duration_ms * MS
-    context_tokens = request.input_tokens + request.cache_read_tokens + request.cache_creation_tokens
-    for k in range(request.attempt):
-        sent = started + (final - started) * k // (request.attempt - 1) if request.attempt > 1 else started
-        request_body(process, sent, model, query_source, context_tokens)
+    attempt_bodies(
+        process,
+        started,
+        at - request.duration_ms * MS,
+        request.attempt,
+        model,
+        query_source,
+        request.input_tokens + request.cache_read_tokens + request.cache_creation_tokens,
+    )
     measured = {
         "model": model + process.profile.usage_model_suffix,
         "query_source": request.query_source,

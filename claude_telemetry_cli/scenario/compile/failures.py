@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from claude_telemetry_cli.contract.profiles import REFUSAL_CATEGORIES
-from claude_telemetry_cli.scenario.compile.bodies import request_body
+from claude_telemetry_cli.scenario.compile.bodies import attempt_bodies
 from claude_telemetry_cli.scenario.compile.timing import MS
 from claude_telemetry_cli.scenario.model import ApiError, ApiRefusal, effective_model
 
@@ -20,10 +20,8 @@ def step_api_error(process: Process, error: ApiError, before: int, after: int) -
     model = effective_model(entry, error)
     query_source = error.event_query_source or entry.query_source
     # One request body per attempt; the last attempt took duration_ms, the backoff came between.
-    waited = after - error.duration_ms * MS
-    for k in range(error.attempt):
-        offset = waited * k // (error.attempt - 1) if error.attempt > 1 else 0
-        request_body(process, process.cursor + offset, model, query_source, 0)
+    final = process.cursor + after - error.duration_ms * MS
+    attempt_bodies(process, process.cursor, final, error.attempt, model, query_source, 0)
     process.cursor += after
     message = error.effective_error
     # Drawn whether or not it is reported: an HTTP error response carries a request-id.
